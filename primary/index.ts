@@ -1,0 +1,1 @@
+export { primaryDiskSizes, awaitPeerReady, attachReplication, startMigration } from './steps.js';

@@ -1,0 +1,1 @@
+export { coloDiskSizes, prepareOverlays, exportDisks, readinessReply, type PrimaryDisks } from './steps.js';

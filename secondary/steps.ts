@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { DiskError, RemoteError } from '../shared/errors.js';
+import type { QemuImg } from '../shared/qemu/index.js';
+import type { VmPlan } from '../shared/qemu/index.js';
+import type { QmpClient } from '../shared/qmp/index.js';
+import type { ReadinessReply } from '../shared/nats/index.js';
+
+/** Parent images' virtual sizes by disk index, read with qemu-img. */
+export async function coloDiskSizes(plan: VmPlan, img: QemuImg): Promise<Map<number, number>> {
+  const sizes = new Map<number, number>();
+  for (const d of plan.disks) {
+    if (d.layout === 'plain') continue;
+    if (!existsSync(d.imagePath)) {
+      throw new DiskError(`disk ${d.index}: image ${d.imagePath} does not exist; give the secondary a copy of the primary's image (or restore it)`);
+    }
+    sizes.set(d.index, (await img.info(d.imagePath)).virtualSizeBytes);
+  }
+  return sizes;
+}
+
+/**
+ * Fresh active and hidden overlays at exactly the parent's virtual size. An
+ * existing overlay of another size is refused, never silently replaced; one of
+ * the right size is recreated empty, since stale overlay content would corrupt
+ * the replica.
+ */
+export async function prepareOverlays(plan: VmPlan, img: QemuImg): Promise<void> {
+  const sizes = await coloDiskSizes(plan, img);
+  for (const d of plan.disks) {
+    const size = sizes.get(d.index);
+    if (size === undefined) continue;
+    for (const [what, path] of [['active', d.activePath], ['hidden', d.hiddenPath]] as const) {
+      if (!path) throw new DiskError(`disk ${d.index}: no ${what} disk configured`);
+      if (existsSync(path)) {
+        const existing = (await img.info(path)).virtualSizeBytes;
+        if (existing !== size) {
+          throw new DiskError(`disk ${d.index}: existing ${what} disk ${path} is ${existing} bytes but the parent image is ${size} bytes; remove it or fix the image`);
+        }
+      }
+      await img.create(path, 'qcow2', size);
+    }
+  }
+}
+
+/** NBD export of every COLO disk, then x-colo (colo-procedure.md, Protect step 1). */
+export async function exportDisks(plan: VmPlan, qmp: QmpClient, o: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  const call = { timeoutMs: o.timeoutMs, signal: o.signal };
+  if (plan.nbd) {
+    await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: plan.nbd.host, port: String(plan.nbd.port) } } }, call);
+    for (const d of plan.disks) {
+      if (d.layout !== 'secondary') continue;
+      await qmp.execute('nbd-server-add', { device: d.ids.parent, name: d.exportName ?? d.ids.parent, writable: true }, call);
+    }
+  }
+  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-colo', state: true }] }, call);
+}
+
+export interface PrimaryDisks {
+  disks: ReadonlyArray<{ index: number; sizeBytes: number }>;
+}
+
+/**
+ * Answer the primary: ready with our endpoints, or a refusal naming the disk
+ * whose size differs (replication over mismatched sizes corrupts the replica).
+ */
+export function readinessReply(plan: VmPlan, ready: boolean, reason: string, sizes: Map<number, number>, primary: PrimaryDisks): ReadinessReply {
+  for (const p of primary.disks) {
+    const mine = sizes.get(p.index);
+    if (mine !== undefined && mine !== p.sizeBytes) {
+      throw new RemoteError(
+        'DISK_SIZE_MISMATCH',
+        `secondary ${plan.node} refuses disk ${p.index}: its image is ${mine} bytes, the primary's is ${p.sizeBytes} bytes`,
+      );
+    }
+  }
+  if (!ready || !plan.nbd) return { ready: false, node: plan.node, reason };
+  return {
+    ready: true,
+    node: plan.node,
+    reason,
+    migrationUri: plan.migrationUri,
+    nbd: plan.nbd,
+    disks: plan.disks
+      .filter((d) => sizes.has(d.index))
+      .map((d) => ({ index: d.index, exportName: d.exportName ?? d.ids.parent, sizeBytes: sizes.get(d.index)! })),
+  };
+}

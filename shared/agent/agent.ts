@@ -1,0 +1,81 @@
+import type { Config } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { connectBus, emptyRequestSchema, subjects, type Bus, type AgentStatusReply, type Unsubscribe } from '../nats/index.js';
+import { findNode, isKvmUsable, probeQemuBinary, qemuImg } from '../qemu/index.js';
+import { VmController } from './vm-controller.js';
+
+export interface AgentOptions {
+  config: Config;
+  nodeName: string;
+  log: Logger;
+  qemuBinary?: string;
+  qemuImgBinary?: string;
+  /** Overrides /dev/kvm detection (tests force TCG with false). */
+  kvmUsable?: boolean;
+}
+
+export interface Agent {
+  readonly node: string;
+  readonly bus: Bus;
+  controllers(): readonly VmController[];
+  status(): Promise<AgentStatusReply>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root of one host: wires config, NATS, qemu and one set of
+ * machines per VM. A VM whose setup throws is logged and left out; it never
+ * stops the others.
+ */
+export async function startAgent(o: AgentOptions): Promise<Agent> {
+  const { config, nodeName } = o;
+  findNode(config, nodeName);
+  const qemuBinary = o.qemuBinary ?? 'qemu-system-x86_64';
+  await probeQemuBinary(qemuBinary);
+  const log = o.log.child({ component: 'agent', node: nodeName });
+  const bus = await connectBus({
+    servers: config.nats.servers,
+    name: `colo-ft-agent-${config.pair}-${nodeName}`,
+    credsFile: config.nats.credsFile,
+    user: config.nats.user,
+    password: config.nats.password,
+    token: config.nats.token,
+    tls: config.nats.tls,
+    log,
+  });
+  const kvmUsable = o.kvmUsable ?? isKvmUsable();
+  const img = qemuImg(o.qemuImgBinary);
+  const controllers: VmController[] = [];
+  for (const vm of config.vms) {
+    try {
+      const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, kvmUsable, log });
+      controllers.push(c);
+      c.start();
+    } catch (e) {
+      log.error({ vm: vm.name, reason: errorMessage(e) }, 'cannot run this VM');
+    }
+  }
+  const status = async (): Promise<AgentStatusReply> => ({
+    node: nodeName,
+    vms: await Promise.all(controllers.map((c) => c.statusFresh())),
+  });
+  const serving: Unsubscribe = bus.serve(subjects.agentStatus(config.pair, nodeName), emptyRequestSchema, status);
+  log.info({ vms: controllers.map((c) => c.vmName), kvmUsable }, 'agent started');
+  let stopped: Promise<void> | null = null;
+  return {
+    node: nodeName,
+    bus,
+    controllers: () => controllers,
+    status,
+    stop() {
+      stopped ??= (async () => {
+        serving();
+        await Promise.all(controllers.map((c) => c.stop().catch((e) => log.warn({ reason: errorMessage(e) }, 'stop failed'))));
+        await bus.close();
+        log.info('agent stopped');
+      })();
+      return stopped;
+    },
+  };
+}

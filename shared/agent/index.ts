@@ -1,0 +1,3 @@
+export { startAgent, type Agent, type AgentOptions } from './agent.js';
+export { VmController } from './vm-controller.js';
+export { coloEventTranslator, type ColoSignal } from './qmp-events.js';

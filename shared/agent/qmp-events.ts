@@ -1,0 +1,38 @@
+import type { QmpEvent } from '../qmp/index.js';
+
+export type ColoSignal =
+  | { type: 'CHECKPOINT_COMPLETED'; at: number; pauseMs: number }
+  | { type: 'COLO_EXITED'; reason: string };
+
+function eventTimeMs(e: QmpEvent): number {
+  return e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000;
+}
+
+/**
+ * Turns the primary's STOP/RESUME pairs into checkpoint completions (query-migrate
+ * only says "colo"), and COLO_EXIT into a signal. The pause is measured with
+ * qemu's own event timestamps, so our event loop's latency does not inflate it.
+ */
+export function coloEventTranslator(now: () => number = Date.now): (e: QmpEvent) => ColoSignal | null {
+  let stoppedAt: number | null = null;
+  return (e) => {
+    switch (e.event) {
+      case 'STOP':
+        stoppedAt = eventTimeMs(e);
+        return null;
+      case 'RESUME': {
+        if (stoppedAt === null) return null;
+        const pauseMs = Math.max(0, eventTimeMs(e) - stoppedAt);
+        stoppedAt = null;
+        return { type: 'CHECKPOINT_COMPLETED', at: now(), pauseMs };
+      }
+      case 'COLO_EXIT': {
+        const reason = typeof e.data.reason === 'string' ? e.data.reason : 'unknown';
+        const mode = typeof e.data.mode === 'string' ? e.data.mode : 'unknown';
+        return { type: 'COLO_EXITED', reason: `qemu left COLO ${mode} mode (reason ${reason})` };
+      }
+      default:
+        return null;
+    }
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * Every id a disk uses, from its index alone, so the primary's replication
+ * child, the secondary's NBD export and the drive ids line up across hosts
+ * (colo-procedure.md "Drive layouts").
+ */
+export interface DiskIds {
+  /** The drive the guest sees: the quorum on either side, or the plain drive. */
+  top: string;
+  /** Secondary: the local copy, exported over NBD. */
+  parent: string;
+  /** Secondary: the replication drive (active over hidden over parent). */
+  child: string;
+  /** Primary: the replication node that writes to the secondary over NBD. */
+  replicationNode: string;
+}
+
+export function diskIds(index: number): DiskIds {
+  if (!Number.isInteger(index) || index < 0) {
+    throw new RangeError(`disk index must be a non-negative integer, got ${index}`);
+  }
+  return {
+    top: `colo-disk${index}`,
+    parent: `parent${index}`,
+    child: `childs${index}`,
+    replicationNode: `replication${index}`,
+  };
+}

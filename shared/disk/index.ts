@@ -1,0 +1,26 @@
+export {
+  parseDiskSpec,
+  parseColoParams,
+  checkDiskRules,
+  diskKeyName,
+  DISK_DEFAULTS,
+  DISK_FORMATS,
+  DISK_ACCESS_MODES,
+  DISK_BACKEND_TYPES,
+  type ColoParams,
+  type DiskConfig,
+  type DiskRuleIssue,
+  type DiskSpelling,
+} from './disk-spec.js';
+export { diskIds, type DiskIds } from './disk-ids.js';
+export {
+  driveLayout,
+  coloRestoreEnableFor,
+  buildDriveArgs,
+  buildReplicationDriveAdd,
+  escapeQemuOptionValue,
+  type DriveLayout,
+  type StartKind,
+  type DriveArgsInput,
+  type ReplicationDriveAddInput,
+} from './drive-layout.js';

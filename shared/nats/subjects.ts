@@ -1,0 +1,21 @@
+/**
+ * Every NATS subject the project uses is built here and nowhere else.
+ * Pair and VM names are validated by the config schema ([a-z0-9-]+), so they
+ * are safe subject tokens.
+ */
+export type RpcVerb = 'status' | 'readiness' | 'drill' | 'restore' | 'command';
+
+export const subjects = {
+  /** Request/reply endpoint served by one node's agent for one VM. */
+  rpc: (pair: string, vm: string, node: string, verb: RpcVerb) => `colo.${pair}.${vm}.rpc.${node}.${verb}`,
+  /** Node-level status endpoint: one request answers for every VM the agent runs. */
+  agentStatus: (pair: string, node: string) => `colo.${pair}.agent.${node}.status`,
+  /** Heartbeats from one node about one VM. */
+  heartbeat: (pair: string, vm: string, node: string) => `colo.${pair}.${vm}.hb.${node}`,
+  /** Status feed of one node for one VM. */
+  status: (pair: string, vm: string, node: string) => `colo.${pair}.${vm}.status.${node}`,
+  /** Every status message of a pair (wildcard for subscribers). */
+  allStatus: (pair: string) => `colo.${pair}.*.status.*`,
+  /** Events (failover started, takeover done, ...) of one VM. */
+  events: (pair: string, vm: string) => `colo.${pair}.${vm}.events`,
+} as const;

@@ -1,0 +1,43 @@
+import { AbortedError } from '../errors.js';
+import { queryColoStatus, queryMigrate, type QmpClient } from '../qmp/index.js';
+import { ColoError } from '../errors.js';
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError('wait'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new AbortedError('wait'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export { sleep };
+
+/**
+ * Poll until qemu reports the COLO mode of its role. On the primary a failed
+ * migration ends the wait early with qemu's own error text.
+ */
+export async function awaitColoMode(
+  qmp: QmpClient,
+  mode: 'primary' | 'secondary',
+  o: { timeoutMs: number; pollMs?: number; signal?: AbortSignal },
+): Promise<void> {
+  for (;;) {
+    if (o.signal?.aborted) throw new AbortedError(`waiting for COLO ${mode}`);
+    const colo = await queryColoStatus(qmp, { timeoutMs: o.timeoutMs, signal: o.signal });
+    if (colo.mode === mode) return;
+    if (mode === 'primary') {
+      const mig = await queryMigrate(qmp, { timeoutMs: o.timeoutMs, signal: o.signal });
+      if (mig.status === 'failed' || mig.status === 'cancelled') {
+        throw new ColoError(`migration ${mig.status}${mig.errorDesc ? `: ${mig.errorDesc}` : ''}`, 'local');
+      }
+    }
+    await sleep(o.pollMs ?? 10, o.signal);
+  }
+}

@@ -1,0 +1,61 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { connectQmp, queryCommandNames, type QmpClient } from '../qmp/index.js';
+import { checkQmpCommands } from './host.js';
+import { launchQemu, stopQemu, type QemuProcess } from './process.js';
+import type { VmPlan } from './vm-plan.js';
+
+/** One running qemu with its two monitors: the main one, and an OOB one for `yank`. */
+export interface VmInstance {
+  readonly proc: QemuProcess;
+  readonly qmp: QmpClient;
+  readonly oob: QmpClient;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface LaunchVmOptions {
+  binary: string;
+  plan: VmPlan;
+  qmpTimeoutMs: number;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
+  const { plan, log } = o;
+  mkdirSync(plan.runDir, { recursive: true });
+  for (const stale of [plan.qmpSocket, plan.oobQmpSocket, plan.pidFile]) rmSync(stale, { force: true });
+  log.info({ args: plan.args }, 'launching qemu');
+  const proc = launchQemu({ binary: o.binary, args: plan.args, log });
+  // If qemu dies while we wait for its monitor, fail with its own words, not a connect timeout.
+  const gone = new AbortController();
+  void proc.exited.then(() => gone.abort());
+  const signal = o.signal ? AbortSignal.any([o.signal, gone.signal]) : gone.signal;
+  let qmp: QmpClient | undefined;
+  try {
+    qmp = await connectQmp({ socketPath: plan.qmpSocket, timeoutMs: o.qmpTimeoutMs, signal, log });
+    const oob = await connectQmp({ socketPath: plan.oobQmpSocket, timeoutMs: o.qmpTimeoutMs, oob: true, signal, log });
+    checkQmpCommands(await queryCommandNames(qmp, { timeoutMs: o.qmpTimeoutMs }));
+    return instance(proc, qmp, oob);
+  } catch (e) {
+    const cause = proc.isRunning ? e : proc.exitError();
+    log.warn({ reason: errorMessage(cause) }, 'qemu launch failed');
+    await stopQemu(proc, { graceMs: 500 });
+    await qmp?.close();
+    throw cause;
+  }
+}
+
+function instance(proc: QemuProcess, qmp: QmpClient, oob: QmpClient): VmInstance {
+  return {
+    proc,
+    qmp,
+    oob,
+    async stop(graceMs = 2_000) {
+      await stopQemu(proc, { graceMs, quit: () => qmp.execute('quit', undefined, { timeoutMs: 1_000 }) });
+      await qmp.close();
+      await oob.close();
+    },
+  };
+}

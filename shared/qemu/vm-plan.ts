@@ -1,0 +1,151 @@
+import { isAbsolute, join } from 'node:path';
+import type { Config, NodeConfig, VmConfig } from '../config/index.js';
+import { nbdPortOf } from '../config/index.js';
+import {
+  buildDriveArgs,
+  coloRestoreEnableFor,
+  diskIds,
+  driveLayout,
+  type DiskConfig,
+  type DiskIds,
+  type DriveLayout,
+  type StartKind,
+} from '../disk/index.js';
+import { ConfigError } from '../errors.js';
+import { buildQemuArgs, resolveAccelerator, resolveMachineType, type Accelerator } from './qemu-args.js';
+
+export interface DiskPlan {
+  index: number;
+  ids: DiskIds;
+  disk: DiskConfig;
+  layout: DriveLayout;
+  imagePath: string;
+  activePath?: string;
+  hiddenPath?: string;
+  exportName?: string;
+}
+
+/** Everything one node needs to run one VM in one role: pure, derived from the config. */
+export interface VmPlan {
+  vm: string;
+  node: string;
+  role: 'primary' | 'secondary';
+  accel: Accelerator;
+  runDir: string;
+  qmpSocket: string;
+  oobQmpSocket: string;
+  pidFile: string;
+  disks: DiskPlan[];
+  args: string[];
+  /** Where this node listens for the COLO stream when it is the secondary. */
+  migrationUri: string;
+  /** Where this node serves its disks over NBD when it is the secondary (null: no COLO disk). */
+  nbd: { host: string; port: number } | null;
+  checkpointDelayMs: number;
+}
+
+export function findNode(config: Config, nodeName: string): NodeConfig {
+  const node = config.nodes.find((n) => n.name === nodeName);
+  if (!node) {
+    throw new ConfigError([{ path: 'nodes', message: `no node named '${nodeName}' (have: ${config.nodes.map((n) => n.name).join(', ')})` }]);
+  }
+  return node;
+}
+
+export function peerOf(config: Config, nodeName: string): NodeConfig {
+  const peer = config.nodes.find((n) => n.name !== nodeName);
+  if (!peer) throw new ConfigError([{ path: 'nodes', message: 'a pair needs two nodes' }]);
+  return peer;
+}
+
+export function findVm(config: Config, vmName: string): VmConfig {
+  const vm = config.vms.find((v) => v.name === vmName);
+  if (!vm) throw new ConfigError([{ path: 'vms', message: `no VM named '${vmName}'` }]);
+  return vm;
+}
+
+function under(dir: string, path: string): string {
+  return isAbsolute(path) ? path : join(dir, path);
+}
+
+export function vmRunDir(node: NodeConfig, vm: string): string {
+  return join(node.runtimeDir, vm);
+}
+
+/**
+ * A secondary is started to receive the primary's COLO stream, so its disks
+ * run with colo_restore_enable set; a cold-started primary clears it.
+ */
+export function startKindFor(role: 'primary' | 'secondary'): StartKind {
+  return role === 'secondary' ? 'colo-incoming' : 'cold';
+}
+
+export function planVm(
+  config: Config,
+  vmName: string,
+  nodeName: string,
+  role: 'primary' | 'secondary',
+  kvmUsable: boolean,
+): VmPlan {
+  const node = findNode(config, nodeName);
+  const vm = findVm(config, vmName);
+  const accel = resolveAccelerator(vm.machine.accelerator, kvmUsable);
+  const machine = resolveMachineType(vm.machine.type, accel, vm.machine.vcpus);
+  const runDir = vmRunDir(node, vm.name);
+  const coloRestoreEnable = coloRestoreEnableFor(startKindFor(role));
+  const disks: DiskPlan[] = vm.disks.map((disk, index) => {
+    const layout = driveLayout({ coloEnable: disk.colo, coloRestoreEnable });
+    return {
+      index,
+      ids: diskIds(index),
+      disk,
+      layout,
+      imagePath: under(node.imageDir, disk.target),
+      activePath: disk.activeDisk ? under(node.imageDir, disk.activeDisk) : undefined,
+      hiddenPath: disk.hiddenDisk ? under(node.imageDir, disk.hiddenDisk) : undefined,
+      exportName: disk.coloParams?.exportName,
+    };
+  });
+  const driveArgs = disks.flatMap((d) =>
+    buildDriveArgs({
+      index: d.index,
+      layout: d.layout,
+      imagePath: d.imagePath,
+      format: d.disk.format,
+      activePath: d.activePath,
+      hiddenPath: d.hiddenPath,
+      readOnly: d.disk.access === 'ro',
+    }),
+  );
+  const migrationUri = `tcp:${node.address}:${vm.migrationPort}`;
+  const qmpSocket = join(runDir, 'qmp.sock');
+  const oobQmpSocket = join(runDir, 'qmp-oob.sock');
+  const pidFile = join(runDir, 'qemu.pid');
+  const nbdPort = nbdPortOf(vm);
+  return {
+    vm: vm.name,
+    node: node.name,
+    role,
+    accel,
+    runDir,
+    qmpSocket,
+    oobQmpSocket,
+    pidFile,
+    disks,
+    migrationUri,
+    nbd: nbdPort === undefined ? null : { host: node.address, port: nbdPort },
+    checkpointDelayMs: vm.checkpointDelayMs,
+    args: buildQemuArgs({
+      name: `colo-ft.${config.pair}.${vm.name}`,
+      accel,
+      machineType: machine.machineType,
+      vcpus: machine.vcpus,
+      memoryMiB: vm.memoryMiB,
+      qmpSocket,
+      oobQmpSocket,
+      pidFile,
+      driveArgs,
+      incoming: role === 'secondary' ? migrationUri : undefined,
+    }),
+  };
+}

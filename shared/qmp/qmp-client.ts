@@ -1,0 +1,409 @@
+import { createConnection, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import {
+  AbortedError,
+  QmpCommandError,
+  QmpConnectionError,
+  QmpProtocolError,
+  QmpTimeoutError,
+} from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+
+export interface QmpEvent {
+  event: string;
+  data: Record<string, unknown>;
+  timestamp: { seconds: number; microseconds: number };
+  /** performance.now() when the line was parsed. */
+  receivedAtMs: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface QmpClient {
+  /** Resolves with the `return` value. Rejects with QmpCommandError, QmpTimeoutError, AbortedError or QmpConnectionError. */
+  execute(command: string, args?: Record<string, unknown>, options?: CallOptions): Promise<unknown>;
+  /** Same as execute, sent as `exec-oob` (e.g. `yank` on an OOB-capable socket). */
+  executeOob(command: string, args?: Record<string, unknown>, options?: CallOptions): Promise<unknown>;
+  /** human-monitor-command; resolves with the HMP output. */
+  hmp(commandLine: string, options?: CallOptions): Promise<string>;
+  /** Returns an unsubscribe function. A throwing listener is logged and does not disturb the client. */
+  onEvent(listener: (event: QmpEvent) => void): () => void;
+  /** Events from this call on; ends when the connection closes, on break/return, or when `signal` aborts. */
+  events(signal?: AbortSignal): AsyncIterable<QmpEvent>;
+  /** Resolves when the connection is gone, whatever the reason. Never rejects. */
+  readonly closed: Promise<void>;
+  readonly isOpen: boolean;
+  /** Idempotent. Rejects pending calls with QmpConnectionError. */
+  close(): Promise<void>;
+}
+
+export interface QmpConnectOptions {
+  socketPath: string;
+  /** Default per-call timeout, also used for the greeting and capabilities negotiation. Default 5000. */
+  timeoutMs?: number;
+  /** How long to keep retrying while the socket is missing or refuses (qemu still starting). Default 10000. */
+  connectTimeoutMs?: number;
+  /** Enable the `oob` capability if the greeting offers it. */
+  oob?: boolean;
+  /** Aborts connecting; has no effect once connectQmp has resolved. */
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const CONNECT_RETRY_MS = 20;
+// Node fires larger timers immediately; treat them as "no timeout".
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const RETRYABLE_CONNECT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EAGAIN']);
+
+type Json = Record<string, unknown>;
+interface Pending {
+  command: string;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+function isRecord(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export async function connectQmp(options: QmpConnectOptions): Promise<QmpClient> {
+  const { socketPath, signal, oob = false } = options;
+  const log = (options.log ?? silentLogger()).child({ qmpSocket: socketPath });
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const socket = await dial(socketPath, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, log, signal);
+  const client = new QmpConnection(socket, timeoutMs, log);
+  try {
+    const greeting = await client.greeting(timeoutMs, signal);
+    const offered = Array.isArray(greeting.capabilities)
+      ? greeting.capabilities.filter((c): c is string => typeof c === 'string')
+      : [];
+    const enable = oob && offered.includes('oob') ? ['oob'] : [];
+    if (oob && enable.length === 0) log.warn({ offered }, 'qmp oob requested but not offered');
+    await client.execute('qmp_capabilities', enable.length ? { enable } : undefined, { timeoutMs, signal });
+    log.debug({ version: greeting.version, enabled: enable }, 'qmp ready');
+    return client;
+  } catch (err) {
+    await client.close();
+    if (err instanceof AbortedError || err instanceof QmpConnectionError) throw err;
+    throw new QmpConnectionError(`QMP handshake on ${socketPath} failed`, { cause: err });
+  }
+}
+
+async function dial(path: string, connectTimeoutMs: number, log: Logger, signal?: AbortSignal): Promise<Socket> {
+  const deadline = performance.now() + connectTimeoutMs;
+  for (;;) {
+    try {
+      return await dialOnce(path, signal);
+    } catch (err) {
+      if (err instanceof AbortedError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === undefined || !RETRYABLE_CONNECT_CODES.has(code)) {
+        throw new QmpConnectionError(`cannot connect to QMP socket ${path}`, { cause: err });
+      }
+      if (performance.now() + CONNECT_RETRY_MS > deadline) {
+        throw new QmpConnectionError(`QMP socket ${path} not accepting within ${connectTimeoutMs} ms`, { cause: err });
+      }
+      log.debug({ code }, 'qmp connect retry');
+    }
+    await sleep(CONNECT_RETRY_MS, signal);
+  }
+}
+
+function dialOnce(path: string, signal?: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError('QMP connect'));
+    const socket = createConnection({ path });
+    const onAbort = (): void => {
+      socket.destroy();
+      reject(new AbortedError('QMP connect'));
+    };
+    // Stays attached after connect so no socket error can ever go unhandled.
+    socket.once('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      reject(err);
+    });
+    socket.once('connect', () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(socket);
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError('QMP connect'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+class QmpConnection implements QmpClient {
+  readonly closed: Promise<void>;
+  readonly #socket: Socket;
+  readonly #timeoutMs: number;
+  readonly #log: Logger;
+  readonly #pending = new Map<string, Pending>();
+  readonly #listeners = new Set<(event: QmpEvent) => void>();
+  readonly #closeHooks = new Set<() => void>();
+  #greetingWaiter: ((msg: Json) => void) | undefined;
+  #buffer = '';
+  #nextId = 1;
+  #open = true;
+  #lastError: Error | undefined;
+
+  constructor(socket: Socket, timeoutMs: number, log: Logger) {
+    this.#socket = socket;
+    this.#timeoutMs = timeoutMs;
+    this.#log = log;
+    // The decoder keeps a multi-byte character split across two chunks intact.
+    socket.setEncoding('utf8');
+    socket.on('error', (err) => {
+      this.#lastError = err;
+      log.debug({ err }, 'qmp socket error');
+    });
+    socket.on('data', (chunk: string) => this.#onData(chunk));
+    this.closed = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.#teardown(new QmpConnectionError('QMP connection lost', { cause: this.#lastError }));
+        resolve();
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  execute(command: string, args?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
+    return this.#send('execute', command, args, options);
+  }
+
+  executeOob(command: string, args?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
+    return this.#send('exec-oob', command, args, options);
+  }
+
+  async hmp(commandLine: string, options?: CallOptions): Promise<string> {
+    const out = await this.execute('human-monitor-command', { 'command-line': commandLine }, options);
+    if (typeof out !== 'string') throw new QmpProtocolError('QMP human-monitor-command reply: expected a string');
+    return out;
+  }
+
+  onEvent(listener: (event: QmpEvent) => void): () => void {
+    const entry = (event: QmpEvent): void => listener(event);
+    this.#listeners.add(entry);
+    return () => void this.#listeners.delete(entry);
+  }
+
+  events(signal?: AbortSignal): AsyncIterableIterator<QmpEvent> {
+    const queue: QmpEvent[] = [];
+    const waiters: Array<(r: IteratorResult<QmpEvent>) => void> = [];
+    let done = false;
+    const unsubscribe = this.onEvent((event) => {
+      const waiter = waiters.shift();
+      if (waiter) waiter({ value: event, done: false });
+      else queue.push(event);
+    });
+    const finish = (dropQueued: boolean): void => {
+      if (done) return;
+      done = true;
+      unsubscribe();
+      this.#closeHooks.delete(onClose);
+      signal?.removeEventListener('abort', onAbort);
+      if (dropQueued) queue.length = 0;
+      for (const waiter of waiters.splice(0)) waiter({ value: undefined, done: true });
+    };
+    // On close the consumer still gets what was already queued; abort/return drop it.
+    const onClose = (): void => finish(false);
+    const onAbort = (): void => finish(true);
+    this.#closeHooks.add(onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (!this.#open || signal?.aborted) finish(true);
+    const iterator: AsyncIterableIterator<QmpEvent> = {
+      next: () => {
+        const event = queue.shift();
+        if (event) return Promise.resolve({ value: event, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => waiters.push(resolve));
+      },
+      return: () => {
+        finish(true);
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  close(): Promise<void> {
+    this.#teardown(new QmpConnectionError('QMP connection closed by client'));
+    this.#socket.destroy();
+    return this.closed;
+  }
+
+  /** Waits for the `QMP` member of the greeting, which must be the first message. */
+  greeting(timeoutMs: number, signal?: AbortSignal): Promise<Json> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#closeHooks.delete(onClose);
+        this.#greetingWaiter = undefined;
+      };
+      const fail = (err: Error): void => {
+        done();
+        reject(err);
+      };
+      const onAbort = (): void => fail(new AbortedError('QMP connect'));
+      const onClose = (): void =>
+        fail(new QmpConnectionError('QMP connection closed before the greeting', { cause: this.#lastError }));
+      // A second client on an occupied monitor socket gets no greeting at all.
+      const timer = setTimeout(
+        () => fail(new QmpConnectionError(`no QMP greeting within ${timeoutMs} ms (socket owned by another client?)`)),
+        timeoutMs,
+      );
+      this.#greetingWaiter = (msg) => {
+        done();
+        if (isRecord(msg.QMP)) resolve(msg.QMP);
+        else reject(new QmpProtocolError(`expected a QMP greeting, got ${JSON.stringify(msg).slice(0, 200)}`));
+      };
+      this.#closeHooks.add(onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+      else if (!this.#open) onClose();
+    });
+  }
+
+  #send(verb: 'execute' | 'exec-oob', command: string, args: Json | undefined, options: CallOptions = {}): Promise<unknown> {
+    const { signal } = options;
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    if (signal?.aborted) return Promise.reject(new AbortedError(`QMP ${command}`));
+    if (!this.#open) {
+      return Promise.reject(new QmpConnectionError(`QMP connection closed; cannot run ${command}`, { cause: this.#lastError }));
+    }
+    const id = String(this.#nextId++);
+    let line: string;
+    try {
+      // JSON.stringify never emits a raw newline, so this is exactly one line, written in one call.
+      line = `${JSON.stringify(args === undefined ? { [verb]: command, id } : { [verb]: command, arguments: args, id })}\n`;
+    } catch (err) {
+      return Promise.reject(new QmpProtocolError(`QMP ${command}: arguments are not serialisable`, { cause: err }));
+    }
+    return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#pending.delete(id);
+      };
+      const onAbort = (): void => {
+        settle();
+        reject(new AbortedError(`QMP ${command}`));
+      };
+      const timer =
+        Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS
+          ? setTimeout(() => {
+              settle();
+              reject(new QmpTimeoutError(command, timeoutMs));
+            }, timeoutMs)
+          : undefined;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(id, {
+        command,
+        resolve: (value) => (settle(), resolve(value)),
+        reject: (err) => (settle(), reject(err)),
+      });
+      this.#log.debug({ id, line: line.trimEnd() }, 'qmp send');
+      this.#socket.write(line);
+    });
+  }
+
+  #teardown(reason: QmpConnectionError): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#log.debug({ reason: reason.message, cause: this.#lastError?.message }, 'qmp closed');
+    for (const pending of [...this.#pending.values()]) pending.reject(reason);
+    for (const hook of [...this.#closeHooks]) hook();
+  }
+
+  #onData(chunk: string): void {
+    const lines = (this.#buffer + chunk).split('\n');
+    this.#buffer = lines.pop() ?? '';
+    for (const raw of lines) {
+      const line = raw.trim();
+      if (line && this.#open) this.#onLine(line);
+    }
+  }
+
+  #onLine(line: string): void {
+    const receivedAtMs = performance.now();
+    this.#log.debug({ line }, 'qmp receive');
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      msg = undefined;
+    }
+    if (!isRecord(msg)) {
+      this.#log.warn({ line: line.slice(0, 200) }, 'qmp line is not a JSON object, skipped');
+      return;
+    }
+    if (this.#greetingWaiter) return this.#greetingWaiter(msg);
+    if (typeof msg.event === 'string') return this.#dispatchEvent(msg, msg.event, receivedAtMs);
+    if ('return' in msg || 'error' in msg) return this.#dispatchReply(msg);
+    if (!('QMP' in msg)) this.#log.warn({ line: line.slice(0, 200) }, 'qmp message of unknown shape, skipped');
+  }
+
+  #dispatchReply(msg: Json): void {
+    const pending = typeof msg.id === 'string' ? this.#pending.get(msg.id) : undefined;
+    if (!pending) {
+      // No id at all means qemu could not even read one of our commands: worth an operator's look.
+      if (msg.id === undefined && 'error' in msg) this.#log.warn({ error: msg.error }, 'qmp error reply without id');
+      else this.#log.debug({ id: msg.id }, 'qmp reply for no pending call, ignored');
+      return;
+    }
+    if (!('error' in msg)) return pending.resolve(msg.return);
+    const error = isRecord(msg.error) ? msg.error : {};
+    pending.reject(
+      new QmpCommandError(
+        pending.command,
+        typeof error.class === 'string' ? error.class : 'GenericError',
+        typeof error.desc === 'string' ? error.desc : JSON.stringify(msg.error),
+      ),
+    );
+  }
+
+  #dispatchEvent(msg: Json, name: string, receivedAtMs: number): void {
+    const ts = isRecord(msg.timestamp) ? msg.timestamp : {};
+    const event: QmpEvent = {
+      event: name,
+      data: isRecord(msg.data) ? msg.data : {},
+      timestamp: {
+        seconds: typeof ts.seconds === 'number' ? ts.seconds : 0,
+        microseconds: typeof ts.microseconds === 'number' ? ts.microseconds : 0,
+      },
+      receivedAtMs,
+    };
+    for (const listener of [...this.#listeners]) {
+      try {
+        const result: unknown = listener(event);
+        if (result instanceof Promise) {
+          result.catch((err: unknown) => this.#log.warn({ err, event: name }, 'qmp event listener failed'));
+        }
+      } catch (err) {
+        this.#log.warn({ err, event: name }, 'qmp event listener failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,241 @@
+import { assign, fromPromise, setup } from 'xstate';
+import { emptyCheckpointLog, recordCheckpoint, type CheckpointLog } from './checkpoint-figures.js';
+
+/** Where the secondary receives the COLO stream and serves its disks. */
+export interface PeerEndpoints {
+  node: string;
+  migrationUri: string;
+  nbd: { host: string; port: number };
+  disks: ReadonlyArray<{ index: number; exportName: string; sizeBytes: number }>;
+}
+
+export type ColoRole = 'primary' | 'secondary';
+
+export interface CheckpointInput {
+  vm: string;
+  node: string;
+  role: ColoRole;
+  protectTimeoutMs: number;
+  stallBoundMs: number;
+  retryDelayMs: number;
+}
+
+export interface CheckpointContext extends CheckpointInput {
+  reason: string;
+  qemuPid: number | null;
+  peer: PeerEndpoints | null;
+  checkpoints: CheckpointLog;
+  attempts: number;
+}
+
+export type CheckpointEvent =
+  | { type: 'CHECKPOINT_COMPLETED'; at: number; pauseMs: number }
+  | { type: 'QEMU_EXITED'; reason: string }
+  | { type: 'COLO_EXITED'; reason: string };
+
+interface Failure {
+  message?: string;
+  recovery?: string;
+}
+
+function describe(error: unknown): string {
+  return (error as Failure | undefined)?.message ?? String(error);
+}
+
+function notProvided(name: string): never {
+  throw new Error(`actor ${name} not provided`);
+}
+
+export const checkpointMachine = setup({
+  types: {
+    input: {} as CheckpointInput,
+    context: {} as CheckpointContext,
+    events: {} as CheckpointEvent,
+  },
+  actors: {
+    prepareDisks: fromPromise<void, { vm: string }>(async () => notProvided('prepareDisks')),
+    launchQemu: fromPromise<{ pid: number }, { vm: string; role: ColoRole }>(async () => notProvided('launchQemu')),
+    exportDisks: fromPromise<void, { vm: string }>(async () => notProvided('exportDisks')),
+    awaitPeerReady: fromPromise<PeerEndpoints, { vm: string }>(async () => notProvided('awaitPeerReady')),
+    attachReplication: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => notProvided('attachReplication')),
+    startMigration: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => notProvided('startMigration')),
+    awaitColo: fromPromise<void, { vm: string; role: ColoRole }>(async () => notProvided('awaitColo')),
+  },
+  guards: {
+    isPrimary: ({ context }) => context.role === 'primary',
+  },
+  delays: {
+    protectTimeoutMs: ({ context }) => context.protectTimeoutMs,
+    stallBoundMs: ({ context }) => context.stallBoundMs,
+    retryDelayMs: ({ context }) => context.retryDelayMs,
+  },
+  actions: {
+    recordCheckpoint: assign({
+      checkpoints: ({ context, event }) =>
+        event.type === 'CHECKPOINT_COMPLETED' ? recordCheckpoint(context.checkpoints, event.at, event.pauseMs) : context.checkpoints,
+    }),
+  },
+}).createMachine({
+  id: 'checkpoint',
+  context: ({ input }) => ({
+    ...input,
+    reason: 'agent starting',
+    qemuPid: null,
+    peer: null,
+    checkpoints: emptyCheckpointLog,
+    attempts: 0,
+  }),
+  initial: 'starting',
+  on: {
+    QEMU_EXITED: {
+      target: '.qemuGone',
+      actions: assign({ reason: ({ event }) => `qemu exited: ${event.reason}`, qemuPid: null }),
+    },
+  },
+  states: {
+    starting: {
+      always: [
+        { guard: 'isPrimary', target: 'launching', actions: assign({ reason: 'cold start as primary: launching qemu with a quorum drive' }) },
+        { target: 'preparingDisks', actions: assign({ reason: 'starting as secondary: preparing active and hidden disks' }) },
+      ],
+    },
+    preparingDisks: {
+      invoke: {
+        src: 'prepareDisks',
+        input: ({ context }) => ({ vm: context.vm }),
+        onDone: { target: 'launching', actions: assign({ reason: 'disks ready: launching qemu to receive the COLO stream' }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot prepare disks: ${describe(event.error)}` }) },
+      },
+    },
+    launching: {
+      invoke: {
+        src: 'launchQemu',
+        input: ({ context }) => ({ vm: context.vm, role: context.role }),
+        onDone: [
+          {
+            guard: 'isPrimary',
+            target: 'awaitingSecondary',
+            actions: assign({ qemuPid: ({ event }) => event.output.pid, reason: 'VM running unprotected: waiting for the secondary to be ready' }),
+          },
+          {
+            target: 'exportingDisks',
+            actions: assign({ qemuPid: ({ event }) => event.output.pid, reason: 'qemu waiting for the COLO stream: exporting disks over NBD' }),
+          },
+        ],
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot launch qemu: ${describe(event.error)}` }) },
+      },
+    },
+    exportingDisks: {
+      invoke: {
+        src: 'exportDisks',
+        input: ({ context }) => ({ vm: context.vm }),
+        onDone: { target: 'awaitingPrimary', actions: assign({ reason: 'ready: waiting for the primary to start COLO' }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot export disks: ${describe(event.error)}` }) },
+      },
+    },
+    awaitingPrimary: {
+      tags: ['waiting', 'ready'],
+      invoke: {
+        src: 'awaitColo',
+        input: ({ context }) => ({ vm: context.vm, role: context.role }),
+        onDone: { target: 'coloRunning', actions: assign({ reason: 'COLO running: receiving checkpoints from the primary' }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `waiting for COLO failed: ${describe(event.error)}` }) },
+      },
+      after: {
+        protectTimeoutMs: {
+          target: 'awaitingPrimary',
+          reenter: true,
+          actions: assign({ reason: 'still waiting: the primary has not started COLO yet' }),
+        },
+      },
+    },
+    awaitingSecondary: {
+      tags: ['waiting'],
+      entry: assign({ attempts: ({ context }) => context.attempts + 1 }),
+      invoke: {
+        src: 'awaitPeerReady',
+        input: ({ context }) => ({ vm: context.vm }),
+        onDone: {
+          target: 'attaching',
+          actions: assign({
+            peer: ({ event }) => event.output,
+            reason: ({ event }) => `secondary ${event.output.node} ready: attaching the replication child`,
+          }),
+        },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `secondary not usable: ${describe(event.error)}` }) },
+      },
+      after: {
+        protectTimeoutMs: {
+          target: 'awaitingSecondary',
+          reenter: true,
+          actions: assign({ reason: 'VM running unprotected: the secondary is still not ready' }),
+        },
+      },
+    },
+    attaching: {
+      invoke: {
+        src: 'attachReplication',
+        input: ({ context }) => ({ vm: context.vm, peer: context.peer! }),
+        onDone: { target: 'migrating', actions: assign({ reason: 'replication attached: migrating into COLO' }) },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `cannot attach replication: ${describe(event.error)}` }) },
+      },
+    },
+    migrating: {
+      invoke: {
+        src: 'startMigration',
+        input: ({ context }) => ({ vm: context.vm, peer: context.peer! }),
+        onDone: { target: 'enteringColo' },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `migration into COLO failed: ${describe(event.error)}` }) },
+      },
+    },
+    enteringColo: {
+      invoke: {
+        src: 'awaitColo',
+        input: ({ context }) => ({ vm: context.vm, role: context.role }),
+        onDone: { target: 'coloRunning', actions: assign({ reason: 'COLO running: the secondary follows every checkpoint' }) },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `COLO did not start: ${describe(event.error)}` }) },
+      },
+      after: {
+        protectTimeoutMs: { target: 'unprotected', actions: assign({ reason: 'COLO did not start in time' }) },
+      },
+    },
+    coloRunning: {
+      tags: ['protected'],
+      on: {
+        CHECKPOINT_COMPLETED: { target: 'coloRunning', reenter: true, actions: 'recordCheckpoint' },
+        COLO_EXITED: { target: 'coloLost', actions: assign({ reason: ({ event }) => `COLO stopped: ${event.reason}` }) },
+      },
+      after: {
+        stallBoundMs: {
+          guard: 'isPrimary',
+          target: 'stalled',
+          actions: assign({ reason: 'checkpoints stalled: none completed within the expected bound' }),
+        },
+      },
+    },
+    stalled: {
+      tags: ['degraded'],
+      on: {
+        CHECKPOINT_COMPLETED: {
+          target: 'coloRunning',
+          actions: ['recordCheckpoint', assign({ reason: 'checkpoints resumed: COLO running' })],
+        },
+        COLO_EXITED: { target: 'coloLost', actions: assign({ reason: ({ event }) => `COLO stopped: ${event.reason}` }) },
+      },
+    },
+    unprotected: {
+      tags: ['degraded'],
+      after: {
+        retryDelayMs: {
+          guard: ({ context }) => context.peer === null,
+          target: 'awaitingSecondary',
+        },
+      },
+    },
+    coloLost: { tags: ['degraded'] },
+    qemuGone: { tags: ['degraded'] },
+    failed: { tags: ['degraded'] },
+  },
+});
+
+export type CheckpointMachine = typeof checkpointMachine;
