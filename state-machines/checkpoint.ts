@@ -184,7 +184,7 @@ export const checkpointMachine = setup({
       invoke: {
         src: 'startMigration',
         input: ({ context }) => ({ vm: context.vm, peer: context.peer! }),
-        onDone: { target: 'enteringColo' },
+        onDone: { target: 'enteringColo', actions: assign({ reason: 'migration started: waiting for both sides to report COLO' }) },
         onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `migration into COLO failed: ${describe(event.error)}` }) },
       },
     },

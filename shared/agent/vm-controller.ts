@@ -36,7 +36,7 @@ export interface VmControllerDeps {
 
 const LIVE_POLL_MS = 1_000;
 const STATUS_PUBLISH_MS = 2_000;
-const PEER_POLL_MS = 200;
+const PEER_POLL_MS = 50;
 const MAX_TRANSITIONS = 50;
 
 /** Runs one VM on this node: its checkpoint machine, its qemu, its NATS endpoints. Independent of other VMs. */
@@ -55,7 +55,7 @@ export class VmController {
   constructor(private readonly d: VmControllerDeps) {
     const { config, nodeName, vmName } = d;
     const role = findNode(config, nodeName).initialRole;
-    this.log = d.log.child({ vm: vmName, node: nodeName, role });
+    this.log = d.log.child({ vm: vmName, role });
     this.plan = planVm(config, vmName, nodeName, role, d.kvmUsable);
     this.live = { qemuPid: null, qmpSocket: this.plan.qmpSocket, runState: null, coloMode: null };
     const t = config.timings;

@@ -1,4 +1,4 @@
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
   AbortedError,
@@ -8,6 +8,8 @@ import {
   QmpTimeoutError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { dialUnixSocket } from './dial.js';
+import { eventStream } from './event-stream.js';
 
 export interface QmpEvent {
   event: string;
@@ -55,10 +57,8 @@ export interface QmpConnectOptions {
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-const CONNECT_RETRY_MS = 20;
 // Node fires larger timers immediately; treat them as "no timeout".
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const RETRYABLE_CONNECT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EAGAIN']);
 
 type Json = Record<string, unknown>;
 interface Pending {
@@ -75,7 +75,7 @@ export async function connectQmp(options: QmpConnectOptions): Promise<QmpClient>
   const { socketPath, signal, oob = false } = options;
   const log = (options.log ?? silentLogger()).child({ qmpSocket: socketPath });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const socket = await dial(socketPath, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, log, signal);
+  const socket = await dialUnixSocket(socketPath, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, log, signal);
   const client = new QmpConnection(socket, timeoutMs, log);
   try {
     const greeting = await client.greeting(timeoutMs, signal);
@@ -92,62 +92,6 @@ export async function connectQmp(options: QmpConnectOptions): Promise<QmpClient>
     if (err instanceof AbortedError || err instanceof QmpConnectionError) throw err;
     throw new QmpConnectionError(`QMP handshake on ${socketPath} failed`, { cause: err });
   }
-}
-
-async function dial(path: string, connectTimeoutMs: number, log: Logger, signal?: AbortSignal): Promise<Socket> {
-  const deadline = performance.now() + connectTimeoutMs;
-  for (;;) {
-    try {
-      return await dialOnce(path, signal);
-    } catch (err) {
-      if (err instanceof AbortedError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === undefined || !RETRYABLE_CONNECT_CODES.has(code)) {
-        throw new QmpConnectionError(`cannot connect to QMP socket ${path}`, { cause: err });
-      }
-      if (performance.now() + CONNECT_RETRY_MS > deadline) {
-        throw new QmpConnectionError(`QMP socket ${path} not accepting within ${connectTimeoutMs} ms`, { cause: err });
-      }
-      log.debug({ code }, 'qmp connect retry');
-    }
-    await sleep(CONNECT_RETRY_MS, signal);
-  }
-}
-
-function dialOnce(path: string, signal?: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortedError('QMP connect'));
-    const socket = createConnection({ path });
-    const onAbort = (): void => {
-      socket.destroy();
-      reject(new AbortedError('QMP connect'));
-    };
-    // Stays attached after connect so no socket error can ever go unhandled.
-    socket.once('error', (err) => {
-      signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      reject(err);
-    });
-    socket.once('connect', () => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(socket);
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError('QMP connect'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 class QmpConnection implements QmpClient {
@@ -208,43 +152,15 @@ class QmpConnection implements QmpClient {
   }
 
   events(signal?: AbortSignal): AsyncIterableIterator<QmpEvent> {
-    const queue: QmpEvent[] = [];
-    const waiters: Array<(r: IteratorResult<QmpEvent>) => void> = [];
-    let done = false;
-    const unsubscribe = this.onEvent((event) => {
-      const waiter = waiters.shift();
-      if (waiter) waiter({ value: event, done: false });
-      else queue.push(event);
-    });
-    const finish = (dropQueued: boolean): void => {
-      if (done) return;
-      done = true;
-      unsubscribe();
-      this.#closeHooks.delete(onClose);
-      signal?.removeEventListener('abort', onAbort);
-      if (dropQueued) queue.length = 0;
-      for (const waiter of waiters.splice(0)) waiter({ value: undefined, done: true });
-    };
-    // On close the consumer still gets what was already queued; abort/return drop it.
-    const onClose = (): void => finish(false);
-    const onAbort = (): void => finish(true);
-    this.#closeHooks.add(onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (!this.#open || signal?.aborted) finish(true);
-    const iterator: AsyncIterableIterator<QmpEvent> = {
-      next: () => {
-        const event = queue.shift();
-        if (event) return Promise.resolve({ value: event, done: false });
-        if (done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => waiters.push(resolve));
+    const source = {
+      subscribe: (listener: (event: QmpEvent) => void) => this.onEvent(listener),
+      onClose: (hook: () => void) => {
+        this.#closeHooks.add(hook);
+        return () => void this.#closeHooks.delete(hook);
       },
-      return: () => {
-        finish(true);
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]: () => iterator,
+      isOpen: this.#open,
     };
-    return iterator;
+    return eventStream(source, signal);
   }
 
   close(): Promise<void> {

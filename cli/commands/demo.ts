@@ -1,0 +1,89 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../shared/config/index.js';
+import { sleep } from '../../shared/qemu/index.js';
+import { errorMessage } from '../../shared/errors.js';
+import { connectCli } from '../connect.js';
+import { startLocalPair } from '../demo/local-pair.js';
+import { EXIT } from '../exit-codes.js';
+import { formatVmStatus } from '../format.js';
+import { queryPairStatus } from '../pair-status.js';
+
+export interface DemoOptions {
+  until?: string;
+  json?: boolean;
+  timeoutMs: number;
+  dir?: string;
+  accelerator?: 'auto' | 'kvm' | 'tcg';
+  intervalMs: number;
+}
+
+function say(o: DemoOptions, line: string): void {
+  // With --json, stdout carries only the status object; narration goes to stderr.
+  (o.json ? console.error : console.log)(line);
+}
+
+/** `colo-ft demo`: a protected pair on loopback, its status printed live, torn down on Ctrl-C. */
+export async function runDemo(o: DemoOptions): Promise<number> {
+  if (o.until !== undefined && o.until !== 'protected') {
+    console.error(`--until takes 'protected', not '${o.until}'`);
+    return EXIT.usage;
+  }
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'colo-ft-demo-'));
+  say(o, `demo: working in ${dir}`);
+  const pair = await startLocalPair({ dir, accelerator: o.accelerator });
+  say(o, `demo: nats-server pid ${pair.nats.pid} at ${pair.nats.url}; agents alpha (primary) and beta (secondary) starting`);
+  const config = loadConfig(pair.configPath);
+  const bus = await connectCli(config, 'demo');
+  let interrupted = false;
+  const stop = new AbortController();
+  const onSignal = () => {
+    interrupted = true;
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let code: number = EXIT.ok;
+  try {
+    const started = Date.now();
+    let lastPrinted = '';
+    while (!stop.signal.aborted) {
+      const status = await queryPairStatus(bus, config, 1_000).catch(() => null);
+      const vm = status?.vms[0];
+      if (o.until === 'protected') {
+        if (vm?.protected) {
+          if (o.json) console.log(JSON.stringify(vm));
+          else console.log(formatVmStatus(vm));
+          break;
+        }
+        if (Date.now() - started > o.timeoutMs) {
+          const reason = vm ? vm.reason : 'no agent answered';
+          console.error(`demo: not protected within ${o.timeoutMs} ms: ${reason} (logs in ${dir})`);
+          if (o.json && vm) console.log(JSON.stringify(vm));
+          code = EXIT.failed;
+          break;
+        }
+      } else if (vm) {
+        const text = formatVmStatus(vm);
+        if (text !== lastPrinted) say(o, `\n${new Date().toISOString()}\n${text}`);
+        lastPrinted = text;
+      }
+      await sleep(o.until ? 100 : o.intervalMs, stop.signal).catch(() => undefined);
+    }
+  } catch (e) {
+    console.error(`demo: ${errorMessage(e)}`);
+    code = EXIT.failed;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await bus.close();
+    say(o, 'demo: tearing down');
+    const left = await pair.teardown();
+    if (left.length) {
+      console.error(`demo: processes still alive after teardown: ${left.join(', ')}`);
+      code = EXIT.failed;
+    } else say(o, `demo: stopped ${pair.pids().length ? 'agents, qemu and nats-server' : 'everything'}; no process left behind`);
+  }
+  return interrupted && code === EXIT.ok ? EXIT.ok : code;
+}

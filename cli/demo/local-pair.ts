@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts, isPidAlive, readPidFile, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
+import { qemuImg } from '../../shared/qemu/index.js';
+import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalPairSpec } from './pair-config.js';
+
+const CLI_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+
+export interface LocalPairOptions {
+  dir: string;
+  vmCount?: number;
+  disksPerVm?: number;
+  diskSizeBytes?: number;
+  accelerator?: 'auto' | 'kvm' | 'tcg';
+  checkpointDelayMs?: number;
+  logLevel?: string;
+}
+
+export interface LocalPair {
+  readonly configPath: string;
+  readonly nats: LocalNatsServer;
+  readonly vmNames: string[];
+  /** PIDs of everything this pair started, for the teardown check. */
+  pids(): number[];
+  /** Stop agents (they stop their qemu), then anything left by PID, then nats-server. Returns PIDs still alive (should be none). */
+  teardown(): Promise<number[]>;
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+/** nats-server, images, config and two agent processes: the demo's protected pair on loopback. */
+export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
+  mkdirSync(o.dir, { recursive: true });
+  const nats = await startLocalNats({ dir: join(o.dir, 'nats') });
+  const vmCount = o.vmCount ?? 1;
+  const disks = o.disksPerVm ?? 1;
+  const ports = await freePorts(vmCount * 2);
+  const vms = Array.from({ length: vmCount }, (_, i) => ({
+    name: `vm${i + 1}`,
+    migrationPort: ports[2 * i]!,
+    nbdPort: ports[2 * i + 1]!,
+    disks,
+  }));
+  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs };
+  const configPath = join(o.dir, 'pair.yaml');
+  writeFileSync(configPath, localPairConfig(spec));
+  const img = qemuImg();
+  for (const n of LOCAL_NODES) {
+    const { runtimeDir, imageDir } = nodeDirs(o.dir, n.name);
+    mkdirSync(runtimeDir, { recursive: true });
+    mkdirSync(imageDir, { recursive: true });
+    for (const vm of vms) {
+      for (let i = 0; i < disks; i++) await img.create(join(imageDir, diskImageName(vm.name, i)), 'raw', o.diskSizeBytes ?? 64 * 1024 * 1024);
+    }
+  }
+  const agents = LOCAL_NODES.map((n) => {
+    const log = openSync(join(o.dir, `agent-${n.name}.log`), 'a');
+    const args = [CLI_MAIN, 'agent', '--config', configPath, '--node', n.name, ...(o.logLevel ? ['--log-level', o.logLevel] : [])];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true });
+    closeSync(log);
+    return child;
+  });
+  const qemuPids = () =>
+    LOCAL_NODES.flatMap((n) => vms.map((vm) => readPidFile(join(nodeDirs(o.dir, n.name).runtimeDir, vm.name, 'qemu.pid')))).filter(
+      (p): p is number => p !== null,
+    );
+  let torn: Promise<number[]> | null = null;
+  return {
+    configPath,
+    nats,
+    vmNames: vms.map((v) => v.name),
+    pids: () => [nats.pid, ...agents.map((a) => a.pid!).filter(Boolean), ...qemuPids()],
+    teardown() {
+      torn ??= (async () => {
+        const all = [nats.pid, ...agents.map((a) => a.pid!), ...qemuPids()];
+        for (const a of agents) if (a.pid) signal(a.pid, 'SIGTERM');
+        for (const a of agents) if (!(await waitExit(a, 15_000)) && a.pid) signal(a.pid, 'SIGKILL');
+        for (const pid of qemuPids()) if (isPidAlive(pid)) signal(pid, 'SIGKILL');
+        await nats.stop();
+        await new Promise((r) => setTimeout(r, 100));
+        return all.filter((p) => isPidAlive(p));
+      })();
+      return torn;
+    },
+  };
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}

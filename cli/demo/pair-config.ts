@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export interface LocalVmSpec {
+  name: string;
+  migrationPort: number;
+  nbdPort: number;
+  disks: number;
+}
+
+export interface LocalPairSpec {
+  pair: string;
+  dir: string;
+  natsUrl: string;
+  vms: LocalVmSpec[];
+  accelerator?: 'auto' | 'kvm' | 'tcg';
+  checkpointDelayMs?: number;
+  memoryMiB?: number;
+  timings?: Record<string, number>;
+}
+
+export const LOCAL_NODES = [
+  { name: 'alpha', initialRole: 'primary' },
+  { name: 'beta', initialRole: 'secondary' },
+] as const;
+
+export function nodeDirs(dir: string, node: string): { runtimeDir: string; imageDir: string } {
+  return { runtimeDir: join(dir, node, 'run'), imageDir: join(dir, node, 'images') };
+}
+
+export function diskImageName(vm: string, index: number): string {
+  return `${vm}-disk${index}.img`;
+}
+
+/** A two-node pair on loopback, both nodes on this host with their own directories. */
+export function localPairConfig(s: LocalPairSpec): string {
+  const doc = {
+    pair: s.pair,
+    nats: { servers: [s.natsUrl] },
+    nodes: LOCAL_NODES.map((n) => ({ name: n.name, address: '127.0.0.1', initialRole: n.initialRole, ...nodeDirs(s.dir, n.name) })),
+    ...(s.timings ? { timings: s.timings } : {}),
+    vms: s.vms.map((vm) => ({
+      name: vm.name,
+      memoryMiB: s.memoryMiB ?? 64,
+      machine: { type: 'auto', accelerator: s.accelerator ?? 'auto' },
+      migrationPort: vm.migrationPort,
+      checkpointDelayMs: s.checkpointDelayMs ?? 200,
+      disks: Array.from({ length: vm.disks }, (_, i) =>
+        [
+          'format=raw',
+          `target=${diskImageName(vm.name, i)}`,
+          'colo',
+          `colo-params=127.0.0.1:${vm.nbdPort}:exportname=${vm.name}-d${i}`,
+          `active-disk=${vm.name}-active${i}.qcow2`,
+          `hidden-disk=${vm.name}-hidden${i}.qcow2`,
+        ].join(','),
+      ),
+    })),
+  };
+  return stringify(doc);
+}

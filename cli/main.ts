@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runAgent } from './commands/agent.js';
+import { runConfigCheck } from './commands/config-check.js';
+import { runDemo } from './commands/demo.js';
+import { runStatus } from './commands/status.js';
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+const program = new Command()
+  .name('colo-ft')
+  .description('Fault-tolerance orchestrator for QEMU COLO pairs')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+let exitCode = 0;
+
+program
+  .command('agent')
+  .description("run one host's agent")
+  .requiredOption('--config <file>', 'pair config (YAML)')
+  .requiredOption('--node <name>', 'this host, as named in the config')
+  .option('--log-level <level>', 'pino level', undefined)
+  .action(async (o) => {
+    exitCode = await runAgent(o);
+  });
+
+program
+  .command('status')
+  .description('ask the agents and print each VM: protected, phase, reason, nodes, checkpoints')
+  .requiredOption('--config <file>', 'pair config (YAML)')
+  .option('--vm <name>', 'only this VM')
+  .option('--json', 'one JSON object per VM per line')
+  .option('--timeout-ms <ms>', 'how long to wait for each agent', positiveInt, 2_000)
+  .action(async (o) => {
+    exitCode = await runStatus(o);
+  });
+
+const config = program.command('config').description('configuration tools');
+config
+  .command('check')
+  .description('validate a config and print every error with its path')
+  .argument('<file>')
+  .option('--json', 'print the result as JSON')
+  .action((file: string, o) => {
+    exitCode = runConfigCheck(file, o);
+  });
+
+program
+  .command('demo')
+  .description('a protected pair on loopback: nats-server, two agents, one VM; Ctrl-C tears it down')
+  .option('--until <state>', "exit once the pair reaches this state ('protected')")
+  .option('--json', 'print the status as one JSON object')
+  .option('--timeout-ms <ms>', 'bound for --until', positiveInt, 60_000)
+  .option('--interval-ms <ms>', 'how often to refresh the status', positiveInt, 1_000)
+  .option('--dir <dir>', 'working directory (default: a new temp dir)')
+  .addOption(new Option('--accelerator <accel>', 'force an accelerator').choices(['auto', 'kvm', 'tcg']))
+  .action(async (o) => {
+    exitCode = await runDemo(o);
+  });
+
+await program.parseAsync(process.argv);
+process.exit(exitCode);
