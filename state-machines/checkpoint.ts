@@ -31,7 +31,9 @@ export interface CheckpointContext extends CheckpointInput {
 export type CheckpointEvent =
   | { type: 'CHECKPOINT_COMPLETED'; at: number; pauseMs: number }
   | { type: 'QEMU_EXITED'; reason: string }
-  | { type: 'COLO_EXITED'; reason: string };
+  | { type: 'COLO_EXITED'; reason: string }
+  /** The secondary turned the primary away (e.g. disk sizes differ); it keeps waiting for a fixed primary. */
+  | { type: 'PRIMARY_REFUSED'; reason: string };
 
 interface Failure {
   message?: string;
@@ -135,6 +137,9 @@ export const checkpointMachine = setup({
     },
     awaitingPrimary: {
       tags: ['waiting', 'ready'],
+      on: {
+        PRIMARY_REFUSED: { actions: assign({ reason: ({ event }) => `refused the primary: ${event.reason}` }) },
+      },
       invoke: {
         src: 'awaitColo',
         input: ({ context }) => ({ vm: context.vm, role: context.role }),

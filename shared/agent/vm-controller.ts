@@ -165,6 +165,7 @@ export class VmController {
           return readinessReply(this.plan, this.plan.role === 'secondary' && snap.hasTag('ready'), snap.context.reason, sizes, req);
         } catch (e) {
           this.log.warn({ reason: errorMessage(e) }, 'refused the primary');
+          this.actor.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
           throw e;
         }
       }),
@@ -184,6 +185,11 @@ export class VmController {
     } catch (e) {
       this.log.debug({ reason: errorMessage(e) }, 'live state read failed');
     }
+  }
+
+  /** A human-monitor command on this VM's qemu (qemu-io writes and reads for drills and tests). */
+  async hmp(commandLine: string): Promise<string> {
+    return this.requireVm().qmp.hmp(commandLine, this.call());
   }
 
   status(now = Date.now()): NodeStatus {

@@ -1,0 +1,113 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
+import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalVmSpec } from '../../cli/demo/pair-config.js';
+import { queryPairStatus } from '../../cli/pair-status.js';
+import { startAgent, type Agent } from '../../shared/agent/index.js';
+import { parseConfigText, type Config } from '../../shared/config/index.js';
+import { silentLogger, createLogger } from '../../shared/log.js';
+import { freePorts, isPidAlive, readPidFile } from '../../shared/local/index.js';
+import { connectBus, type Bus } from '../../shared/nats/index.js';
+import { isKvmUsable, qemuImg } from '../../shared/qemu/index.js';
+import type { VmStatus } from '../../state-machines/index.js';
+import { startNatsServer } from './nats.js';
+import { waitFor } from './wait-for.js';
+
+const MiB = 1024 * 1024;
+
+/** KVM when usable, unless the run forces TCG (COLO_FT_FORCE_TCG=1) to prove the suite without /dev/kvm. */
+export function kvmForTests(): boolean {
+  return process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
+}
+
+export interface PairOptions {
+  vms?: number;
+  disks?: number;
+  accelerator?: 'auto' | 'kvm' | 'tcg';
+  checkpointDelayMs?: number;
+  /** Per node image size in bytes (default 64 MiB each). */
+  sizeBytes?: Partial<Record<'alpha' | 'beta', number>>;
+  timings?: Record<string, number>;
+}
+
+export interface TestPair {
+  dir: string;
+  config: Config;
+  configPath: string;
+  natsUrl: string;
+  vmNames: string[];
+  /** A client connection for the test itself, as the CLI would have. */
+  client: Bus;
+  startAgent(node: 'alpha' | 'beta'): Promise<Agent>;
+  agent(node: 'alpha' | 'beta'): Agent | undefined;
+  status(vm?: string): Promise<VmStatus>;
+  waitProtected(vm?: string, timeoutMs?: number): Promise<VmStatus>;
+  imagePath(node: 'alpha' | 'beta', vm: string, disk?: number): string;
+  qemuPid(node: 'alpha' | 'beta', vm: string): number | null;
+  stopAgents(): Promise<void>;
+}
+
+/**
+ * A real nats-server, a config for two nodes on loopback, raw images on both
+ * nodes; agents run in-process with real adapters. Everything is stopped by PID
+ * when the test ends, pass or fail.
+ */
+export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestPair> {
+  const nats = await startNatsServer(dir);
+  const vmCount = o.vms ?? 1;
+  const disks = o.disks ?? 1;
+  const ports = await freePorts(vmCount * 2);
+  const vms: LocalVmSpec[] = Array.from({ length: vmCount }, (_, i) => ({ name: `vm${i + 1}`, migrationPort: ports[2 * i]!, nbdPort: ports[2 * i + 1]!, disks }));
+  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings });
+  const configPath = join(dir, 'pair.yaml');
+  writeFileSync(configPath, text);
+  const config = parseConfigText(text, configPath);
+  const img = qemuImg();
+  for (const n of LOCAL_NODES) {
+    const { runtimeDir, imageDir } = nodeDirs(dir, n.name);
+    mkdirSync(runtimeDir, { recursive: true });
+    mkdirSync(imageDir, { recursive: true });
+    for (const vm of vms) for (let i = 0; i < disks; i++) await img.create(join(imageDir, diskImageName(vm.name, i)), 'raw', o.sizeBytes?.[n.name] ?? 64 * MiB);
+  }
+  const agents = new Map<string, Agent>();
+  const qemuPid = (node: string, vm: string) => readPidFile(join(nodeDirs(dir, node).runtimeDir, vm, 'qemu.pid'));
+  onTestFinished(async () => {
+    await Promise.all([...agents.values()].map((a) => a.stop()));
+    for (const n of LOCAL_NODES) for (const vm of vms) {
+      const pid = qemuPid(n.name, vm.name);
+      if (pid && isPidAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+  const client = await connectBus({ servers: [nats.url], name: 'test-client', log: silentLogger() });
+  onTestFinished(() => client.close());
+  const log = process.env.COLO_FT_TEST_LOG ? createLogger('test', { level: process.env.COLO_FT_TEST_LOG }) : silentLogger();
+  const status = async (vm = vms[0]!.name) => {
+    const s = await queryPairStatus(client, config, 2_000);
+    return s.vms.find((v) => v.vm === vm)!;
+  };
+  return {
+    dir,
+    config,
+    configPath,
+    natsUrl: nats.url,
+    vmNames: vms.map((v) => v.name),
+    client,
+    async startAgent(node) {
+      const a = await startAgent({ config, nodeName: node, log, kvmUsable: kvmForTests() });
+      agents.set(node, a);
+      return a;
+    },
+    agent: (node) => agents.get(node),
+    status,
+    waitProtected: (vm, timeoutMs = 30_000) =>
+      waitFor(async () => {
+        const s = await status(vm);
+        return s.protected ? s : false;
+      }, { timeoutMs, what: `${vm ?? vms[0]!.name} protected` }),
+    imagePath: (node, vm, disk = 0) => join(nodeDirs(dir, node).imageDir, diskImageName(vm, disk)),
+    qemuPid,
+    async stopAgents() {
+      await Promise.all([...agents.values()].map((a) => a.stop()));
+    },
+  };
+}

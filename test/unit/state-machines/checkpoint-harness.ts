@@ -1,0 +1,112 @@
+/** Shared harness for the checkpoint machine tests: controllable fromPromise fakes and fake-timer helpers. */
+import { vi } from 'vitest';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import {
+  checkpointMachine,
+  type CheckpointInput,
+  type ColoRole,
+  type PeerEndpoints,
+} from '../../../state-machines/checkpoint.js';
+
+/** One invocation of a fake actor, settled by the test. */
+export interface Call<I, O> {
+  input: I;
+  signal: AbortSignal;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+}
+
+export function controllable<O, I>() {
+  const calls: Call<I, O>[] = [];
+  const logic = fromPromise<O, I>(
+    ({ input, signal }) => new Promise<O>((resolve, reject) => calls.push({ input, signal, resolve, reject })),
+  );
+  const last = (): Call<I, O> => {
+    const c = calls.at(-1);
+    if (!c) throw new Error('actor was never invoked');
+    return c;
+  };
+  return { logic, calls, last };
+}
+
+export function fakes() {
+  return {
+    prepareDisks: controllable<void, { vm: string }>(),
+    launchQemu: controllable<{ pid: number }, { vm: string; role: ColoRole }>(),
+    exportDisks: controllable<void, { vm: string }>(),
+    awaitPeerReady: controllable<PeerEndpoints, { vm: string }>(),
+    attachReplication: controllable<void, { vm: string; peer: PeerEndpoints }>(),
+    startMigration: controllable<void, { vm: string; peer: PeerEndpoints }>(),
+    awaitColo: controllable<void, { vm: string; role: ColoRole }>(),
+  };
+}
+
+export const PEER: PeerEndpoints = {
+  node: 'beta',
+  migrationUri: 'tcp:127.0.0.1:9100',
+  nbd: { host: '127.0.0.1', port: 9101 },
+  disks: [{ index: 0, exportName: 'd0', sizeBytes: 1 << 20 }],
+};
+
+export const TIMING = { protectTimeoutMs: 5_000, stallBoundMs: 1_000, retryDelayMs: 2_000 };
+
+export function inputFor(role: ColoRole): CheckpointInput {
+  return { vm: 'vm1', node: role === 'primary' ? 'alpha' : 'beta', role, ...TIMING };
+}
+
+export type CheckpointActor = Actor<typeof checkpointMachine>;
+
+export function start(role: ColoRole): { actor: CheckpointActor; f: ReturnType<typeof fakes> } {
+  const f = fakes();
+  const machine = checkpointMachine.provide({
+    actors: {
+      prepareDisks: f.prepareDisks.logic,
+      launchQemu: f.launchQemu.logic,
+      exportDisks: f.exportDisks.logic,
+      awaitPeerReady: f.awaitPeerReady.logic,
+      attachReplication: f.attachReplication.logic,
+      startMigration: f.startMigration.logic,
+      awaitColo: f.awaitColo.logic,
+    },
+  });
+  const actor = createActor(machine, { input: inputFor(role) });
+  actor.start();
+  return { actor, f };
+}
+
+/** Let settled promises reach the actor (fake timers: no real waiting). */
+export const flush = (): Promise<void> => vi.advanceTimersByTimeAsync(0);
+export const advance = (ms: number): Promise<void> => vi.advanceTimersByTimeAsync(ms);
+export const stateOf = (a: CheckpointActor): unknown => a.getSnapshot().value;
+export const reasonOf = (a: CheckpointActor): string => a.getSnapshot().context.reason;
+
+export async function secondaryToAwaitingPrimary() {
+  const s = start('secondary');
+  s.f.prepareDisks.last().resolve();
+  await flush();
+  s.f.launchQemu.last().resolve({ pid: 4242 });
+  await flush();
+  s.f.exportDisks.last().resolve();
+  await flush();
+  return s;
+}
+
+export async function primaryTo(target: 'awaitingSecondary' | 'attaching' | 'migrating' | 'enteringColo' | 'coloRunning') {
+  const s = start('primary');
+  s.f.launchQemu.last().resolve({ pid: 1001 });
+  await flush();
+  if (target === 'awaitingSecondary') return s;
+  s.f.awaitPeerReady.last().resolve(PEER);
+  await flush();
+  if (target === 'attaching') return s;
+  s.f.attachReplication.last().resolve();
+  await flush();
+  if (target === 'migrating') return s;
+  s.f.startMigration.last().resolve();
+  await flush();
+  if (target === 'enteringColo') return s;
+  s.f.awaitColo.last().resolve();
+  await flush();
+  return s;
+}
+

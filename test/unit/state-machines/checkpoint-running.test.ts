@@ -1,0 +1,172 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { checkpointMachine, type ColoRole, type PeerEndpoints } from '../../../state-machines/checkpoint.js';
+import {
+  PEER,
+  TIMING,
+  advance,
+  controllable,
+  flush,
+  inputFor,
+  primaryTo,
+  reasonOf,
+  secondaryToAwaitingPrimary,
+  start,
+  stateOf,
+} from './checkpoint-harness.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('checkpointMachine: coloRunning', () => {
+  it('records checkpoints and keeps the stall timer from firing while they arrive', async () => {
+    const { actor } = await primaryTo('coloRunning');
+    await advance(800);
+    actor.send({ type: 'CHECKPOINT_COMPLETED', at: 1_000, pauseMs: 12.5 });
+    await advance(800);
+    actor.send({ type: 'CHECKPOINT_COMPLETED', at: 2_000, pauseMs: 7 });
+    await advance(800);
+    const snap = actor.getSnapshot();
+    expect(snap.value).toBe('coloRunning');
+    expect(snap.context.checkpoints).toMatchObject({ count: 2, lastPauseMs: 7, lastAt: 2_000, recentAt: [1_000, 2_000] });
+    await advance(200);
+    expect(stateOf(actor)).toBe('stalled');
+  });
+
+  it('moves a primary to stalled after stallBoundMs without a checkpoint; a checkpoint brings it back', async () => {
+    const { actor } = await primaryTo('coloRunning');
+    await advance(TIMING.stallBoundMs - 1);
+    expect(stateOf(actor)).toBe('coloRunning');
+    await advance(1);
+    const stalled = actor.getSnapshot();
+    expect(stalled.value).toBe('stalled');
+    expect(stalled.hasTag('degraded')).toBe(true);
+    expect(stalled.hasTag('protected')).toBe(false);
+    expect(stalled.context.reason).toContain('stalled');
+
+    actor.send({ type: 'CHECKPOINT_COMPLETED', at: 5_000, pauseMs: 3 });
+    const back = actor.getSnapshot();
+    expect(back.value).toBe('coloRunning');
+    expect(back.hasTag('protected')).toBe(true);
+    expect(back.context.checkpoints).toMatchObject({ count: 1, lastAt: 5_000, lastPauseMs: 3 });
+    expect(back.context.reason).toContain('resumed');
+    await advance(TIMING.stallBoundMs);
+    expect(stateOf(actor)).toBe('stalled');
+  });
+
+  it('COLO_EXITED in coloRunning or stalled goes to coloLost with the reason', async () => {
+    const { actor } = await primaryTo('coloRunning');
+    actor.send({ type: 'COLO_EXITED', reason: 'qemu left COLO primary mode (reason error)' });
+    expect(stateOf(actor)).toBe('coloLost');
+    expect(reasonOf(actor)).toBe('COLO stopped: qemu left COLO primary mode (reason error)');
+    expect(actor.getSnapshot().hasTag('degraded')).toBe(true);
+
+    const second = await primaryTo('coloRunning');
+    await advance(TIMING.stallBoundMs);
+    second.actor.send({ type: 'COLO_EXITED', reason: 'x' });
+    expect(stateOf(second.actor)).toBe('coloLost');
+  });
+
+  it('ignores checkpoint events outside coloRunning/stalled', async () => {
+    const { actor } = await primaryTo('awaitingSecondary');
+    actor.send({ type: 'CHECKPOINT_COMPLETED', at: 1, pauseMs: 1 });
+    expect(stateOf(actor)).toBe('awaitingSecondary');
+    expect(actor.getSnapshot().context.checkpoints.count).toBe(0);
+  });
+});
+
+describe('checkpointMachine: QEMU_EXITED', () => {
+  const cases = [
+    ['secondary', 'preparingDisks'],
+    ['secondary', 'awaitingPrimary'],
+    ['primary', 'awaitingSecondary'],
+    ['primary', 'migrating'],
+    ['primary', 'coloRunning'],
+  ] as const;
+  it.each(cases)('%s in %s -> qemuGone with qemuPid null and the reason', async (role, state) => {
+    const s =
+      role === 'secondary'
+        ? state === 'preparingDisks'
+          ? start('secondary')
+          : await secondaryToAwaitingPrimary()
+        : await primaryTo(state as 'awaitingSecondary' | 'migrating' | 'coloRunning');
+    expect(stateOf(s.actor)).toBe(state);
+    s.actor.send({ type: 'QEMU_EXITED', reason: 'signal SIGKILL' });
+    const snap = s.actor.getSnapshot();
+    expect(snap.value).toBe('qemuGone');
+    expect(snap.context.qemuPid).toBeNull();
+    expect(snap.context.reason).toBe('qemu exited: signal SIGKILL');
+    expect(snap.hasTag('degraded')).toBe(true);
+    expect(snap.hasTag('protected')).toBe(false);
+  });
+
+  it('aborts the invoked actor of the state it leaves', async () => {
+    const { actor, f } = await primaryTo('migrating');
+    const migration = f.startMigration.last();
+    expect(migration.signal.aborted).toBe(false);
+    actor.send({ type: 'QEMU_EXITED', reason: 'code 1' });
+    expect(migration.signal.aborted).toBe(true);
+    // A late settle of the aborted actor does not move the machine.
+    migration.resolve();
+    await flush();
+    expect(stateOf(actor)).toBe('qemuGone');
+  });
+
+  it('does not abort an actor whose state finished normally', async () => {
+    const { f } = await primaryTo('migrating');
+    expect(f.launchQemu.last().signal.aborted).toBe(false);
+    expect(f.attachReplication.last().signal.aborted).toBe(false);
+  });
+});
+
+describe('checkpointMachine: default actors fail loudly', () => {
+  it.each([
+    ['secondary', 'cannot prepare disks: actor prepareDisks not provided'],
+    ['primary', 'cannot launch qemu: actor launchQemu not provided'],
+  ] as const)('%s without .provide() ends in failed naming the actor', async (role, reason) => {
+    const actor = createActor(checkpointMachine, { input: inputFor(role) });
+    actor.start();
+    await flush();
+    expect(stateOf(actor)).toBe('failed');
+    expect(reasonOf(actor)).toBe(reason);
+  });
+
+  it('a partly provided machine names the missing actor', async () => {
+    const launch = controllable<{ pid: number }, { vm: string; role: ColoRole }>();
+    const actor = createActor(checkpointMachine.provide({ actors: { launchQemu: launch.logic } }), {
+      input: inputFor('primary'),
+    });
+    actor.start();
+    launch.last().resolve({ pid: 5 });
+    await flush();
+    expect(stateOf(actor)).toBe('unprotected');
+    expect(reasonOf(actor)).toBe('secondary not usable: actor awaitPeerReady not provided');
+  });
+});
+
+describe('checkpointMachine with xstate SimulatedClock', () => {
+  it('the stall bound is read from input and measured on the injected clock', async () => {
+    const clock = new SimulatedClock();
+    const launch = controllable<{ pid: number }, { vm: string; role: ColoRole }>();
+    const peer = controllable<PeerEndpoints, { vm: string }>();
+    const done = fromPromise<void, unknown>(async () => undefined);
+    const machine = checkpointMachine.provide({
+      actors: { launchQemu: launch.logic, awaitPeerReady: peer.logic, attachReplication: done, startMigration: done, awaitColo: done },
+    });
+    const actor = createActor(machine, { input: { ...inputFor('primary'), stallBoundMs: 30_000 }, clock });
+    actor.start();
+    launch.last().resolve({ pid: 9 });
+    await flush();
+    peer.last().resolve(PEER);
+    await flush();
+    expect(stateOf(actor)).toBe('coloRunning');
+    clock.increment(29_999);
+    expect(stateOf(actor)).toBe('coloRunning');
+    clock.increment(1);
+    expect(stateOf(actor)).toBe('stalled');
+  });
+});

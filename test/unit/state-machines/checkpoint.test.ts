@@ -1,0 +1,214 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  PEER,
+  TIMING,
+  advance,
+  flush,
+  primaryTo,
+  reasonOf,
+  secondaryToAwaitingPrimary,
+  start,
+  stateOf,
+} from './checkpoint-harness.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('checkpointMachine: secondary path', () => {
+  it('prepares disks, launches, exports, waits for the primary, then runs COLO', async () => {
+    const { actor, f } = start('secondary');
+    expect(stateOf(actor)).toBe('preparingDisks');
+    expect(f.prepareDisks.last().input).toEqual({ vm: 'vm1' });
+    expect(f.launchQemu.calls).toHaveLength(0);
+
+    f.prepareDisks.last().resolve();
+    await flush();
+    expect(stateOf(actor)).toBe('launching');
+    expect(f.launchQemu.last().input).toEqual({ vm: 'vm1', role: 'secondary' });
+
+    f.launchQemu.last().resolve({ pid: 4242 });
+    await flush();
+    expect(stateOf(actor)).toBe('exportingDisks');
+    expect(actor.getSnapshot().context.qemuPid).toBe(4242);
+
+    f.exportDisks.last().resolve();
+    await flush();
+    const waiting = actor.getSnapshot();
+    expect(waiting.value).toBe('awaitingPrimary');
+    expect(waiting.hasTag('waiting')).toBe(true);
+    expect(waiting.hasTag('ready')).toBe(true);
+    expect(waiting.hasTag('protected')).toBe(false);
+    expect(f.awaitColo.last().input).toEqual({ vm: 'vm1', role: 'secondary' });
+
+    f.awaitColo.last().resolve();
+    await flush();
+    const running = actor.getSnapshot();
+    expect(running.value).toBe('coloRunning');
+    expect(running.hasTag('protected')).toBe(true);
+    expect(running.hasTag('degraded')).toBe(false);
+    expect(f.awaitPeerReady.calls).toHaveLength(0);
+  });
+
+  it('awaitingPrimary re-enters after protectTimeoutMs, restarting awaitColo with a new reason', async () => {
+    const { actor, f } = await secondaryToAwaitingPrimary();
+    const first = f.awaitColo.last();
+    const before = reasonOf(actor);
+    await advance(TIMING.protectTimeoutMs - 1);
+    expect(f.awaitColo.calls).toHaveLength(1);
+    await advance(1);
+    expect(stateOf(actor)).toBe('awaitingPrimary');
+    expect(reasonOf(actor)).not.toBe(before);
+    expect(reasonOf(actor)).toContain('still waiting');
+    expect(f.awaitColo.calls).toHaveLength(2);
+    expect(first.signal.aborted).toBe(true);
+    expect(f.awaitColo.last().signal.aborted).toBe(false);
+  });
+
+  it('does not stall-alarm a secondary: it only receives checkpoints', async () => {
+    const { actor, f } = await secondaryToAwaitingPrimary();
+    f.awaitColo.last().resolve();
+    await flush();
+    await advance(TIMING.stallBoundMs * 10);
+    expect(stateOf(actor)).toBe('coloRunning');
+    expect(actor.getSnapshot().hasTag('protected')).toBe(true);
+  });
+});
+
+describe('checkpointMachine: primary path', () => {
+  it('launches, waits for the secondary, attaches, migrates, enters COLO', async () => {
+    const { actor, f } = start('primary');
+    expect(stateOf(actor)).toBe('launching');
+    expect(f.prepareDisks.calls).toHaveLength(0);
+    expect(f.launchQemu.last().input).toEqual({ vm: 'vm1', role: 'primary' });
+
+    f.launchQemu.last().resolve({ pid: 1001 });
+    await flush();
+    expect(stateOf(actor)).toBe('awaitingSecondary');
+    expect(actor.getSnapshot().hasTag('waiting')).toBe(true);
+    expect(actor.getSnapshot().context).toMatchObject({ qemuPid: 1001, attempts: 1 });
+
+    f.awaitPeerReady.last().resolve(PEER);
+    await flush();
+    expect(stateOf(actor)).toBe('attaching');
+    expect(actor.getSnapshot().context.peer).toEqual(PEER);
+    expect(reasonOf(actor)).toContain('beta');
+    expect(f.attachReplication.last().input).toEqual({ vm: 'vm1', peer: PEER });
+
+    f.attachReplication.last().resolve();
+    await flush();
+    expect(stateOf(actor)).toBe('migrating');
+    expect(f.startMigration.last().input).toEqual({ vm: 'vm1', peer: PEER });
+
+    f.startMigration.last().resolve();
+    await flush();
+    expect(stateOf(actor)).toBe('enteringColo');
+    expect(f.awaitColo.last().input).toEqual({ vm: 'vm1', role: 'primary' });
+
+    f.awaitColo.last().resolve();
+    await flush();
+    expect(stateOf(actor)).toBe('coloRunning');
+    expect(actor.getSnapshot().hasTag('protected')).toBe(true);
+    expect(f.exportDisks.calls).toHaveLength(0);
+  });
+
+  it('awaitingSecondary re-enters after protectTimeoutMs, counting attempts and restarting awaitPeerReady', async () => {
+    const { actor, f } = await primaryTo('awaitingSecondary');
+    const first = f.awaitPeerReady.last();
+    await advance(TIMING.protectTimeoutMs);
+    expect(stateOf(actor)).toBe('awaitingSecondary');
+    expect(reasonOf(actor)).toContain('still not ready');
+    expect(actor.getSnapshot().context.attempts).toBe(2);
+    expect(f.awaitPeerReady.calls).toHaveLength(2);
+    expect(first.signal.aborted).toBe(true);
+  });
+
+  it('enteringColo gives up after protectTimeoutMs and aborts awaitColo', async () => {
+    const { actor, f } = await primaryTo('enteringColo');
+    await advance(TIMING.protectTimeoutMs);
+    expect(stateOf(actor)).toBe('unprotected');
+    expect(reasonOf(actor)).toBe('COLO did not start in time');
+    expect(actor.getSnapshot().hasTag('degraded')).toBe(true);
+    expect(f.awaitColo.last().signal.aborted).toBe(true);
+  });
+});
+
+describe('checkpointMachine: invoke errors', () => {
+  it.each([
+    ['prepareDisks', 'cannot prepare disks'],
+    ['launchQemu', 'cannot launch qemu'],
+    ['exportDisks', 'cannot export disks'],
+    ['awaitColo', 'waiting for COLO failed'],
+  ] as const)('secondary: %s failing ends in failed', async (name, prefix) => {
+    const s = start('secondary');
+    const steps = ['prepareDisks', 'launchQemu', 'exportDisks', 'awaitColo'] as const;
+    for (const step of steps) {
+      if (step === name) break;
+      if (step === 'launchQemu') s.f.launchQemu.last().resolve({ pid: 7 });
+      else s.f[step].last().resolve();
+      await flush();
+    }
+    s.f[name].last().reject(new Error('boom 42'));
+    await flush();
+    expect(stateOf(s.actor)).toBe('failed');
+    expect(reasonOf(s.actor)).toBe(`${prefix}: boom 42`);
+    expect(s.actor.getSnapshot().hasTag('degraded')).toBe(true);
+  });
+
+  it('primary: launchQemu failing ends in failed', async () => {
+    const { actor, f } = start('primary');
+    f.launchQemu.last().reject(new Error('no such binary'));
+    await flush();
+    expect(stateOf(actor)).toBe('failed');
+    expect(reasonOf(actor)).toBe('cannot launch qemu: no such binary');
+  });
+
+  it.each([
+    ['awaitingSecondary', 'awaitPeerReady', 'secondary not usable'],
+    ['attaching', 'attachReplication', 'cannot attach replication'],
+    ['migrating', 'startMigration', 'migration into COLO failed'],
+    ['enteringColo', 'awaitColo', 'COLO did not start'],
+  ] as const)('primary: %s (%s) failing goes to unprotected', async (state, name, prefix) => {
+    const { actor, f } = await primaryTo(state);
+    expect(stateOf(actor)).toBe(state);
+    f[name].last().reject(new Error('peer said no'));
+    await flush();
+    expect(stateOf(actor)).toBe('unprotected');
+    expect(reasonOf(actor)).toBe(`${prefix}: peer said no`);
+  });
+
+  it('describes a non-Error rejection too', async () => {
+    const { actor, f } = start('primary');
+    f.launchQemu.last().reject('plain string');
+    await flush();
+    expect(reasonOf(actor)).toContain('plain string');
+  });
+});
+
+describe('checkpointMachine: unprotected retry', () => {
+  it('retries awaitingSecondary after retryDelayMs when no peer was obtained', async () => {
+    const { actor, f } = await primaryTo('awaitingSecondary');
+    f.awaitPeerReady.last().reject(new Error('no responders'));
+    await flush();
+    expect(stateOf(actor)).toBe('unprotected');
+    await advance(TIMING.retryDelayMs - 1);
+    expect(stateOf(actor)).toBe('unprotected');
+    await advance(1);
+    expect(stateOf(actor)).toBe('awaitingSecondary');
+    expect(actor.getSnapshot().context.attempts).toBe(2);
+    expect(f.awaitPeerReady.calls).toHaveLength(2);
+  });
+
+  it('stays unprotected once a peer was obtained', async () => {
+    const { actor, f } = await primaryTo('attaching');
+    f.attachReplication.last().reject(new Error('nbd refused'));
+    await flush();
+    await advance(TIMING.retryDelayMs * 10);
+    expect(stateOf(actor)).toBe('unprotected');
+    expect(f.awaitPeerReady.calls).toHaveLength(1);
+  });
+});
+
