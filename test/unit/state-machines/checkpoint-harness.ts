@@ -75,8 +75,12 @@ export function start(role: ColoRole): { actor: CheckpointActor; f: ReturnType<t
 }
 
 /** Let settled promises reach the actor (fake timers: no real waiting). */
-export const flush = (): Promise<void> => vi.advanceTimersByTimeAsync(0);
-export const advance = (ms: number): Promise<void> => vi.advanceTimersByTimeAsync(ms);
+export const flush = async (): Promise<void> => {
+  await vi.advanceTimersByTimeAsync(0);
+};
+export const advance = async (ms: number): Promise<void> => {
+  await vi.advanceTimersByTimeAsync(ms);
+};
 export const stateOf = (a: CheckpointActor): unknown => a.getSnapshot().value;
 export const reasonOf = (a: CheckpointActor): string => a.getSnapshot().context.reason;
 

@@ -153,9 +153,10 @@ describe('checkpointMachine with xstate SimulatedClock', () => {
     const clock = new SimulatedClock();
     const launch = controllable<{ pid: number }, { vm: string; role: ColoRole }>();
     const peer = controllable<PeerEndpoints, { vm: string }>();
-    const done = fromPromise<void, unknown>(async () => undefined);
+    const withPeer = fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => undefined);
+    const coloUp = fromPromise<void, { vm: string; role: ColoRole }>(async () => undefined);
     const machine = checkpointMachine.provide({
-      actors: { launchQemu: launch.logic, awaitPeerReady: peer.logic, attachReplication: done, startMigration: done, awaitColo: done },
+      actors: { launchQemu: launch.logic, awaitPeerReady: peer.logic, attachReplication: withPeer, startMigration: withPeer, awaitColo: coloUp },
     });
     const actor = createActor(machine, { input: { ...inputFor('primary'), stallBoundMs: 30_000 }, clock });
     actor.start();

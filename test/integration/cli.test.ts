@@ -1,0 +1,78 @@
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../shared/local/index.js';
+import { runCli } from '../helpers/cli.js';
+import { setupPair } from '../helpers/pair.js';
+import { tmpRun } from '../helpers/tmp-run.js';
+
+describe('colo-ft CLI against real processes', () => {
+  it('config check prints every error with its path and exits 2', async () => {
+    const dir = tmpRun('config-check');
+    const good = readFileSync(join(process.cwd(), 'deploy', 'example-pair.yaml'), 'utf8');
+    const ok = await runCli(['config', 'check', join(process.cwd(), 'deploy', 'example-pair.yaml')]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/ok/);
+    const bad = good
+      .replace(/policy: strict/, 'policy: sometimes')
+      .replace(/heartbeatTimeoutMs: \d+/, 'heartbeatTimeoutMs: 10');
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, `${bad}\nsurprise: 1\n`);
+    const res = await runCli(['config', 'check', file]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/failover\.policy: .*strict.*relaxed/s);
+    expect(res.stderr).toMatch(/timings\.heartbeatTimeoutMs/);
+    expect(res.stderr).toMatch(/surprise/);
+  });
+
+  it('an agent with a bad config fails fast naming the path', async () => {
+    const dir = tmpRun('agent-bad-config');
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'pair: x\nnodes: []\n');
+    const started = Date.now();
+    const res = await runCli(['agent', '--config', file, '--node', 'alpha']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/nats/);
+    expect(res.stderr).toMatch(/nodes/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('an unreachable NATS is reported as such by status and by the agent', async () => {
+    const dir = tmpRun('nats-unreachable');
+    const pair = await setupPair(dir);
+    const deadPort = await freePort();
+    const text = readFileSync(pair.configPath, 'utf8').replace(pair.natsUrl, `nats://127.0.0.1:${deadPort}`);
+    const file = join(dir, 'dead-nats.yaml');
+    writeFileSync(file, text);
+    const status = await runCli(['status', '--config', file, '--json']);
+    expect(status.code).toBe(3);
+    expect(JSON.parse(status.stdout)).toMatchObject({ error: 'NATS_UNREACHABLE' });
+    expect(JSON.parse(status.stdout).message).toContain(`127.0.0.1:${deadPort}`);
+    const human = await runCli(['status', '--config', file]);
+    expect(human.code).toBe(3);
+    expect(human.stderr).toMatch(/NATS unreachable/);
+    const agent = await runCli(['agent', '--config', file, '--node', 'alpha']);
+    expect(agent.code).toBe(3);
+    expect(agent.stderr).toMatch(/cannot reach NATS/);
+  });
+
+  it('status over NATS prints the contract fields for a protected pair', async () => {
+    const pair = await setupPair(tmpRun('status-cli'));
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    await pair.waitProtected();
+    const res = await runCli(['status', '--config', pair.configPath, '--json']);
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const s = JSON.parse(lines[0]!);
+    expect(s).toMatchObject({ vm: 'vm1', protected: true, phase: 'coloRunning', epoch: expect.any(Number), reason: expect.any(String) });
+    for (const n of s.nodes) {
+      expect(Object.keys(n)).toEqual(expect.arrayContaining(['node', 'role', 'qemuPid', 'qmpSocket', 'runState', 'coloMode', 'checkpoints']));
+    }
+    expect(Object.keys(s.checkpoints).sort()).toEqual(['count', 'lastAgeMs', 'lastPauseMs', 'ratePerSec']);
+    const human = await runCli(['status', '--config', pair.configPath]);
+    expect(human.stdout).toMatch(/vm1: PROTECTED/);
+    expect(human.stdout).toMatch(/alpha: primary .*COLO mode primary/);
+  });
+});
