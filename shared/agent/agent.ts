@@ -32,9 +32,9 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const { config, nodeName } = o;
   findNode(config, nodeName);
   const qemuBinary = o.qemuBinary ?? 'qemu-system-x86_64';
-  await probeQemuBinary(qemuBinary);
   const log = o.log.child({ component: 'agent', node: nodeName });
-  const bus = await connectBus({
+  const probing = probeQemuBinary(qemuBinary);
+  const connecting = connectBus({
     servers: config.nats.servers,
     name: `colo-ft-agent-${config.pair}-${nodeName}`,
     credsFile: config.nats.credsFile,
@@ -44,6 +44,13 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     tls: config.nats.tls,
     log,
   });
+  const [probed, connected] = await Promise.allSettled([probing, connecting]);
+  if (probed.status === 'rejected') {
+    if (connected.status === 'fulfilled') await connected.value.close();
+    throw probed.reason;
+  }
+  if (connected.status === 'rejected') throw connected.reason;
+  const bus = connected.value;
   const kvmUsable = o.kvmUsable ?? isKvmUsable();
   const img = qemuImg(o.qemuImgBinary);
   const controllers: VmController[] = [];

@@ -36,7 +36,7 @@ export interface VmControllerDeps {
 
 const LIVE_POLL_MS = 1_000;
 const STATUS_PUBLISH_MS = 2_000;
-const PEER_POLL_MS = 50;
+const PEER_POLL_MS = 20;
 const MAX_TRANSITIONS = 50;
 
 /** Runs one VM on this node: its checkpoint machine, its qemu, its NATS endpoints. Independent of other VMs. */
@@ -117,7 +117,7 @@ export class VmController {
         startMigration: fromPromiseActor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) =>
           startMigration(this.requireVm().qmp, plan, input.peer, this.call(signal)),
         ),
-        awaitColo: fromPromiseActor(({ signal }) => awaitColoMode(this.requireVm().qmp, plan.role, { ...this.call(signal), signal })),
+        awaitColo: fromPromiseActor(({ signal }) => awaitColoMode(this.requireVm().qmp, plan.role, { ...this.call(signal), pollMs: 5 })),
       },
     });
   }

@@ -1,0 +1,95 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildDriveArgs, buildReplicationDriveAdd } from '../shared/disk/index.js';
+import { silentLogger } from '../shared/log.js';
+import { freePorts } from '../shared/local/index.js';
+import { buildQemuArgs, launchVm, qemuImg, resolveAccelerator, resolveMachineType, awaitColoMode, type VmInstance, type VmPlan } from '../shared/qemu/index.js';
+
+/**
+ * The raw floor: colo-procedure.md's Protect sequence issued directly over QMP,
+ * no NATS, no machines, no agents. Same qemu, same drives, same checkpoint delay.
+ */
+export interface RawPair {
+  primary: VmInstance;
+  secondary: VmInstance;
+  migrationUri: string;
+  nbd: { host: string; port: number };
+  stop(): Promise<void>;
+}
+
+function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migrationUri: string, nbdPort: number): VmPlan {
+  const accel = resolveAccelerator('auto', kvm);
+  const m = resolveMachineType('auto', accel, 0);
+  const runDir = join(dir, role);
+  mkdirSync(runDir, { recursive: true });
+  const image = join(runDir, 'disk0.img');
+  const drives = buildDriveArgs({ index: 0, layout: role, imagePath: image, format: 'raw', activePath: join(runDir, 'active0.qcow2'), hiddenPath: join(runDir, 'hidden0.qcow2') });
+  const plan = {
+    vm: 'raw',
+    node: role,
+    role,
+    accel,
+    runDir,
+    qmpSocket: join(runDir, 'qmp.sock'),
+    oobQmpSocket: join(runDir, 'qmp-oob.sock'),
+    pidFile: join(runDir, 'qemu.pid'),
+    disks: [],
+    migrationUri,
+    nbd: { host: '127.0.0.1', port: nbdPort },
+    checkpointDelayMs: 200,
+  };
+  return {
+    ...plan,
+    args: buildQemuArgs({ name: `raw-${role}`, accel, machineType: m.machineType, vcpus: m.vcpus, memoryMiB: 64, qmpSocket: plan.qmpSocket, oobQmpSocket: plan.oobQmpSocket, pidFile: plan.pidFile, driveArgs: drives, incoming: role === 'secondary' ? migrationUri : undefined }),
+  };
+}
+
+export interface RawTimings {
+  startToColoMs: number;
+  migrateToColoMs: number;
+}
+
+/** Launch both qemu, prepare disks, run the Protect sequence; times from launch and from `migrate`. */
+export async function rawProtect(dir: string, kvm: boolean, sizeBytes: number, checkpointDelayMs = 200): Promise<{ pair: RawPair; timings: RawTimings }> {
+  const [migPort, nbdPort] = await freePorts(2);
+  const migrationUri = `tcp:127.0.0.1:${migPort}`;
+  const img = qemuImg();
+  const pPlan = rawPlan(dir, 'primary', kvm, migrationUri, nbdPort!);
+  const sPlan = rawPlan(dir, 'secondary', kvm, migrationUri, nbdPort!);
+  await img.create(join(pPlan.runDir, 'disk0.img'), 'raw', sizeBytes);
+  await img.create(join(sPlan.runDir, 'disk0.img'), 'raw', sizeBytes);
+  const log = silentLogger();
+  const call = { timeoutMs: 10_000 };
+  const t0 = performance.now();
+  await img.create(join(sPlan.runDir, 'active0.qcow2'), 'qcow2', sizeBytes);
+  await img.create(join(sPlan.runDir, 'hidden0.qcow2'), 'qcow2', sizeBytes);
+  const [secondary, primary] = await Promise.all([
+    launchVm({ binary: 'qemu-system-x86_64', plan: sPlan, qmpTimeoutMs: 10_000, log }),
+    launchVm({ binary: 'qemu-system-x86_64', plan: pPlan, qmpTimeoutMs: 10_000, log }),
+  ]);
+  const s = secondary.qmp;
+  const p = primary.qmp;
+  await s.execute('nbd-server-start', { addr: { type: 'inet', data: { host: '127.0.0.1', port: String(nbdPort) } } }, call);
+  await s.execute('nbd-server-add', { device: 'parent0', name: 'd0', writable: true }, call);
+  await s.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-colo', state: true }] }, call);
+  await p.hmp(buildReplicationDriveAdd({ index: 0, host: '127.0.0.1', port: nbdPort!, exportName: 'd0' }), call);
+  await p.execute('x-blockdev-change', { parent: 'colo-disk0', node: 'replication0' }, call);
+  await p.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-colo', state: true }, { capability: 'events', state: true }] }, call);
+  await p.execute('migrate-set-parameters', { 'x-checkpoint-delay': checkpointDelayMs }, call);
+  const tMigrate = performance.now();
+  await p.execute('migrate', { uri: migrationUri }, call);
+  await Promise.all([awaitColoMode(p, 'primary', { ...call, pollMs: 2 }), awaitColoMode(s, 'secondary', { ...call, pollMs: 2 })]);
+  const tColo = performance.now();
+  return {
+    pair: {
+      primary,
+      secondary,
+      migrationUri,
+      nbd: { host: '127.0.0.1', port: nbdPort! },
+      stop: async () => {
+        await Promise.all([primary.stop(500), secondary.stop(500)]);
+      },
+    },
+    timings: { startToColoMs: tColo - t0, migrateToColoMs: tColo - tMigrate },
+  };
+}

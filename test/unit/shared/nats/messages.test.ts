@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { ProtocolError } from '../../../../shared/errors.js';
+import { decodeWith, encodeJson } from '../../../../shared/nats/codec.js';
+import { kvBuckets, kvKeys } from '../../../../shared/nats/kv-keys.js';
+import {
+  agentStatusReplySchema,
+  checkpointFiguresSchema,
+  emptyRequestSchema,
+  heartbeatSchema,
+  nodeStatusSchema,
+  readinessReplySchema,
+  readinessRequestSchema,
+  replyEnvelopeSchema,
+  type Heartbeat,
+  type NodeStatus,
+  type ReadinessReply,
+  type ReadinessRequest,
+} from '../../../../shared/nats/messages.js';
+import { subjects } from '../../../../shared/nats/subjects.js';
+
+const nodeStatus: NodeStatus = {
+  vm: 'vm1',
+  node: 'alpha',
+  role: 'primary',
+  phase: 'coloRunning',
+  protected: true,
+  degraded: false,
+  reason: 'COLO running',
+  epoch: 2,
+  qemuPid: 4242,
+  qmpSocket: '/run/a/vm1/qmp.sock',
+  runState: 'running',
+  coloMode: 'primary',
+  checkpoints: { count: 10, ratePerSec: 4.5, lastPauseMs: 12.25, lastAgeMs: 80 },
+  transitions: [{ at: 1, from: 'enteringColo', to: 'coloRunning', reason: 'COLO running' }],
+  sentAt: 1_700_000_000_000,
+};
+
+const readinessReply: ReadinessReply = {
+  ready: true,
+  node: 'beta',
+  reason: 'ready',
+  migrationUri: 'tcp:127.0.0.1:9100',
+  nbd: { host: '127.0.0.1', port: 9101 },
+  disks: [{ index: 0, exportName: 'd0', sizeBytes: 1 << 20 }],
+};
+
+const readinessRequest: ReadinessRequest = { disks: [{ index: 0, sizeBytes: 1 << 20 }] };
+
+const heartbeat: Heartbeat = { vm: 'vm1', node: 'alpha', role: 'primary', epoch: 2, seq: 17, sentAt: 1_700_000_000_000 };
+
+/** JSON over the wire and back through the schema. */
+function roundTrip<T>(schema: z.ZodType<T>, value: T): T {
+  return decodeWith(schema, encodeJson(value), 'colo.test');
+}
+
+describe('message schemas round-trip', () => {
+  it.each([
+    ['NodeStatus', nodeStatusSchema, nodeStatus],
+    ['ReadinessReply', readinessReplySchema, readinessReply],
+    ['ReadinessReply (not ready, no endpoints)', readinessReplySchema, { ready: false, node: 'beta', reason: 'disks missing' }],
+    ['ReadinessRequest', readinessRequestSchema, readinessRequest],
+    ['Heartbeat', heartbeatSchema, heartbeat],
+    ['AgentStatusReply', agentStatusReplySchema, { node: 'alpha', vms: [nodeStatus] }],
+    ['reply envelope ok', replyEnvelopeSchema, { ok: true, data: { anything: [1, 2] } }],
+    ['reply envelope error', replyEnvelopeSchema, { ok: false, error: { code: 'BAD_REQUEST', message: 'disks.0: required' } }],
+    ['empty request', emptyRequestSchema, {}],
+  ] as const)('%s', (_name, schema, value) => {
+    expect(roundTrip(schema as z.ZodType<unknown>, value)).toEqual(value);
+  });
+});
+
+describe('message schemas are strict', () => {
+  it.each([
+    ['NodeStatus', nodeStatusSchema, { ...nodeStatus, extra: 1 }],
+    ['NodeStatus.checkpoints', nodeStatusSchema, { ...nodeStatus, checkpoints: { ...nodeStatus.checkpoints, p99: 1 } }],
+    ['NodeStatus.transitions[]', nodeStatusSchema, { ...nodeStatus, transitions: [{ at: 1, from: 'a', to: 'b', reason: 'r', by: 'x' }] }],
+    ['ReadinessReply', readinessReplySchema, { ...readinessReply, epoch: 1 }],
+    ['ReadinessReply.nbd', readinessReplySchema, { ...readinessReply, nbd: { host: 'h', port: 1, tls: true } }],
+    ['ReadinessReply.disks[]', readinessReplySchema, { ...readinessReply, disks: [{ index: 0, exportName: 'd0', sizeBytes: 1, path: '/x' }] }],
+    ['ReadinessRequest', readinessRequestSchema, { ...readinessRequest, vm: 'vm1' }],
+    ['ReadinessRequest.disks[]', readinessRequestSchema, { disks: [{ index: 0, sizeBytes: 1, format: 'raw' }] }],
+    ['Heartbeat', heartbeatSchema, { ...heartbeat, ttl: 1 }],
+    ['CheckpointFigures', checkpointFiguresSchema, { ...nodeStatus.checkpoints, more: 0 }],
+    ['AgentStatusReply', agentStatusReplySchema, { node: 'alpha', vms: [], at: 1 }],
+    ['reply envelope ok', replyEnvelopeSchema, { ok: true, data: 1, warning: 'x' }],
+    ['reply envelope error', replyEnvelopeSchema, { ok: false, error: { code: 'X', message: 'm', stack: 's' } }],
+    ['empty request', emptyRequestSchema, { verbose: true }],
+  ] as const)('%s rejects an unknown key', (_name, schema, value) => {
+    expect((schema as z.ZodType<unknown>).safeParse(value).success).toBe(false);
+  });
+});
+
+describe('message schemas reject bad values', () => {
+  it.each([
+    ['role outside the enum', nodeStatusSchema, { ...nodeStatus, role: 'leader' }],
+    ['negative epoch', nodeStatusSchema, { ...nodeStatus, epoch: -1 }],
+    ['zero qemu pid', nodeStatusSchema, { ...nodeStatus, qemuPid: 0 }],
+    ['more than 50 transitions', nodeStatusSchema, { ...nodeStatus, transitions: Array(51).fill(nodeStatus.transitions[0]) }],
+    ['migrationUri without tcp:', readinessReplySchema, { ...readinessReply, migrationUri: 'unix:/x' }],
+    ['nbd port out of range', readinessReplySchema, { ...readinessReply, nbd: { host: 'h', port: 70_000 } }],
+    ['zero disk size', readinessRequestSchema, { disks: [{ index: 0, sizeBytes: 0 }] }],
+    ['envelope ok:true with an error', replyEnvelopeSchema, { ok: true, error: { code: 'X', message: 'm' } }],
+  ] as const)('%s', (_name, schema, value) => {
+    expect((schema as z.ZodType<unknown>).safeParse(value).success).toBe(false);
+  });
+});
+
+describe('decodeWith', () => {
+  const subject = subjects.rpc('demo', 'vm1', 'beta', 'readiness');
+
+  function protocolError(fn: () => unknown): ProtocolError {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProtocolError);
+      return e as ProtocolError;
+    }
+    throw new Error('expected a ProtocolError');
+  }
+
+  it('names the subject and the zod path of a bad field', () => {
+    const bad = encodeJson({ disks: [{ index: 0, sizeBytes: 'big' }] });
+    const err = protocolError(() => decodeWith(readinessRequestSchema, bad, subject));
+    expect(err.subject).toBe(subject);
+    expect(err.detail).toContain('disks.0.sizeBytes');
+    expect(err.message).toContain(subject);
+    expect(err.message).toContain('disks.0.sizeBytes');
+    expect(err.recovery).toBe('local');
+  });
+
+  it('names an unknown key and reports a root problem as (root)', () => {
+    const extra = protocolError(() => decodeWith(heartbeatSchema, encodeJson({ ...heartbeat, ttl: 1 }), 'colo.demo.vm1.hb.alpha'));
+    expect(extra.detail).toContain('ttl');
+    const root = protocolError(() => decodeWith(heartbeatSchema, encodeJson([1, 2]), 'colo.demo.vm1.hb.alpha'));
+    expect(root.detail).toContain('(root)');
+  });
+
+  it('refuses a payload that is not JSON, keeping the parse error as cause', () => {
+    const err = protocolError(() => decodeWith(heartbeatSchema, new TextEncoder().encode('{"vm":'), subject));
+    expect(err.subject).toBe(subject);
+    expect(err.message).toContain(subject);
+    expect(err.detail).toBe('payload is not JSON');
+    expect(err.cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it('returns the parsed data typed by the schema', () => {
+    expect(decodeWith(heartbeatSchema, encodeJson(heartbeat), subject)).toEqual(heartbeat);
+    expect(new TextDecoder().decode(encodeJson({ a: 1 }))).toBe('{"a":1}');
+  });
+});
+
+describe('subjects', () => {
+  it('builds the documented subjects', () => {
+    expect(subjects.rpc('demo', 'vm1', 'alpha', 'readiness')).toBe('colo.demo.vm1.rpc.alpha.readiness');
+    expect(subjects.rpc('demo', 'vm1', 'beta', 'status')).toBe('colo.demo.vm1.rpc.beta.status');
+    expect(subjects.agentStatus('demo', 'alpha')).toBe('colo.demo.agent.alpha.status');
+    expect(subjects.heartbeat('demo', 'vm1', 'alpha')).toBe('colo.demo.vm1.hb.alpha');
+    expect(subjects.status('demo', 'vm1', 'beta')).toBe('colo.demo.vm1.status.beta');
+    expect(subjects.allStatus('demo')).toBe('colo.demo.*.status.*');
+    expect(subjects.events('demo', 'vm1')).toBe('colo.demo.vm1.events');
+  });
+
+  it('keeps pairs apart: no subject of one pair matches another pair', () => {
+    expect(subjects.status('a', 'vm1', 'n')).not.toBe(subjects.status('b', 'vm1', 'n'));
+    expect(subjects.allStatus('a').startsWith('colo.a.')).toBe(true);
+  });
+});
+
+describe('kv keys', () => {
+  it('builds the lease bucket and key', () => {
+    expect(kvBuckets.lease('demo')).toBe('colo-ft-demo-lease');
+    expect(kvKeys.lease('vm1')).toBe('vm1.lease');
+  });
+});

@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { nodeStatusSchema, type NodeStatus } from '../../../shared/nats/messages.js';
+import { checkpointMachine, type CheckpointContext, type ColoRole } from '../../../state-machines/checkpoint.js';
+import { emptyCheckpointLog, recordCheckpoint } from '../../../state-machines/checkpoint-figures.js';
+import {
+  checkpointFigures,
+  mergeVmStatus,
+  phaseOf,
+  toNodeStatus,
+  type CheckpointSnapshotView,
+  type LiveQemu,
+  type TransitionRecord,
+} from '../../../state-machines/status.js';
+
+const NOW = 1_700_000_000_000;
+
+function context(role: ColoRole, over: Partial<CheckpointContext> = {}): CheckpointContext {
+  return {
+    vm: 'vm1',
+    node: role === 'primary' ? 'alpha' : 'beta',
+    role,
+    protectTimeoutMs: 60_000,
+    stallBoundMs: 3_000,
+    retryDelayMs: 1_000,
+    reason: 'COLO running',
+    qemuPid: 4242,
+    peer: null,
+    checkpoints: emptyCheckpointLog,
+    attempts: 1,
+    ...over,
+  };
+}
+
+function view(value: unknown, tags: string[], ctx: CheckpointContext): CheckpointSnapshotView {
+  return { value, context: ctx, hasTag: (t) => tags.includes(t) };
+}
+
+function live(role: LiveQemu['coloMode'], qemuPid: number | null = 4242): LiveQemu {
+  return { qemuPid, qmpSocket: '/run/a/vm1/qmp.sock', runState: 'running', coloMode: role };
+}
+
+const extra = { epoch: 3, transitions: [] as TransitionRecord[] };
+
+describe('phaseOf', () => {
+  it.each([
+    ['coloRunning', 'coloRunning'],
+    [{ protecting: 'attaching' }, 'protecting.attaching'],
+    [{ a: { b: 'c' } }, 'a.b.c'],
+    [{}, 'unknown'],
+    [42, 'unknown'],
+    [null, 'unknown'],
+  ] as const)('%j -> %s', (value, phase) => {
+    expect(phaseOf(value)).toBe(phase);
+  });
+});
+
+describe('toNodeStatus', () => {
+  it('is protected when the tag is set, qemu is alive and live COLO mode matches the role', () => {
+    const s = toNodeStatus(view('coloRunning', ['protected'], context('primary')), live('primary'), extra, NOW);
+    expect(s).toMatchObject({ vm: 'vm1', node: 'alpha', role: 'primary', phase: 'coloRunning', protected: true, degraded: false, epoch: 3 });
+    expect(nodeStatusSchema.parse(s)).toEqual(s);
+  });
+
+  it.each([
+    ['no protected tag', [] as string[], live('primary')],
+    ['live COLO mode none', ['protected'], live('none')],
+    ['live COLO mode of the other role', ['protected'], live('secondary')],
+    ['live COLO mode unknown', ['protected'], live(null)],
+    ['no qemu pid', ['protected'], live('primary', null)],
+  ])('is not protected with %s', (_label, tags, liveQemu) => {
+    const s = toNodeStatus(view('coloRunning', tags, context('primary')), liveQemu, extra, NOW);
+    expect(s.protected).toBe(false);
+    expect(nodeStatusSchema.parse(s)).toEqual(s);
+  });
+
+  it('reports degraded from the tag, the reason from context and the live qemu facts', () => {
+    const ctx = context('secondary', { reason: 'qemu exited: signal SIGKILL', qemuPid: null });
+    const s = toNodeStatus(view('qemuGone', ['degraded'], ctx), { qemuPid: null, qmpSocket: '/q', runState: null, coloMode: null }, extra, NOW);
+    expect(s).toMatchObject({
+      role: 'secondary',
+      phase: 'qemuGone',
+      protected: false,
+      degraded: true,
+      reason: 'qemu exited: signal SIGKILL',
+      qemuPid: null,
+      qmpSocket: '/q',
+      runState: null,
+      coloMode: null,
+      sentAt: NOW,
+    });
+    expect(nodeStatusSchema.parse(s)).toEqual(s);
+  });
+
+  it('lets extra.role override the machine role (after a takeover)', () => {
+    const s = toNodeStatus(view('coloRunning', [], context('secondary')), live('none'), { ...extra, role: 'primary' }, NOW);
+    expect(s.role).toBe('primary');
+  });
+
+  it('uses the nested phase of a compound state value', () => {
+    const s = toNodeStatus(view({ protecting: { migrating: 'waiting' } }, [], context('primary')), live('none'), extra, NOW);
+    expect(s.phase).toBe('protecting.migrating.waiting');
+  });
+
+  it('derives checkpoint figures: count, rate, rounded last pause, age of the last one', () => {
+    let log = emptyCheckpointLog;
+    for (const [at, pause] of [[NOW - 2_000, 10], [NOW - 1_000, 11], [NOW - 500, 12.3456]] as const) {
+      log = recordCheckpoint(log, at, pause);
+    }
+    const s = toNodeStatus(view('coloRunning', ['protected'], context('primary', { checkpoints: log })), live('primary'), extra, NOW);
+    expect(s.checkpoints).toEqual({ count: 3, ratePerSec: 1, lastPauseMs: 12.35, lastAgeMs: 500 });
+    expect(checkpointFigures(emptyCheckpointLog, NOW)).toEqual({ count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null });
+    // A clock that went backwards never yields a negative age.
+    expect(checkpointFigures(recordCheckpoint(emptyCheckpointLog, NOW + 50, 1), NOW).lastAgeMs).toBe(0);
+  });
+
+  it('keeps only the last 20 transitions, copied', () => {
+    const transitions = Array.from({ length: 30 }, (_, i) => ({ at: i, from: `s${i}`, to: `s${i + 1}`, reason: `r${i}` }));
+    const s = toNodeStatus(view('coloRunning', [], context('primary')), live('none'), { epoch: 0, transitions }, NOW);
+    expect(s.transitions).toHaveLength(20);
+    expect(s.transitions[0]).toEqual(transitions[10]);
+    expect(s.transitions.at(-1)).toEqual(transitions[29]);
+    expect(s.transitions[0]).not.toBe(transitions[10]);
+    expect(nodeStatusSchema.parse(s)).toEqual(s);
+  });
+
+  it('accepts a real actor snapshot and the result parses', () => {
+    const actor = createActor(checkpointMachine, { input: { vm: 'vm1', node: 'alpha', role: 'primary', protectTimeoutMs: 1, stallBoundMs: 1, retryDelayMs: 1 } });
+    actor.start();
+    const s = toNodeStatus(actor.getSnapshot(), live(null, null), extra, NOW);
+    actor.stop();
+    expect(s.phase).toBe('launching');
+    expect(s.protected).toBe(false);
+    expect(nodeStatusSchema.parse(s)).toEqual(s);
+  });
+});
+
+function report(node: string, role: NodeStatus['role'], over: Partial<NodeStatus> = {}): NodeStatus {
+  return {
+    vm: 'vm1',
+    node,
+    role,
+    phase: 'coloRunning',
+    protected: true,
+    degraded: false,
+    reason: `${node} fine`,
+    epoch: 1,
+    qemuPid: 100,
+    qmpSocket: `/run/${node}/vm1/qmp.sock`,
+    runState: 'running',
+    coloMode: role === 'none' ? 'none' : role,
+    checkpoints: { count: role === 'primary' ? 42 : 0, ratePerSec: 5, lastPauseMs: 8, lastAgeMs: 100 },
+    transitions: [],
+    sentAt: NOW,
+    ...over,
+  };
+}
+
+const NODES = ['alpha', 'beta'] as const;
+
+describe('mergeVmStatus', () => {
+  it('is protected when both sides are, with the primary reason and checkpoints', () => {
+    const p = report('alpha', 'primary');
+    const s = report('beta', 'secondary');
+    const v = mergeVmStatus('vm1', NODES, [s, p]);
+    expect(v).toMatchObject({ vm: 'vm1', protected: true, reason: 'alpha fine', phase: 'coloRunning', checkpoints: p.checkpoints });
+    expect(v.nodes.map((n) => [n.node, n.reachable, n.role])).toEqual([
+      ['alpha', true, 'primary'],
+      ['beta', true, 'secondary'],
+    ]);
+  });
+
+  it('is not protected when one node did not answer, and the reason names it', () => {
+    const v = mergeVmStatus('vm1', NODES, [report('alpha', 'primary')]);
+    expect(v.protected).toBe(false);
+    expect(v.reason).toContain('beta');
+    expect(v.nodes[1]).toMatchObject({ node: 'beta', reachable: false, role: null, qemuPid: null, checkpoints: null });
+  });
+
+  it('is not protected when one side is not, with that side reason', () => {
+    const v = mergeVmStatus('vm1', NODES, [
+      report('alpha', 'primary'),
+      report('beta', 'secondary', { protected: false, reason: 'still waiting for the primary' }),
+    ]);
+    expect(v.protected).toBe(false);
+    expect(v.reason).toBe('still waiting for the primary');
+  });
+
+  it('says so when no node runs the VM as primary', () => {
+    const v = mergeVmStatus('vm1', NODES, [report('alpha', 'none', { protected: true }), report('beta', 'secondary')]);
+    expect(v.protected).toBe(false);
+    expect(v.reason).toBe('no node runs this VM as primary');
+    expect(v.checkpoints).toEqual({ count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null });
+  });
+
+  it('takes the highest epoch reported for the VM', () => {
+    const v = mergeVmStatus('vm1', NODES, [report('alpha', 'primary', { epoch: 4 }), report('beta', 'secondary', { epoch: 7 })]);
+    expect(v.epoch).toBe(7);
+    expect(mergeVmStatus('vm1', NODES, []).epoch).toBe(0);
+  });
+
+  it('ignores reports about other VMs', () => {
+    const other = [report('alpha', 'primary', { vm: 'vm2', epoch: 99 }), report('beta', 'secondary', { vm: 'vm2', epoch: 99 })];
+    const v = mergeVmStatus('vm1', NODES, other);
+    expect(v.protected).toBe(false);
+    expect(v.epoch).toBe(0);
+    expect(v.nodes.every((n) => !n.reachable)).toBe(true);
+    expect(v.phase).toBe('unknown');
+
+    const mixed = mergeVmStatus('vm1', NODES, [...other, report('alpha', 'primary'), report('beta', 'secondary')]);
+    expect(mixed).toMatchObject({ protected: true, epoch: 1 });
+  });
+});
