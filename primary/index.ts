@@ -1,1 +1,2 @@
 export { primaryDiskSizes, awaitPeerReady, attachReplication, startMigration } from './steps.js';
+export { carryOnAlone, ensureRunning } from './failover-steps.js';

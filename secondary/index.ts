@@ -1,1 +1,2 @@
 export { coloDiskSizes, prepareOverlays, exportDisks, readinessReply, type PrimaryDisks } from './steps.js';
+export { takeOver } from './failover-steps.js';

@@ -12,6 +12,8 @@ export interface DiskIds {
   child: string;
   /** Primary: the replication node that writes to the secondary over NBD. */
   replicationNode: string;
+  /** Primary: the NBD client node under the replication node, named so `yank` can cut it when the secondary hangs. */
+  nbdNode: string;
 }
 
 export function diskIds(index: number): DiskIds {
@@ -23,5 +25,6 @@ export function diskIds(index: number): DiskIds {
     parent: `parent${index}`,
     child: `childs${index}`,
     replicationNode: `replication${index}`,
+    nbdNode: `replnbd${index}`,
   };
 }

@@ -126,6 +126,7 @@ export function buildReplicationDriveAdd(input: ReplicationDriveAddInput): strin
     `file.host=${escapeQemuOptionValue(input.host)}`,
     `file.port=${input.port}`,
     `file.export=${escapeQemuOptionValue(input.exportName)}`,
+    `file.node-name=${ids.nbdNode}`,
     `node-name=${ids.replicationNode}`,
   ];
   return `drive_add -n buddy ${options.join(',')}`;

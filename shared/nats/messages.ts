@@ -80,7 +80,16 @@ export const readinessReplySchema = z
 export type ReadinessReply = z.infer<typeof readinessReplySchema>;
 
 export const heartbeatSchema = z
-  .object({ vm: z.string(), node: z.string(), role: roleSchema, epoch: z.number().int().nonnegative(), seq: z.number().int(), sentAt: z.number() })
+  .object({
+    vm: z.string(),
+    node: z.string(),
+    role: roleSchema,
+    epoch: z.number().int().nonnegative(),
+    seq: z.number().int(),
+    sentAt: z.number(),
+    /** False when the sender's own qemu is gone or hung: the peer may act at once instead of waiting for a timeout. */
+    qemuOk: z.boolean(),
+  })
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 

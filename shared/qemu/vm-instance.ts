@@ -39,6 +39,8 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
     checkQmpCommands(await queryCommandNames(qmp, { timeoutMs: o.qmpTimeoutMs }));
     return instance(proc, qmp, oob);
   } catch (e) {
+    // The socket may close a moment before the exit is reported: give the exit a chance, its stderr says why.
+    if (proc.isRunning) await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 250))]);
     const cause = proc.isRunning ? e : proc.exitError();
     log.warn({ reason: errorMessage(cause) }, 'qemu launch failed');
     await stopQemu(proc, { graceMs: 500 });

@@ -28,6 +28,9 @@ describe('checkpointMachine: coloRunning', () => {
     await advance(800);
     actor.send({ type: 'CHECKPOINT_COMPLETED', at: 1_000, pauseMs: 12.5 });
     await advance(800);
+    // 1600 ms since COLO started, 800 since the checkpoint: the bound counts from the last checkpoint.
+    expect(stateOf(actor)).toBe('coloRunning');
+    expect(reasonOf(actor)).not.toContain('resumed');
     actor.send({ type: 'CHECKPOINT_COMPLETED', at: 2_000, pauseMs: 7 });
     await advance(800);
     const snap = actor.getSnapshot();

@@ -11,8 +11,8 @@ import {
 
 describe('diskIds', () => {
   it('derives every id from the index', () => {
-    expect(diskIds(0)).toEqual({ top: 'colo-disk0', parent: 'parent0', child: 'childs0', replicationNode: 'replication0' });
-    expect(diskIds(7)).toEqual({ top: 'colo-disk7', parent: 'parent7', child: 'childs7', replicationNode: 'replication7' });
+    expect(diskIds(0)).toEqual({ top: 'colo-disk0', parent: 'parent0', child: 'childs0', replicationNode: 'replication0', nbdNode: 'replnbd0' });
+    expect(diskIds(7)).toEqual({ top: 'colo-disk7', parent: 'parent7', child: 'childs7', replicationNode: 'replication7', nbdNode: 'replnbd7' });
   });
   it.each([-1, 1.5, Number.NaN])('rejects index %s', (i) => {
     expect(() => diskIds(i)).toThrow(RangeError);
@@ -146,12 +146,12 @@ describe('buildDriveArgs', () => {
 describe('buildReplicationDriveAdd', () => {
   it('builds the HMP drive_add for the NBD replication child', () => {
     expect(buildReplicationDriveAdd({ index: 0, host: '10.0.0.2', port: 9101, exportName: 'vm1-d0' })).toBe(
-      'drive_add -n buddy driver=replication,mode=primary,file.driver=nbd,file.host=10.0.0.2,file.port=9101,file.export=vm1-d0,node-name=replication0',
+      'drive_add -n buddy driver=replication,mode=primary,file.driver=nbd,file.host=10.0.0.2,file.port=9101,file.export=vm1-d0,file.node-name=replnbd0,node-name=replication0',
     );
   });
   it('uses the index in the node name and escapes commas', () => {
     expect(buildReplicationDriveAdd({ index: 3, host: 'h', port: 1, exportName: 'a,b' })).toBe(
-      'drive_add -n buddy driver=replication,mode=primary,file.driver=nbd,file.host=h,file.port=1,file.export=a,,b,node-name=replication3',
+      'drive_add -n buddy driver=replication,mode=primary,file.driver=nbd,file.host=h,file.port=1,file.export=a,,b,file.node-name=replnbd3,node-name=replication3',
     );
   });
 });

@@ -48,7 +48,7 @@ const readinessReply: ReadinessReply = {
 
 const readinessRequest: ReadinessRequest = { disks: [{ index: 0, sizeBytes: 1 << 20 }] };
 
-const heartbeat: Heartbeat = { vm: 'vm1', node: 'alpha', role: 'primary', epoch: 2, seq: 17, sentAt: 1_700_000_000_000 };
+const heartbeat: Heartbeat = { vm: 'vm1', node: 'alpha', role: 'primary', epoch: 2, seq: 17, sentAt: 1_700_000_000_000, qemuOk: true };
 
 /** JSON over the wire and back through the schema. */
 function roundTrip<T>(schema: z.ZodType<T>, value: T): T {
@@ -101,6 +101,7 @@ describe('message schemas reject bad values', () => {
     ['migrationUri without tcp:', readinessReplySchema, { ...readinessReply, migrationUri: 'unix:/x' }],
     ['nbd port out of range', readinessReplySchema, { ...readinessReply, nbd: { host: 'h', port: 70_000 } }],
     ['zero disk size', readinessRequestSchema, { disks: [{ index: 0, sizeBytes: 0 }] }],
+    ['heartbeat without qemuOk', heartbeatSchema, { vm: 'vm1', node: 'alpha', role: 'primary', epoch: 2, seq: 1, sentAt: 1 }],
     ['envelope ok:true with an error', replyEnvelopeSchema, { ok: true, error: { code: 'X', message: 'm' } }],
   ] as const)('%s', (_name, schema, value) => {
     expect((schema as z.ZodType<unknown>).safeParse(value).success).toBe(false);

@@ -172,6 +172,19 @@ describe('planVm: several disks', () => {
   });
 });
 
+describe('planVm: addresses come from the planned node, not the config colo-params host', () => {
+  it('a node taking the secondary role after a failover listens and serves NBD on its own address', () => {
+    const doc = pairDoc(['target=d0.img,colo,colo-params=10.0.0.2:9101:exportname=d0,active-disk=a0.qcow2,hidden-disk=h0.qcow2']);
+    doc.nodes[0].address = '10.0.0.1';
+    doc.nodes[1].address = '10.0.0.2';
+    const plan = planVm(config(doc), 'vm1', 'alpha', 'secondary', false);
+    expect(plan.migrationUri).toBe('tcp:10.0.0.1:9100');
+    expect(optionValue(plan.args, '-incoming')).toBe('tcp:10.0.0.1:9100');
+    expect(plan.nbd).toEqual({ host: '10.0.0.1', port: 9101 });
+    expect(plan.disks[0]?.imagePath).toBe('/var/lib/colo-a/d0.img');
+  });
+});
+
 describe('planVm: lookups', () => {
   it('refuses an unknown node or VM with a ConfigError', () => {
     expect(() => planVm(config(), 'vm1', 'gamma', 'primary', false)).toThrow(/gamma/);

@@ -1,0 +1,198 @@
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { carryOnAlone } from '../../primary/index.js';
+import { takeOver } from '../../secondary/index.js';
+import { failoverMachine, phaseOf, type ClaimOutput, type FailoverRole, type TransitionRecord } from '../../state-machines/index.js';
+import type { Config } from '../config/index.js';
+import { LockConflictError, errorMessage } from '../errors.js';
+import type { Lease } from '../lease/index.js';
+import type { Logger } from '../log.js';
+import type { Bus, Unsubscribe } from '../nats/index.js';
+import { sleep, type VmInstance, type VmPlan } from '../qemu/index.js';
+import { HeartbeatMonitor } from './heartbeat.js';
+import { LeaseKeeper } from './lease-keeper.js';
+
+export interface FailoverDeps {
+  config: Config;
+  nodeName: string;
+  peerName: string;
+  plan: VmPlan;
+  bus: Bus;
+  lease: Lease;
+  log: Logger;
+  role: FailoverRole;
+  vm: () => VmInstance | null;
+  onTransition: (record: TransitionRecord) => void;
+}
+
+const CLAIM_RETRY_MS = 3;
+
+/** The failover side of one VM on one node: heartbeats, the lease, the failover machine and its effects. */
+export class FailoverController {
+  readonly actor: Actor<typeof failoverMachine>;
+  readonly heartbeat: HeartbeatMonitor;
+  readonly keeper: LeaseKeeper;
+  private readonly unsubs: Unsubscribe[] = [];
+  private qemuOk = true;
+
+  constructor(private readonly d: FailoverDeps) {
+    const t = d.config.timings;
+    this.keeper = new LeaseKeeper(d.lease, {
+      renewEveryMs: Math.max(20, Math.floor(t.leaseTtlMs / 4)),
+      checkEveryMs: 10,
+      log: d.log,
+      onLost: (reason) => this.actor.send({ type: 'LEASE_LOST', reason }),
+    });
+    this.actor = createActor(this.provide(), {
+      input: { vm: d.plan.vm, node: d.nodeName, role: d.role, policy: d.config.failover.policy, epoch: 0, standbyRetryMs: t.leaseTtlMs },
+    });
+    this.heartbeat = new HeartbeatMonitor({
+      bus: d.bus,
+      pair: d.config.pair,
+      vm: d.plan.vm,
+      node: d.nodeName,
+      peer: d.peerName,
+      intervalMs: t.heartbeatIntervalMs,
+      timeoutMs: t.heartbeatTimeoutMs,
+      log: d.log,
+      self: () => ({ role: this.role, epoch: this.epoch, qemuOk: this.qemuOk }),
+      knownEpoch: () => this.epoch,
+      onPeerLost: (reason, at) => this.actor.send({ type: 'PEER_LOST', reason, at }),
+      onPeerBack: () => this.actor.send({ type: 'PEER_BACK' }),
+    });
+  }
+
+  get role(): FailoverRole {
+    return this.actor.getSnapshot().context.role;
+  }
+
+  get epoch(): number {
+    return Math.max(this.actor.getSnapshot().context.epoch, this.d.lease.epoch);
+  }
+
+  private call(signal?: AbortSignal) {
+    return { timeoutMs: this.d.config.timings.qmpTimeoutMs, signal };
+  }
+
+  private requireVm(): VmInstance {
+    const vm = this.d.vm();
+    if (!vm || !vm.proc.isRunning) throw new Error('qemu is not running');
+    return vm;
+  }
+
+  /** Re-check the lease right before a side effect (relaxed policy may act without it, and says so). */
+  private assertLease(): void {
+    if (this.d.config.failover.policy === 'strict' && !this.d.lease.isHeldLocally()) {
+      throw new LockConflictError(`${this.d.plan.vm} lease (no longer held locally)`);
+    }
+  }
+
+  private provide() {
+    const { lease, plan } = this.d;
+    return failoverMachine.provide({
+      actors: {
+        claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(async ({ input, signal }) => {
+          // The dead side usually hands the lease over within ms; otherwise it expires within one TTL.
+          const deadline = performance.now() + this.d.config.timings.leaseTtlMs + 250;
+          let last: unknown;
+          while (performance.now() < deadline) {
+            try {
+              const { epoch } = await lease.claim({ signal });
+              this.keeper.hold();
+              return { epoch, at: Date.now() };
+            } catch (e) {
+              last = e;
+              if (signal.aborted) throw e;
+            }
+            await sleep(CLAIM_RETRY_MS, signal);
+          }
+          if (input.force && last instanceof LockConflictError) {
+            const { epoch } = await lease.claim({ signal, force: true });
+            this.keeper.hold();
+            this.d.log.warn({ epoch }, 'relaxed policy: took the lease from a live holder');
+            return { epoch, at: Date.now() };
+          }
+          throw last;
+        }),
+        takeOver: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
+          this.assertLease();
+          const vm = this.requireVm();
+          await takeOver(vm.qmp, vm.oob, plan, this.call(signal));
+          return { at: Date.now() };
+        }),
+        carryOnAlone: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
+          this.assertLease();
+          const vm = this.requireVm();
+          await carryOnAlone(vm.qmp, vm.oob, plan, this.call(signal));
+          return { at: Date.now() };
+        }),
+        fenceVm: fromPromise<void, { vm: string }>(async () => {
+          const vm = this.d.vm();
+          if (!vm || !vm.proc.isRunning) return;
+          try {
+            await vm.qmp.execute('stop', undefined, { timeoutMs: 200 });
+          } catch (e) {
+            // A monitor that cannot pause the VM cannot be trusted to keep it quiet: kill it.
+            this.d.log.error({ reason: errorMessage(e) }, 'cannot pause the VM: killing qemu to fence it');
+            process.kill(vm.proc.pid, 'SIGKILL');
+          }
+        }),
+        releaseLease: fromPromise<void, { vm: string }>(async () => {
+          this.keeper.letGo();
+          await lease.release();
+        }),
+      },
+    });
+  }
+
+  start(): void {
+    let previous: string | null = null;
+    this.actor.subscribe((snap) => {
+      const to = phaseOf(snap.value);
+      if (to === previous) return;
+      const record = { at: Date.now(), from: previous ?? 'none', to, reason: snap.context.reason };
+      previous = to;
+      const level = snap.hasTag('fenced') || snap.hasTag('down') || snap.context.reason.startsWith('WARNING') ? 'warn' : 'info';
+      this.d.log[level]({ machine: 'failover', from: record.from, to, reason: record.reason, epoch: snap.context.epoch }, 'transition');
+      this.d.onTransition(record);
+      if (snap.hasTag('fenced') || snap.hasTag('down')) this.keeper.letGo();
+    });
+    this.unsubs.push(this.d.bus.onStateChange((s) => this.actor.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));
+    this.actor.start();
+    this.heartbeat.start();
+  }
+
+  /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */
+  async claimForPrimary(signal?: AbortSignal): Promise<number> {
+    const { epoch } = await this.d.lease.claim({ signal });
+    this.keeper.hold();
+    this.actor.send({ type: 'PEER_BACK' });
+    return epoch;
+  }
+
+  qemuStarted(): void {
+    this.qemuOk = true;
+  }
+
+  qemuGone(reason: string): void {
+    this.qemuOk = false;
+    this.heartbeat.beat();
+    this.actor.send({ type: 'LOCAL_QEMU_LOST', reason, at: Date.now() });
+  }
+
+  coloFailed(reason: string): void {
+    this.actor.send({ type: 'LOCAL_COLO_FAILED', reason, at: Date.now() });
+  }
+
+  /** Drill partition: this node stops beating and renewing, as if cut off. */
+  partition(on: boolean): void {
+    this.heartbeat.mute(on);
+    this.keeper.mute(on);
+  }
+
+  stop(): void {
+    this.heartbeat.stop();
+    this.keeper.letGo();
+    for (const u of this.unsubs.splice(0)) u();
+    this.actor.stop();
+  }
+}

@@ -1,0 +1,112 @@
+import { isStaleEpoch } from '../../state-machines/index.js';
+import type { Logger } from '../log.js';
+import { heartbeatSchema, subjects, type Bus, type Heartbeat, type Role, type Unsubscribe } from '../nats/index.js';
+
+export interface HeartbeatOptions {
+  bus: Bus;
+  pair: string;
+  vm: string;
+  node: string;
+  peer: string;
+  intervalMs: number;
+  timeoutMs: number;
+  log: Logger;
+  /** What we say about ourselves in each beat. */
+  self: () => { role: Role; epoch: number; qemuOk: boolean };
+  knownEpoch: () => number;
+  onPeerLost: (reason: string, at: number) => void;
+  onPeerBack: () => void;
+  monotonic?: () => number;
+}
+
+/**
+ * Beats to the peer and watches the peer's beats for one VM. A NATS outage is
+ * not a dead peer: while our own connection is down nothing is judged, and the
+ * peer gets a fresh grace period when it comes back.
+ */
+export class HeartbeatMonitor {
+  private seq = 0;
+  private lastSeen: number;
+  private peerAlive = false;
+  private muted = false;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubs: Unsubscribe[] = [];
+  private readonly now: () => number;
+  lastPeerBeat: Heartbeat | null = null;
+
+  constructor(private readonly o: HeartbeatOptions) {
+    this.now = o.monotonic ?? (() => performance.now());
+    this.lastSeen = this.now();
+  }
+
+  start(): void {
+    const { bus, pair, vm, peer } = this.o;
+    this.unsubs.push(bus.subscribe(subjects.heartbeat(pair, vm, peer), heartbeatSchema, (hb) => this.receive(hb)));
+    this.unsubs.push(
+      bus.onStateChange((state) => {
+        if (state === 'connected') this.lastSeen = this.now();
+      }),
+    );
+    this.timers.push(setInterval(() => this.beat(), this.o.intervalMs));
+    this.timers.push(setInterval(() => this.check(), Math.max(5, Math.floor(this.o.intervalMs / 4))));
+    this.beat();
+  }
+
+  /** Drill partition: stop beating, as a node cut off from the network would. */
+  mute(muted: boolean): void {
+    this.muted = muted;
+  }
+
+  /** Say something now (e.g. our qemu just died) instead of at the next interval. */
+  beat(): void {
+    if (this.muted || this.o.bus.state !== 'connected') return;
+    const self = this.o.self();
+    const hb: Heartbeat = { vm: this.o.vm, node: this.o.node, role: self.role, epoch: self.epoch, seq: ++this.seq, sentAt: Date.now(), qemuOk: self.qemuOk };
+    this.o.bus.publish(subjects.heartbeat(this.o.pair, this.o.vm, this.o.node), hb);
+  }
+
+  get isPeerAlive(): boolean {
+    return this.peerAlive;
+  }
+
+  /** ms since the peer's last beat. */
+  peerAgeMs(): number {
+    return Math.round(this.now() - this.lastSeen);
+  }
+
+  private receive(hb: Heartbeat): void {
+    if (this.muted) return;
+    if (hb.vm !== this.o.vm || hb.node !== this.o.peer) return;
+    if (isStaleEpoch(hb.epoch, this.o.knownEpoch())) {
+      this.o.log.debug({ epoch: hb.epoch, known: this.o.knownEpoch() }, 'dropped heartbeat with a stale epoch');
+      return;
+    }
+    this.lastPeerBeat = hb;
+    if (!hb.qemuOk) {
+      if (this.peerAlive) this.lose(`peer ${hb.node} reports its qemu is gone`);
+      return;
+    }
+    this.lastSeen = this.now();
+    if (!this.peerAlive) {
+      this.peerAlive = true;
+      this.o.onPeerBack();
+    }
+  }
+
+  private check(): void {
+    if (!this.peerAlive || this.muted) return;
+    if (this.o.bus.state !== 'connected') return;
+    const age = this.now() - this.lastSeen;
+    if (age > this.o.timeoutMs) this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`);
+  }
+
+  private lose(reason: string): void {
+    this.peerAlive = false;
+    this.o.onPeerLost(reason, Date.now());
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    for (const u of this.unsubs.splice(0)) u();
+  }
+}

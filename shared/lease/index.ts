@@ -1,0 +1,10 @@
+export {
+  createLease,
+  decideClaim,
+  leaseRecordSchema,
+  type ClaimDecision,
+  type Lease,
+  type LeaseOptions,
+  type LeaseRecord,
+  type LeaseView,
+} from './lease.js';

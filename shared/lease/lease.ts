@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
+import { AbortedError, LockConflictError, NatsUnavailableError } from '../errors.js';
+import { decodeWith, encodeJson, type KvStore } from '../nats/index.js';
+
+/**
+ * The failover lease: the fencing token for "never two live copies".
+ * nats-server 2.9 has no per-key TTL, so the value carries its own expiry and the
+ * holder renews it by compare-and-set; the epoch only grows when the holder changes.
+ */
+export interface LeaseRecord {
+  holder: string | null;
+  epoch: number;
+  /** Wall clock, ms since the epoch: only other nodes judge by it. */
+  expiresAtMs: number;
+  /** Random per write: recognises our own write after a timeout. */
+  nonce: string;
+}
+
+export const leaseRecordSchema: z.ZodType<LeaseRecord> = z
+  .object({
+    holder: z.string().min(1).nullable(),
+    epoch: z.number().int().positive(),
+    expiresAtMs: z.number().nonnegative(),
+    nonce: z.string().min(1),
+  })
+  .strict();
+
+export interface LeaseView extends LeaseRecord {
+  revision: number;
+}
+
+export type ClaimDecision =
+  | { kind: 'create' }
+  | { kind: 'renew'; current: LeaseView }
+  | { kind: 'takeover'; current: LeaseView }
+  | { kind: 'held'; current: LeaseView };
+
+/** Pure: absent -> create; mine -> renew (same epoch); released (holder null) or expired (expiresAtMs <= nowMs) -> takeover (epoch+1); otherwise held. */
+export function decideClaim(current: LeaseView | null, me: string, nowMs: number): ClaimDecision {
+  if (current === null) return { kind: 'create' };
+  if (current.holder === me) return { kind: 'renew', current };
+  if (current.holder === null || current.expiresAtMs <= nowMs) return { kind: 'takeover', current };
+  return { kind: 'held', current };
+}
+
+export interface Lease {
+  /** Become holder or stay holder; returns the epoch now held. LockConflictError when held by a live other or on a lost CAS race; NatsUnavailableError on NATS trouble. */
+  claim(options?: { signal?: AbortSignal; force?: boolean }): Promise<{ epoch: number }>;
+  /** Renew by CAS on the last revision we wrote; a conflict => LockConflictError and the lease counts as lost locally. */
+  renew(): Promise<{ epoch: number }>;
+  /** Hand it over at once (holder null, expiresAtMs 0, same epoch); only if still ours (CAS); a no-op if not ours. */
+  release(): Promise<void>;
+  read(): Promise<LeaseView | null>;
+  /** Local, monotonic judgement: true until (monotonic time the last successful claim/renew was sent) + ttlMs - safetyMs. */
+  isHeldLocally(): boolean;
+  /** ms left on the local deadline (0 when not held). */
+  remainingMs(): number;
+  /** Last epoch we held or saw (0 if none). */
+  readonly epoch: number;
+}
+
+export interface LeaseOptions {
+  kv: KvStore;
+  key: string;
+  node: string;
+  ttlMs: number;
+  /** Default ttlMs/5. */
+  safetyMs?: number;
+  /** Wall clock; default Date.now. */
+  now?: () => number;
+  /** Default performance.now. */
+  monotonic?: () => number;
+}
+
+type Write = { kind: 'create' } | { kind: 'update'; revision: number };
+
+export function createLease(o: LeaseOptions): Lease {
+  const safetyMs = o.safetyMs ?? o.ttlMs / 5;
+  if (!(o.ttlMs > 0) || !(safetyMs >= 0) || safetyMs >= o.ttlMs) {
+    throw new RangeError(`lease ${o.key}: need ttlMs > safetyMs >= 0 (ttlMs ${o.ttlMs}, safetyMs ${safetyMs})`);
+  }
+  const now = o.now ?? Date.now;
+  const monotonic = o.monotonic ?? (() => performance.now());
+  const { kv, key, node } = o;
+
+  let epoch = 0;
+  /** Revision of our last successful write while we hold the lease; null when not ours. */
+  let ownRevision: number | null = null;
+  let deadline = -Infinity;
+
+  const lose = (): void => {
+    ownRevision = null;
+    deadline = -Infinity;
+  };
+
+  const read = async (): Promise<LeaseView | null> => {
+    const entry = await kv.get(key);
+    if (entry === null) return null;
+    const record = decodeWith(leaseRecordSchema, entry.value, key);
+    epoch = record.epoch;
+    return { ...record, revision: entry.revision };
+  };
+
+  /** A write that timed out may still have committed: the stored nonce tells. */
+  const write = async (record: LeaseRecord, how: Write): Promise<number> => {
+    const value = encodeJson(record);
+    try {
+      return how.kind === 'create' ? await kv.create(key, value) : await kv.update(key, value, how.revision);
+    } catch (e) {
+      if (!(e instanceof NatsUnavailableError)) throw e;
+      let stored: LeaseView | null;
+      try {
+        stored = await read();
+      } catch {
+        throw e;
+      }
+      if (stored?.nonce === record.nonce) return stored.revision;
+      const unchanged = how.kind === 'create' ? stored === null : stored?.revision === how.revision;
+      if (unchanged) throw e;
+      throw new LockConflictError(key, { cause: e });
+    }
+  };
+
+  /** Write ourselves as holder; the local deadline counts from before the send. */
+  const hold = async (newEpoch: number, how: Write): Promise<{ epoch: number }> => {
+    const sentAt = monotonic();
+    const record: LeaseRecord = { holder: node, epoch: newEpoch, expiresAtMs: now() + o.ttlMs, nonce: randomUUID() };
+    try {
+      ownRevision = await write(record, how);
+    } catch (e) {
+      if (e instanceof LockConflictError) lose();
+      throw e;
+    }
+    epoch = newEpoch;
+    deadline = sentAt + o.ttlMs - safetyMs;
+    return { epoch };
+  };
+
+  return {
+    async claim(options = {}) {
+      const { signal, force = false } = options;
+      if (signal?.aborted) throw new AbortedError(`lease claim on ${key}`);
+      const current = await read();
+      if (signal?.aborted) throw new AbortedError(`lease claim on ${key}`);
+      const decision = decideClaim(current, node, now());
+      switch (decision.kind) {
+        case 'create':
+          return hold(1, { kind: 'create' });
+        case 'renew':
+          return hold(decision.current.epoch, { kind: 'update', revision: decision.current.revision });
+        case 'held':
+          if (!force) {
+            lose();
+            throw new LockConflictError(key);
+          }
+          return hold(decision.current.epoch + 1, { kind: 'update', revision: decision.current.revision });
+        case 'takeover':
+          return hold(decision.current.epoch + 1, { kind: 'update', revision: decision.current.revision });
+      }
+    },
+
+    async renew() {
+      if (ownRevision === null) throw new LockConflictError(key);
+      return hold(epoch, { kind: 'update', revision: ownRevision });
+    },
+
+    async release() {
+      if (ownRevision === null) return;
+      const revision = ownRevision;
+      // Stop side effects before the handover can be seen by the peer.
+      lose();
+      const record: LeaseRecord = { holder: null, epoch, expiresAtMs: 0, nonce: randomUUID() };
+      try {
+        await write(record, { kind: 'update', revision });
+      } catch (e) {
+        if (e instanceof LockConflictError) return;
+        throw e;
+      }
+    },
+
+    read,
+
+    isHeldLocally: () => monotonic() < deadline,
+
+    remainingMs: () => Math.max(0, deadline - monotonic()),
+
+    get epoch() {
+      return epoch;
+    },
+  };
+}

@@ -1,0 +1,280 @@
+import { assign, fromPromise, setup } from 'xstate';
+
+/**
+ * Decides and performs takeover for one VM on one node. A timer alone never
+ * promotes: only winning the lease (an atomic compare-and-set that bumps the
+ * epoch) does, except under the `relaxed` policy, which may act on heartbeat
+ * loss alone and says so in every decision.
+ */
+export type FailoverPolicy = 'strict' | 'relaxed';
+export type FailoverRole = 'primary' | 'secondary';
+
+export interface FailoverInput {
+  vm: string;
+  node: string;
+  role: FailoverRole;
+  policy: FailoverPolicy;
+  epoch: number;
+  /** How long to wait before trying the claim again after the peer kept the lease. */
+  standbyRetryMs: number;
+}
+
+export interface FailoverContext extends FailoverInput {
+  reason: string;
+  natsUp: boolean;
+  /** Why failover started: kept for the status and the drill timeline. */
+  trigger: string | null;
+  /** Wall-clock ms of the trigger, the lease win and the takeover, for timelines. */
+  detectedAt: number | null;
+  leaseWonAt: number | null;
+  takeoverAt: number | null;
+}
+
+export type FailoverEvent =
+  | { type: 'PEER_LOST'; reason: string; at: number }
+  | { type: 'PEER_BACK' }
+  | { type: 'LOCAL_COLO_FAILED'; reason: string; at: number }
+  | { type: 'LOCAL_QEMU_LOST'; reason: string; at: number }
+  | { type: 'LEASE_LOST'; reason: string }
+  | { type: 'NATS_DOWN' }
+  | { type: 'NATS_UP' };
+
+export interface ClaimOutput {
+  epoch: number;
+  at: number;
+}
+
+interface Failure {
+  name?: string;
+  message?: string;
+}
+
+const failureName = (e: unknown) => (e as Failure | undefined)?.name ?? '';
+const describe = (e: unknown) => (e as Failure | undefined)?.message ?? String(e);
+
+function notProvided(name: string): never {
+  throw new Error(`actor ${name} not provided`);
+}
+
+export const failoverMachine = setup({
+  types: {
+    input: {} as FailoverInput,
+    context: {} as FailoverContext,
+    events: {} as FailoverEvent,
+  },
+  actors: {
+    claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(async () => notProvided('claimLease')),
+    takeOver: fromPromise<{ at: number }, { vm: string; epoch: number }>(async () => notProvided('takeOver')),
+    carryOnAlone: fromPromise<{ at: number }, { vm: string; epoch: number }>(async () => notProvided('carryOnAlone')),
+    fenceVm: fromPromise<void, { vm: string }>(async () => notProvided('fenceVm')),
+    releaseLease: fromPromise<void, { vm: string }>(async () => notProvided('releaseLease')),
+  },
+  guards: {
+    isSecondary: ({ context }) => context.role === 'secondary',
+    isPrimary: ({ context }) => context.role === 'primary',
+    isRelaxed: ({ context }) => context.policy === 'relaxed',
+    natsDown: ({ context }) => !context.natsUp,
+    lostToPeer: ({ event }) => failureName((event as { error?: unknown }).error) === 'LockConflictError',
+  },
+  delays: {
+    standbyRetryMs: ({ context }) => context.standbyRetryMs,
+  },
+  actions: {
+    noteTrigger: assign({
+      trigger: ({ event }) => ('reason' in event ? event.reason : event.type),
+      detectedAt: ({ event }) => ('at' in event ? event.at : Date.now()),
+      leaseWonAt: null,
+      takeoverAt: null,
+    }),
+  },
+}).createMachine({
+  id: 'failover',
+  context: ({ input }) => ({
+    ...input,
+    reason: 'watching the peer',
+    natsUp: true,
+    trigger: null,
+    detectedAt: null,
+    leaseWonAt: null,
+    takeoverAt: null,
+  }),
+  initial: 'watching',
+  on: {
+    NATS_DOWN: { actions: assign({ natsUp: false }) },
+    NATS_UP: { actions: assign({ natsUp: true }) },
+  },
+  states: {
+    watching: {
+      tags: ['watching'],
+      on: {
+        PEER_LOST: [
+          {
+            guard: 'natsDown',
+            actions: assign({ reason: 'NATS unreachable: not judging the peer without it' }),
+          },
+          {
+            target: 'claiming',
+            actions: ['noteTrigger', assign({ reason: ({ event }) => `peer lost (${event.reason}): claiming the lease` })],
+          },
+        ],
+        LOCAL_COLO_FAILED: {
+          target: 'claiming',
+          actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed locally (${event.reason}): claiming the lease` })],
+        },
+        LOCAL_QEMU_LOST: {
+          target: 'releasing',
+          actions: ['noteTrigger', assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` })],
+        },
+        LEASE_LOST: {
+          guard: 'isPrimary',
+          target: 'fencing',
+          actions: assign({ reason: ({ event }) => `lease lost (${event.reason}): fencing the VM before the peer may take over` }),
+        },
+        NATS_DOWN: { actions: assign({ natsUp: false, reason: 'NATS unreachable: this is not a dead peer; waiting for NATS' }) },
+        NATS_UP: { actions: assign({ natsUp: true, reason: 'watching the peer' }) },
+      },
+    },
+    claiming: {
+      tags: ['failingOver'],
+      invoke: {
+        src: 'claimLease',
+        input: ({ context }) => ({ vm: context.vm, force: context.policy === 'relaxed' }),
+        onDone: [
+          {
+            guard: 'isSecondary',
+            target: 'takingOver',
+            actions: assign({
+              epoch: ({ event }) => event.output.epoch,
+              leaseWonAt: ({ event }) => event.output.at,
+              reason: ({ event }) => `lease won with epoch ${event.output.epoch}: taking over as primary`,
+            }),
+          },
+          {
+            target: 'carryingOn',
+            actions: assign({
+              epoch: ({ event }) => event.output.epoch,
+              leaseWonAt: ({ event }) => event.output.at,
+              reason: ({ event }) => `lease held with epoch ${event.output.epoch}: dropping the secondary and carrying on alone`,
+            }),
+          },
+        ],
+        onError: [
+          {
+            guard: 'lostToPeer',
+            target: 'standingBy',
+            actions: assign({ reason: ({ event }) => `not taking over: the peer still holds the lease (${describe(event.error)})` }),
+          },
+          {
+            guard: 'isRelaxed',
+            target: 'actingWithoutLease',
+            actions: assign({
+              leaseWonAt: null,
+              reason: ({ event }) => `WARNING relaxed policy: acting on heartbeat loss alone, lease not won (${describe(event.error)})`,
+            }),
+          },
+          {
+            target: 'passive',
+            actions: assign({ reason: ({ event }) => `strict policy: cannot win the lease (${describe(event.error)}); staying passive` }),
+          },
+        ],
+      },
+      on: {
+        PEER_BACK: undefined,
+      },
+    },
+    actingWithoutLease: {
+      tags: ['failingOver'],
+      always: [{ guard: 'isSecondary', target: 'takingOver' }, { target: 'carryingOn' }],
+    },
+    takingOver: {
+      tags: ['failingOver'],
+      invoke: {
+        src: 'takeOver',
+        input: ({ context }) => ({ vm: context.vm, epoch: context.epoch }),
+        onDone: {
+          target: 'active',
+          actions: assign({
+            role: 'primary',
+            takeoverAt: ({ event }) => event.output.at,
+            reason: ({ context }) => `took over after ${context.trigger ?? 'the primary was lost'}: running alone as primary, epoch ${context.epoch}`,
+          }),
+        },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `takeover failed: ${describe(event.error)}; operator action needed` }) },
+      },
+    },
+    carryingOn: {
+      tags: ['failingOver'],
+      invoke: {
+        src: 'carryOnAlone',
+        input: ({ context }) => ({ vm: context.vm, epoch: context.epoch }),
+        onDone: {
+          target: 'active',
+          actions: assign({
+            takeoverAt: ({ event }) => event.output.at,
+            reason: ({ context }) => `secondary lost (${context.trigger ?? 'unknown'}): running alone, not protected`,
+          }),
+        },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `carrying on alone failed: ${describe(event.error)}; operator action needed` }) },
+      },
+    },
+    active: {
+      tags: ['active', 'alone'],
+      on: {
+        LEASE_LOST: {
+          target: 'fencing',
+          actions: assign({ reason: ({ event }) => `lease lost while running alone (${event.reason}): fencing the VM` }),
+        },
+        LOCAL_QEMU_LOST: {
+          target: 'releasing',
+          actions: ['noteTrigger', assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` })],
+        },
+      },
+    },
+    standingBy: {
+      tags: ['watching'],
+      on: {
+        PEER_BACK: { target: 'watching', actions: assign({ reason: 'peer is back: watching' }) },
+        LOCAL_COLO_FAILED: { target: 'claiming', actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed locally (${event.reason}): claiming the lease` })] },
+        LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost (${event.reason}): fencing the VM` }) },
+      },
+      after: { standbyRetryMs: { target: 'claiming', actions: assign({ reason: 'peer still silent: trying the lease again' }) } },
+    },
+    passive: {
+      tags: ['watching', 'passive'],
+      on: {
+        NATS_UP: { target: 'claiming', actions: assign({ natsUp: true, reason: 'NATS is back: trying the lease again' }) },
+        PEER_BACK: { target: 'watching', actions: assign({ reason: 'peer is back: watching' }) },
+        LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost (${event.reason}): fencing the VM` }) },
+      },
+      after: { standbyRetryMs: { target: 'claiming', actions: assign({ reason: 'trying the lease again' }) } },
+    },
+    fencing: {
+      tags: ['fenced'],
+      invoke: {
+        src: 'fenceVm',
+        input: ({ context }) => ({ vm: context.vm }),
+        onDone: { target: 'fenced', actions: assign({ reason: ({ context }) => `${context.reason}: VM paused, waiting to be restored` }) },
+        onError: { target: 'fenced', actions: assign({ reason: ({ event }) => `fencing: ${describe(event.error)}; the VM is not serving` }) },
+      },
+    },
+    fenced: { tags: ['fenced'] },
+    releasing: {
+      tags: ['down'],
+      invoke: {
+        src: 'releaseLease',
+        input: ({ context }) => ({ vm: context.vm }),
+        onDone: { target: 'down' },
+        onError: { target: 'down', actions: assign({ reason: ({ context, event }) => `${context.reason} (release failed: ${describe(event.error)}; the peer waits for expiry)` }) },
+      },
+    },
+    down: { tags: ['down'] },
+    failed: { tags: ['down'] },
+  },
+});
+
+export type FailoverMachine = typeof failoverMachine;
+
+/** Messages carry the sender's epoch; anything older than what we know is stale and dropped. */
+export function isStaleEpoch(messageEpoch: number, knownEpoch: number): boolean {
+  return messageEpoch < knownEpoch;
+}

@@ -1,0 +1,184 @@
+/**
+ * Enforces the module-boundary table of the house style by reading the sources:
+ * no lint plugin, just imports found by regex and checked against the rules.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, posix, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SOURCE_DIRS = ['shared', 'state-machines', 'primary', 'secondary', 'cli', 'bench'];
+const MAX_LINES = 350;
+
+interface ImportRef {
+  file: string; // repo-relative, posix separators
+  line: number;
+  specifier: string;
+  /** Repo-relative target for relative specifiers, e.g. `shared/disk/index.js`; null for packages. */
+  target: string | null;
+  typeOnly: boolean;
+}
+
+function listTs(dir: string): string[] {
+  const abs = join(ROOT, dir);
+  if (!existsSync(abs)) return [];
+  return readdirSync(abs).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(join(ROOT, path)).isDirectory()) return name === 'node_modules' ? [] : listTs(path);
+    return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [path.split(sep).join('/')] : [];
+  });
+}
+
+const FILES = SOURCE_DIRS.flatMap(listTs).sort();
+const SOURCES = new Map(FILES.map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]));
+
+/** `{ type A, type B as C }` -> true; `{ A, type B }` -> false. */
+function onlyTypeSpecifiers(braces: string): boolean {
+  const names = braces
+    .replace(/^\{|\}$/g, '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return names.length > 0 && names.every((n) => /^type\s/.test(n));
+}
+
+function isTypeOnlyClause(keyword: 'import' | 'export', clause: string): boolean {
+  const c = clause.trim();
+  if (/^type[\s{*]/.test(c)) return true;
+  // A default or namespace import binds a value; so does `export *`.
+  if (!c.startsWith('{')) return false;
+  return onlyTypeSpecifiers(c) || (keyword === 'export' && c === '{}');
+}
+
+// Statements start a line, so commented-out code inside `//` or ` * ` lines is not matched.
+const FROM_RE = /^[ \t]*(import|export)\s+([^;'"`]*?)\s*from\s*['"]([^'"]+)['"]/gm;
+const BARE_RE = /^[ \t]*import\s*['"]([^'"]+)['"]/gm;
+const DYNAMIC_RE = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+function lineAt(text: string, index: number): number {
+  let line = 1;
+  for (let i = 0; i < index; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function importsOf(file: string, text: string): ImportRef[] {
+  const refs: ImportRef[] = [];
+  const add = (index: number, specifier: string, typeOnly: boolean): void => {
+    const target = specifier.startsWith('.') ? posix.normalize(posix.join(posix.dirname(file), specifier)) : null;
+    refs.push({ file, line: lineAt(text, index), specifier, target, typeOnly });
+  };
+  for (const m of text.matchAll(FROM_RE)) {
+    add(m.index, m[3]!, isTypeOnlyClause(m[1] as 'import' | 'export', m[2]!));
+  }
+  for (const m of text.matchAll(BARE_RE)) add(m.index, m[1]!, false);
+  for (const m of text.matchAll(DYNAMIC_RE)) add(m.index, m[1]!, false);
+  return refs;
+}
+
+const IMPORTS = [...SOURCES].flatMap(([file, text]) => importsOf(file, text));
+
+const inDir = (path: string | null, dir: string): boolean => path !== null && (path === dir || path.startsWith(`${dir}/`));
+const where = (r: ImportRef): string => `${r.file}:${r.line} imports '${r.specifier}'${r.typeOnly ? ' (type-only)' : ''}`;
+
+function expectNone(refs: ImportRef[], rule: string): void {
+  expect(refs.map(where), `${rule}:\n  ${refs.map(where).join('\n  ')}`).toEqual([]);
+}
+
+const NODE_BUILTINS = new Set(['fs', 'fs/promises', 'net', 'child_process', 'os', 'path', 'util', 'events', 'stream', 'dgram', 'http', 'https', 'process', 'url', 'timers', 'crypto']);
+
+describe('architecture: the import scanner', () => {
+  it('finds the sources', () => {
+    expect(FILES.length).toBeGreaterThan(10);
+    expect(FILES).toContain('state-machines/checkpoint.ts');
+  });
+
+  it('parses the import forms used in the project', () => {
+    const sample = [
+      "import { a } from './a.js';",
+      "import type { B } from '../b.js';",
+      "import { type C, type D } from './c.js';",
+      "import { type E, F } from './e.js';",
+      "import G, { type H } from './g.js';",
+      "import * as I from 'nats';",
+      'import {',
+      '  type J,',
+      '  type K,',
+      "} from '../../shared/disk/index.js';",
+      "export { L } from './l.js';",
+      "export type { M } from './m.js';",
+      "export * from './n.js';",
+      "import './side-effect.js';",
+      "const o = await import('node:fs');",
+      "// import { commented } from 'nats';",
+    ].join('\n');
+    const refs = importsOf('state-machines/x.ts', sample).map((r) => [r.specifier, r.typeOnly, r.line]);
+    expect(refs).toEqual([
+      ['./a.js', false, 1],
+      ['../b.js', true, 2],
+      ['./c.js', true, 3],
+      ['./e.js', false, 4],
+      ['./g.js', false, 5],
+      ['nats', false, 6],
+      ['../../shared/disk/index.js', true, 7],
+      ['./l.js', false, 11],
+      ['./m.js', true, 12],
+      ['./n.js', false, 13],
+      ['./side-effect.js', false, 14],
+      ['node:fs', false, 15],
+    ]);
+    expect(importsOf('state-machines/x.ts', "import { x } from '../shared/disk/index.js';")[0]?.target).toBe('shared/disk/index.js');
+  });
+});
+
+describe('architecture: module boundaries', () => {
+  it("only shared/nats imports the 'nats' package", () => {
+    const bad = IMPORTS.filter((r) => (r.specifier === 'nats' || r.specifier.startsWith('nats/')) && !inDir(r.file, 'shared/nats'));
+    expectNone(bad, "'nats' imported outside shared/nats/");
+  });
+
+  it('state-machines/ uses no node built-ins (no I/O)', () => {
+    const bad = IMPORTS.filter(
+      (r) => inDir(r.file, 'state-machines') && (r.specifier.startsWith('node:') || NODE_BUILTINS.has(r.specifier)),
+    );
+    expectNone(bad, 'node built-in imported in state-machines/');
+  });
+
+  it('state-machines/ value-imports only itself, shared/disk and shared/errors', () => {
+    const allowed = (t: string): boolean =>
+      inDir(t, 'state-machines') || inDir(t, 'shared/disk') || t === 'shared/errors.js' || t === 'shared/errors.ts';
+    const bad = IMPORTS.filter((r) => inDir(r.file, 'state-machines') && r.target !== null && !r.typeOnly && !allowed(r.target));
+    expectNone(bad, 'value import of a project module in state-machines/ (use `import type`)');
+  });
+
+  it('state-machines/ does not import primary/, secondary/, cli/ or shared/agent/, not even types', () => {
+    const bad = IMPORTS.filter(
+      (r) => inDir(r.file, 'state-machines') && ['primary', 'secondary', 'cli', 'shared/agent'].some((d) => inDir(r.target, d)),
+    );
+    expectNone(bad, 'state-machines/ imports a higher layer');
+  });
+
+  it('primary/ and secondary/ never import each other', () => {
+    const bad = IMPORTS.filter(
+      (r) => (inDir(r.file, 'primary') && inDir(r.target, 'secondary')) || (inDir(r.file, 'secondary') && inDir(r.target, 'primary')),
+    );
+    expectNone(bad, 'primary/ <-> secondary/ import');
+  });
+
+  it('every relative import points at an existing source file', () => {
+    const bad = IMPORTS.filter(
+      (r) => r.target !== null && r.target.endsWith('.js') && !existsSync(join(ROOT, r.target.replace(/\.js$/, '.ts'))),
+    );
+    expectNone(bad, 'relative import of a missing file (NodeNext needs the .js of an existing .ts)');
+  });
+});
+
+describe('architecture: file size', () => {
+  it(`no source file is over ${MAX_LINES} lines`, () => {
+    const long = [...SOURCES]
+      .map(([file, text]) => ({ file, lines: text.split('\n').length - (text.endsWith('\n') ? 1 : 0) }))
+      .filter((f) => f.lines > MAX_LINES)
+      .map((f) => `${f.file}: ${f.lines} lines`);
+    expect(long, `split these files (limit ${MAX_LINES} lines):\n  ${long.join('\n  ')}`).toEqual([]);
+  });
+});
