@@ -178,9 +178,6 @@ export const failoverMachine = setup({
           },
         ],
       },
-      on: {
-        PEER_BACK: undefined,
-      },
     },
     actingWithoutLease: {
       tags: ['failingOver'],
@@ -192,7 +189,7 @@ export const failoverMachine = setup({
         src: 'takeOver',
         input: ({ context }) => ({ vm: context.vm, epoch: context.epoch }),
         onDone: {
-          target: 'active',
+          target: 'runningAlone',
           actions: assign({
             role: 'primary',
             takeoverAt: ({ event }) => event.output.at,
@@ -208,7 +205,7 @@ export const failoverMachine = setup({
         src: 'carryOnAlone',
         input: ({ context }) => ({ vm: context.vm, epoch: context.epoch }),
         onDone: {
-          target: 'active',
+          target: 'runningAlone',
           actions: assign({
             takeoverAt: ({ event }) => event.output.at,
             reason: ({ context }) => `secondary lost (${context.trigger ?? 'unknown'}): running alone, not protected`,
@@ -217,7 +214,7 @@ export const failoverMachine = setup({
         onError: { target: 'failed', actions: assign({ reason: ({ event }) => `carrying on alone failed: ${describe(event.error)}; operator action needed` }) },
       },
     },
-    active: {
+    runningAlone: {
       tags: ['active', 'alone'],
       on: {
         LEASE_LOST: {

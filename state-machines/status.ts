@@ -1,6 +1,7 @@
 import type { CheckpointFigures, NodeStatus, Role } from '../shared/nats/index.js';
 import { checkpointRate, type CheckpointLog } from './checkpoint-figures.js';
 import type { CheckpointContext } from './checkpoint.js';
+import type { FailoverContext } from './failover.js';
 
 /** What the agent last read from qemu: the live truth beats the config. */
 export interface LiveQemu {
@@ -24,6 +25,21 @@ export interface CheckpointSnapshotView {
   hasTag(tag: string): boolean;
 }
 
+export interface FailoverSnapshotView {
+  value: unknown;
+  context: FailoverContext;
+  hasTag(tag: string): boolean;
+}
+
+export interface NodeExtras {
+  epoch: number;
+  role?: Role;
+  transitions: readonly TransitionRecord[];
+  failover?: FailoverSnapshotView;
+  natsConnected?: boolean;
+  heartbeatAgeMs?: number | null;
+}
+
 export function phaseOf(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
@@ -42,23 +58,27 @@ export function checkpointFigures(log: CheckpointLog, now: number): CheckpointFi
   };
 }
 
-export function toNodeStatus(
-  snapshot: CheckpointSnapshotView,
-  live: LiveQemu,
-  extra: { epoch: number; role?: Role; transitions: readonly TransitionRecord[] },
-  now: number,
-): NodeStatus {
+/** The role this node plays now: the failover machine's once it has acted; none once fenced or down. */
+function currentRole(snapshot: CheckpointSnapshotView, extra: NodeExtras): Role {
+  const fo = extra.failover;
+  if (fo && (fo.hasTag('fenced') || fo.hasTag('down'))) return 'none';
+  return extra.role ?? fo?.context.role ?? snapshot.context.role;
+}
+
+export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, extra: NodeExtras, now: number): NodeStatus {
   const ctx = snapshot.context;
-  const isProtected =
-    snapshot.hasTag('protected') && live.coloMode === ctx.role && live.qemuPid !== null;
+  const fo = extra.failover;
+  const failoverActed = fo !== undefined && !fo.hasTag('watching');
+  const failoverSpeaks = fo !== undefined && (failoverActed || fo.hasTag('passive') || !fo.context.natsUp || phaseOf(fo.value) === 'standingBy');
+  const isProtected = !failoverActed && snapshot.hasTag('protected') && live.coloMode === ctx.role && live.qemuPid !== null;
   return {
     vm: ctx.vm,
     node: ctx.node,
-    role: extra.role ?? ctx.role,
-    phase: phaseOf(snapshot.value),
+    role: currentRole(snapshot, extra),
+    phase: failoverActed ? phaseOf(fo.value) : phaseOf(snapshot.value),
     protected: isProtected,
-    degraded: snapshot.hasTag('degraded'),
-    reason: ctx.reason,
+    degraded: snapshot.hasTag('degraded') || failoverActed,
+    reason: failoverSpeaks ? fo.context.reason : ctx.reason,
     epoch: extra.epoch,
     qemuPid: live.qemuPid,
     qmpSocket: live.qmpSocket,
@@ -66,6 +86,17 @@ export function toNodeStatus(
     coloMode: live.coloMode,
     checkpoints: checkpointFigures(ctx.checkpoints, now),
     transitions: extra.transitions.slice(-20).map((t) => ({ ...t })),
+    natsConnected: extra.natsConnected ?? true,
+    heartbeatAgeMs: extra.heartbeatAgeMs ?? null,
+    failover: fo
+      ? {
+          phase: phaseOf(fo.value),
+          trigger: fo.context.trigger,
+          detectedAt: fo.context.detectedAt,
+          leaseWonAt: fo.context.leaseWonAt,
+          takeoverAt: fo.context.takeoverAt,
+        }
+      : null,
     sentAt: now,
   };
 }
@@ -106,8 +137,10 @@ export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports:
     }
     return { node: name, reachable: true, role: r.role, phase: r.phase, reason: r.reason, qemuPid: r.qemuPid, qmpSocket: r.qmpSocket, runState: r.runState, coloMode: r.coloMode, checkpoints: r.checkpoints };
   });
-  const primary = reports.find((r) => r.vm === vm && r.role === 'primary');
-  const secondary = reports.find((r) => r.vm === vm && r.role === 'secondary');
+  const mine = reports.filter((r) => r.vm === vm && nodeNames.includes(r.node));
+  // After a failover only the newest epoch's primary counts.
+  const primary = mine.filter((r) => r.role === 'primary').sort((a, b) => b.epoch - a.epoch)[0];
+  const secondary = mine.find((r) => r.role === 'secondary');
   const isProtected = Boolean(primary?.protected && secondary?.protected);
   const lead = primary ?? secondary;
   const firstProblem =
@@ -119,7 +152,7 @@ export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports:
     protected: isProtected,
     phase: lead?.phase ?? 'unknown',
     reason: isProtected ? (primary?.reason ?? 'protected') : (firstProblem ?? lead?.reason ?? 'unknown'),
-    epoch: Math.max(0, ...reports.filter((r) => r.vm === vm).map((r) => r.epoch)),
+    epoch: Math.max(0, ...mine.map((r) => r.epoch)),
     nodes,
     checkpoints: primary?.checkpoints ?? NO_CHECKPOINTS,
   };

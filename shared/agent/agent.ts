@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { connectBus, emptyRequestSchema, subjects, type Bus, type AgentStatusReply, type Unsubscribe } from '../nats/index.js';
+import { connectBus, emptyRequestSchema, kvBuckets, subjects, type Bus, type AgentStatusReply, type Unsubscribe } from '../nats/index.js';
 import { findNode, isKvmUsable, probeQemuBinary, qemuImg } from '../qemu/index.js';
 import { VmController } from './vm-controller.js';
 
@@ -53,10 +53,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const bus = connected.value;
   const kvmUsable = o.kvmUsable ?? isKvmUsable();
   const img = qemuImg(o.qemuImgBinary);
+  const kv = await bus.kv(kvBuckets.lease(config.pair), { replicas: config.nats.kvReplicas });
   const controllers: VmController[] = [];
   for (const vm of config.vms) {
     try {
-      const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, kvmUsable, log });
+      const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, kvmUsable, kv, log });
       controllers.push(c);
       c.start();
     } catch (e) {

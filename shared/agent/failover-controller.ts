@@ -96,7 +96,7 @@ export class FailoverController {
           let last: unknown;
           while (performance.now() < deadline) {
             try {
-              const { epoch } = await lease.claim({ signal });
+              const { epoch } = await lease.claim({ signal, bump: true });
               this.keeper.hold();
               return { epoch, at: Date.now() };
             } catch (e) {

@@ -18,7 +18,12 @@ import {
 import type { Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { readinessRequestSchema, subjects, type Bus, type NodeStatus, type Unsubscribe } from '../nats/index.js';
+import { kvKeys, subjects, type Bus, type DrillReply, type DrillRequest, type KvStore, type NodeStatus, type ReadinessReply, type ReadinessRequest, type Unsubscribe } from '../nats/index.js';
+import { createLease } from '../lease/index.js';
+import { FailoverController } from './failover-controller.js';
+import { QemuLiveness } from './qemu-liveness.js';
+import { qemuIo } from './qemu-io.js';
+import { serveVmRpc } from './vm-rpc.js';
 import { awaitColoMode, findNode, launchVm, peerOf, planVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
 import { queryColoStatus, queryStatus } from '../qmp/index.js';
 import { coloEventTranslator } from './qmp-events.js';
@@ -31,6 +36,7 @@ export interface VmControllerDeps {
   img: QemuImg;
   qemuBinary: string;
   kvmUsable: boolean;
+  kv: KvStore;
   log: Logger;
 }
 
@@ -51,6 +57,8 @@ export class VmController {
   private readonly cleanups: Unsubscribe[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
+  readonly failover: FailoverController;
+  private readonly liveness: QemuLiveness;
 
   constructor(private readonly d: VmControllerDeps) {
     const { config, nodeName, vmName } = d;
@@ -67,6 +75,33 @@ export class VmController {
         protectTimeoutMs: t.protectTimeoutMs,
         stallBoundMs: stallBoundMs(this.plan.checkpointDelayMs),
         retryDelayMs: 2_000,
+      },
+    });
+    this.failover = new FailoverController({
+      config,
+      nodeName,
+      peerName: peerOf(config, nodeName).name,
+      plan: this.plan,
+      bus: d.bus,
+      lease: createLease({ kv: d.kv, key: kvKeys.lease(vmName), node: nodeName, ttlMs: t.leaseTtlMs }),
+      log: this.log,
+      role,
+      vm: () => this.vm,
+      onTransition: (record) => this.recordTransition(record),
+    });
+    this.liveness = new QemuLiveness({
+      intervalMs: t.heartbeatIntervalMs,
+      timeoutMs: Math.max(100, Math.floor(t.heartbeatTimeoutMs / 2)),
+      oobTimeoutMs: 100,
+      log: this.log,
+      onHung: (vm, reason) => {
+        // A frozen qemu must never wake up as a second live copy: kill it, then fail over as for a crash.
+        this.log.error({ reason }, 'qemu hung: killing it');
+        try {
+          process.kill(vm.proc.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       },
     });
   }
@@ -95,6 +130,7 @@ export class VmController {
           this.coloSizes = await coloDiskSizes(plan, img);
         }),
         launchQemu: fromPromiseActor(async ({ signal }) => {
+          if (plan.role === 'primary') await this.failover.claimForPrimary(signal);
           const vm = await launchVm({ binary: this.d.qemuBinary, plan, qmpTimeoutMs: config.timings.qmpTimeoutMs, log: this.log, signal });
           this.attachVm(vm);
           return { pid: vm.proc.pid };
@@ -125,11 +161,14 @@ export class VmController {
   private attachVm(vm: VmInstance): void {
     this.vm = vm;
     this.live = { ...this.live, qemuPid: vm.proc.pid };
+    this.failover.qemuStarted();
+    this.liveness.watch(vm);
     const translate = coloEventTranslator();
     this.cleanups.push(
       vm.qmp.onEvent((e) => {
         const signal = translate(e);
         if (signal) this.actor.send(signal);
+        if (e.event === 'COLO_EXIT' && e.data.reason === 'error') this.failover.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
         if (e.event === 'STOP' || e.event === 'RESUME' || e.event === 'COLO_EXIT') {
           this.live = { ...this.live, runState: e.event === 'STOP' ? 'paused' : 'running' };
         }
@@ -137,7 +176,10 @@ export class VmController {
     );
     void vm.proc.exited.then(() => {
       this.live = { ...this.live, qemuPid: null, runState: null, coloMode: null };
-      if (!this.stopping) this.actor.send({ type: 'QEMU_EXITED', reason: errorMessage(vm.proc.exitError()) });
+      if (this.stopping) return;
+      const reason = errorMessage(vm.proc.exitError());
+      this.failover.qemuGone(reason);
+      this.actor.send({ type: 'QEMU_EXITED', reason });
     });
   }
 
@@ -149,30 +191,70 @@ export class VmController {
         const to = phaseOf(snap.value);
         if (to === previous) return;
         const record = { at: Date.now(), from: previous ?? 'none', to, reason: snap.context.reason };
-        this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
         const level = snap.hasTag('degraded') ? 'warn' : 'info';
         this.log[level]({ machine: 'checkpoint', from: record.from, to, reason: record.reason }, 'transition');
         previous = to;
-        void this.refreshLive().then(() => this.publishStatus());
+        this.recordTransition(record);
       },
       error: (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),
     });
-    this.cleanups.push(
-      bus.serve(subjects.rpc(config.pair, this.plan.vm, nodeName, 'readiness'), readinessRequestSchema, async (req) => {
-        const snap = this.actor.getSnapshot();
-        const sizes = this.coloSizes ?? new Map<number, number>();
-        try {
-          return readinessReply(this.plan, this.plan.role === 'secondary' && snap.hasTag('ready'), snap.context.reason, sizes, req);
-        } catch (e) {
-          this.log.warn({ reason: errorMessage(e) }, 'refused the primary');
-          this.actor.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
-          throw e;
-        }
-      }),
-    );
+    this.cleanups.push(...serveVmRpc(bus, config.pair, this.plan.vm, nodeName, this));
     this.timers.push(setInterval(() => void this.refreshLive(), LIVE_POLL_MS));
     this.timers.push(setInterval(() => this.publishStatus(), STATUS_PUBLISH_MS));
+    this.failover.start();
     this.actor.start();
+  }
+
+  private recordTransition(record: TransitionRecord): void {
+    this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
+    void this.refreshLive().then(() => this.publishStatus());
+  }
+
+  readiness(req: ReadinessRequest): ReadinessReply {
+    const snap = this.actor.getSnapshot();
+    const sizes = this.coloSizes ?? new Map<number, number>();
+    const ready = this.plan.role === 'secondary' && snap.hasTag('ready') && this.failover.actor.getSnapshot().hasTag('watching');
+    try {
+      return readinessReply(this.plan, ready, snap.context.reason, sizes, req);
+    } catch (e) {
+      this.log.warn({ reason: errorMessage(e) }, 'refused the primary');
+      this.actor.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
+      throw e;
+    }
+  }
+
+  /** Drill: inject a fault on this side, as the operator asked. */
+  drill(req: DrillRequest): DrillReply {
+    const vm = this.vm;
+    const faultAt = Date.now();
+    this.log.warn({ mode: req.mode }, 'drill: injecting fault');
+    if (req.mode === 'partition' || req.mode === 'heal') this.failover.partition(req.mode === 'partition');
+    else {
+      if (!vm || !vm.proc.isRunning) throw new Error('qemu is not running here');
+      process.kill(vm.proc.pid, req.mode === 'crash' ? 'SIGKILL' : 'SIGSTOP');
+    }
+    return { node: this.d.nodeName, mode: req.mode, faultAt, epoch: this.failover.epoch };
+  }
+
+  /** Write a pattern through qemu-io; optionally wait until a checkpoint completed after it (what COLO promises to carry over). */
+  async writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean): Promise<{ ok: boolean; detail: string; checkpointCount: number }> {
+    const vm = this.requireVm();
+    const before = this.actor.getSnapshot().context.checkpoints.count;
+    const res = await qemuIo(vm, this.plan.disks[0]!.ids.top, `write -P ${byte} ${offset} ${length}`, 5_000);
+    if (!res.ok) return { ok: false, detail: res.lines.join(' | '), checkpointCount: before };
+    if (awaitCheckpoint) {
+      const deadline = Date.now() + 10_000;
+      while (this.actor.getSnapshot().context.checkpoints.count <= before) {
+        if (Date.now() > deadline) return { ok: false, detail: 'no checkpoint completed after the write', checkpointCount: before };
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    return { ok: true, detail: res.lines.join(' | '), checkpointCount: this.actor.getSnapshot().context.checkpoints.count };
+  }
+
+  async verifyPattern(byte: number, offset: number, length: number): Promise<{ ok: boolean; detail: string }> {
+    const res = await qemuIo(this.requireVm(), this.plan.disks[0]!.ids.top, `read -P ${byte} ${offset} ${length}`, 5_000);
+    return { ok: res.ok, detail: res.lines.join(' | ') };
   }
 
   /** Read run state and COLO mode from qemu: the live truth beats the config. */
@@ -193,7 +275,18 @@ export class VmController {
   }
 
   status(now = Date.now()): NodeStatus {
-    return toNodeStatus(this.actor.getSnapshot(), this.live, { epoch: 0, transitions: this.transitions }, now);
+    return toNodeStatus(
+      this.actor.getSnapshot(),
+      this.live,
+      {
+        epoch: this.failover.epoch,
+        transitions: this.transitions,
+        failover: this.failover.actor.getSnapshot(),
+        natsConnected: this.d.bus.state === 'connected',
+        heartbeatAgeMs: this.failover.heartbeat.isPeerAlive || this.failover.heartbeat.lastPeerBeat ? this.failover.heartbeat.peerAgeMs() : null,
+      },
+      now,
+    );
   }
 
   private publishStatus(): void {
@@ -211,6 +304,8 @@ export class VmController {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.cleanups.splice(0)) c();
+    this.liveness.stop();
+    this.failover.stop();
     this.actor.stop();
     await this.vm?.stop();
   }

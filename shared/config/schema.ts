@@ -29,6 +29,8 @@ const natsSchema = z
     tls: z
       .strictObject({ caFile: nonEmpty.optional(), certFile: nonEmpty.optional(), keyFile: nonEmpty.optional() })
       .optional(),
+    /** JetStream replicas of the lease bucket: 1 for a single server, 3 for a three-node cluster with a witness. */
+    kvReplicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
   })
   .superRefine((n, ctx) => {
     if ((n.user === undefined) !== (n.password === undefined)) {

@@ -47,7 +47,7 @@ export function decideClaim(current: LeaseView | null, me: string, nowMs: number
 
 export interface Lease {
   /** Become holder or stay holder; returns the epoch now held. LockConflictError when held by a live other or on a lost CAS race; NatsUnavailableError on NATS trouble. */
-  claim(options?: { signal?: AbortSignal; force?: boolean }): Promise<{ epoch: number }>;
+  claim(options?: { signal?: AbortSignal; force?: boolean; bump?: boolean }): Promise<{ epoch: number }>;
   /** Renew by CAS on the last revision we wrote; a conflict => LockConflictError and the lease counts as lost locally. */
   renew(): Promise<{ epoch: number }>;
   /** Hand it over at once (holder null, expiresAtMs 0, same epoch); only if still ours (CAS); a no-op if not ours. */
@@ -138,9 +138,17 @@ export function createLease(o: LeaseOptions): Lease {
     return { epoch };
   };
 
+  // One write at a time: a renewal in flight must not race a claim by the same node into a false conflict.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+
   return {
-    async claim(options = {}) {
-      const { signal, force = false } = options;
+    claim: (options = {}) => serial(async () => {
+      const { signal, force = false, bump = false } = options;
       if (signal?.aborted) throw new AbortedError(`lease claim on ${key}`);
       const current = await read();
       if (signal?.aborted) throw new AbortedError(`lease claim on ${key}`);
@@ -149,7 +157,8 @@ export function createLease(o: LeaseOptions): Lease {
         case 'create':
           return hold(1, { kind: 'create' });
         case 'renew':
-          return hold(decision.current.epoch, { kind: 'update', revision: decision.current.revision });
+          // A failover by the holder itself (secondary lost) still moves the fencing token on.
+          return hold(decision.current.epoch + (bump ? 1 : 0), { kind: 'update', revision: decision.current.revision });
         case 'held':
           if (!force) {
             lose();
@@ -159,14 +168,14 @@ export function createLease(o: LeaseOptions): Lease {
         case 'takeover':
           return hold(decision.current.epoch + 1, { kind: 'update', revision: decision.current.revision });
       }
-    },
+    }),
 
-    async renew() {
+    renew: () => serial(async () => {
       if (ownRevision === null) throw new LockConflictError(key);
       return hold(epoch, { kind: 'update', revision: ownRevision });
-    },
+    }),
 
-    async release() {
+    release: () => serial(async () => {
       if (ownRevision === null) return;
       const revision = ownRevision;
       // Stop side effects before the handover can be seen by the peer.
@@ -178,7 +187,7 @@ export function createLease(o: LeaseOptions): Lease {
         if (e instanceof LockConflictError) return;
         throw e;
       }
-    },
+    }),
 
     read,
 

@@ -36,6 +36,20 @@ export const nodeStatusSchema = z
     transitions: z
       .array(z.object({ at: z.number(), from: z.string(), to: z.string(), reason: z.string() }).strict())
       .max(50),
+    natsConnected: z.boolean(),
+    /** ms since the peer's last heartbeat, as this node sees it. */
+    heartbeatAgeMs: z.number().nonnegative().nullable(),
+    /** The failover machine's view; wall-clock ms for the timeline of the last failover. */
+    failover: z
+      .object({
+        phase: z.string(),
+        trigger: z.string().nullable(),
+        detectedAt: z.number().nullable(),
+        leaseWonAt: z.number().nullable(),
+        takeoverAt: z.number().nullable(),
+      })
+      .strict()
+      .nullable(),
     sentAt: z.number(),
   })
   .strict();
@@ -99,3 +113,29 @@ export const replyEnvelopeSchema = z.union([
   z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }).strict() }).strict(),
 ]);
 export type ReplyEnvelope = z.infer<typeof replyEnvelopeSchema>;
+
+export const drillModeSchema = z.enum(['crash', 'hang', 'partition']);
+export type DrillMode = z.infer<typeof drillModeSchema>;
+
+/** Sent to the agent of the side to fail; `heal` ends a partition drill. */
+export const drillRequestSchema = z.object({ mode: z.enum(['crash', 'hang', 'partition', 'heal']) }).strict();
+export type DrillRequest = z.infer<typeof drillRequestSchema>;
+
+export const drillReplySchema = z.object({ node: z.string(), mode: z.string(), faultAt: z.number(), epoch: z.number().int().nonnegative() }).strict();
+export type DrillReply = z.infer<typeof drillReplySchema>;
+
+const patternFields = {
+  byte: z.number().int().min(0).max(255),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().positive().max(64 * 1024 * 1024),
+};
+
+/** Data checks through qemu-io on the agent's qemu (drills verify what COLO promises). */
+export const commandRequestSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('write-pattern'), ...patternFields, awaitCheckpoint: z.boolean() }).strict(),
+  z.object({ op: z.literal('verify-pattern'), ...patternFields }).strict(),
+]);
+export type CommandRequest = z.infer<typeof commandRequestSchema>;
+
+export const commandReplySchema = z.object({ ok: z.boolean(), detail: z.string(), checkpointCount: z.number().int().nonnegative().optional() }).strict();
+export type CommandReply = z.infer<typeof commandReplySchema>;

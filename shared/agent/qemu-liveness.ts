@@ -1,0 +1,46 @@
+import type { Logger } from '../log.js';
+import type { VmInstance } from '../qemu/index.js';
+
+/**
+ * Notices a hung qemu (a SIGSTOPped or wedged process keeps its sockets open,
+ * so nothing closes). The main monitor not answering is not enough: a qemu
+ * blocked on a dead NBD peer still answers out-of-band; only when the OOB
+ * monitor is silent too is qemu declared hung.
+ */
+export class QemuLiveness {
+  private timer: NodeJS.Timeout | null = null;
+  private probing = false;
+
+  constructor(
+    private readonly o: { intervalMs: number; timeoutMs: number; oobTimeoutMs: number; log: Logger; onHung: (vm: VmInstance, reason: string) => void },
+  ) {}
+
+  watch(vm: VmInstance): void {
+    this.stop();
+    this.timer = setInterval(() => void this.probe(vm), this.o.intervalMs);
+    void vm.proc.exited.then(() => this.stop());
+  }
+
+  private async probe(vm: VmInstance): Promise<void> {
+    if (this.probing || !vm.proc.isRunning) return;
+    this.probing = true;
+    try {
+      await vm.qmp.execute('query-status', undefined, { timeoutMs: this.o.timeoutMs });
+    } catch {
+      if (!vm.proc.isRunning) return;
+      try {
+        await vm.oob.executeOob('yank', { instances: [] }, { timeoutMs: this.o.oobTimeoutMs });
+        this.o.log.warn('qemu main monitor slow but out-of-band monitor answers: not hung');
+      } catch {
+        if (vm.proc.isRunning) this.o.onHung(vm, `qemu answered neither monitor within ${this.o.timeoutMs + this.o.oobTimeoutMs} ms`);
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
