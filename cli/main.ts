@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { runAgent } from './commands/agent.js';
 import { runConfigCheck } from './commands/config-check.js';
 import { runDemo } from './commands/demo.js';
+import { runDrillCommand } from './commands/drill.js';
 import { runStatus } from './commands/status.js';
 
 function positiveInt(v: string): number {
@@ -40,6 +41,20 @@ program
     exitCode = await runStatus(o);
   });
 
+program
+  .command('drill')
+  .description('inject a fault on one side, watch the other take over, verify the data')
+  .requiredOption('--config <file>', 'pair config (YAML)')
+  .requiredOption('--vm <name>', 'the VM to drill')
+  .addOption(new Option('--fail <side>', 'which side fails').choices(['primary', 'secondary']).makeOptionMandatory())
+  .addOption(new Option('--mode <mode>', 'crash: SIGKILL qemu; hang: SIGSTOP qemu; partition: the agent goes silent').choices(['crash', 'hang', 'partition']).default('crash'))
+  .option('--yes', 'do not ask for confirmation')
+  .option('--json', 'print the report as one JSON object')
+  .option('--timeout-ms <ms>', 'how long to wait for the takeover', positiveInt, 30_000)
+  .action(async (o) => {
+    exitCode = await runDrillCommand(o);
+  });
+
 const config = program.command('config').description('configuration tools');
 config
   .command('check')
@@ -59,6 +74,9 @@ program
   .option('--interval-ms <ms>', 'how often to refresh the status', positiveInt, 1_000)
   .option('--dir <dir>', 'working directory (default: a new temp dir)')
   .addOption(new Option('--accelerator <accel>', 'force an accelerator').choices(['auto', 'kvm', 'tcg']))
+  .addOption(new Option('--drill <side>', 'once protected, fail this side and report the takeover').choices(['primary', 'secondary']))
+  .addOption(new Option('--mode <mode>', 'drill fault').choices(['crash', 'hang', 'partition']).default('crash'))
+  .option('--yes', 'do not ask before the drill')
   .action(async (o) => {
     exitCode = await runDemo(o);
   });

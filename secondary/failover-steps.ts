@@ -28,7 +28,7 @@ export async function takeOver(qmp: QmpClient, oob: QmpClient, plan: VmPlan, cal
       yanked = true;
     }
     if (Date.now() > deadline) throw new ColoError(`still in COLO mode ${colo.mode} after x-colo-lost-heartbeat`, 'local');
-    await sleep(2, call.signal);
+    await sleep(1, call.signal);
   }
   const st = await queryStatus(qmp, call);
   if (!st.running) {

@@ -8,6 +8,9 @@ import { connectCli } from '../connect.js';
 import { startLocalPair } from '../demo/local-pair.js';
 import { EXIT } from '../exit-codes.js';
 import { formatVmStatus } from '../format.js';
+import { runDrill } from '../drill/run-drill.js';
+import { confirm, formatDrillReport } from './drill.js';
+import type { DrillMode } from '../../shared/nats/index.js';
 import { queryPairStatus } from '../pair-status.js';
 
 export interface DemoOptions {
@@ -17,6 +20,9 @@ export interface DemoOptions {
   dir?: string;
   accelerator?: 'auto' | 'kvm' | 'tcg';
   intervalMs: number;
+  drill?: 'primary' | 'secondary';
+  mode?: DrillMode;
+  yes?: boolean;
 }
 
 function say(o: DemoOptions, line: string): void {
@@ -30,6 +36,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     console.error(`--until takes 'protected', not '${o.until}'`);
     return EXIT.usage;
   }
+  if (o.drill && !o.yes && !(await confirm(`The demo will ${o.mode === 'hang' ? 'freeze' : o.mode === 'partition' ? 'cut off' : 'kill'} its ${o.drill} once protected. Go on?`))) {
+    console.error('drill not confirmed (use --yes to run without asking)');
+    return EXIT.usage;
+  }
+  const until = o.drill ? 'protected' : o.until;
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'colo-ft-demo-'));
   say(o, `demo: working in ${dir}`);
   const pair = await startLocalPair({ dir, accelerator: o.accelerator });
@@ -51,7 +62,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     while (!stop.signal.aborted) {
       const status = await queryPairStatus(bus, config, 1_000).catch(() => null);
       const vm = status?.vms[0];
-      if (o.until === 'protected') {
+      if (until === 'protected') {
+        if (vm?.protected && o.drill) {
+          say(o, formatVmStatus(vm));
+          const report = await runDrill(bus, config, { vm: vm.vm, fail: o.drill, mode: o.mode ?? 'crash', progress: (l) => say(o, `drill: ${l}`) });
+          console.log(o.json ? JSON.stringify(report) : formatDrillReport(report));
+          code = report.ok ? EXIT.ok : EXIT.failed;
+          break;
+        }
         if (vm?.protected) {
           if (o.json) console.log(JSON.stringify(vm));
           else console.log(formatVmStatus(vm));
@@ -69,7 +87,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         if (text !== lastPrinted) say(o, `\n${new Date().toISOString()}\n${text}`);
         lastPrinted = text;
       }
-      await sleep(o.until ? 100 : o.intervalMs, stop.signal).catch(() => undefined);
+      await sleep(until ? 100 : o.intervalMs, stop.signal).catch(() => undefined);
     }
   } catch (e) {
     console.error(`demo: ${errorMessage(e)}`);

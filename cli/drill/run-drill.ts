@@ -92,7 +92,7 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
       report.totalMs = Date.now() - fault.faultAt;
       break;
     }
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
   }
   if (o.mode === 'partition') await bus.request(subjects.rpc(pair, o.vm, failed, 'drill'), { mode: 'heal' }, drillReplySchema, { timeoutMs: 5_000 }).catch(() => undefined);
   if (!took) {

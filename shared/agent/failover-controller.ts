@@ -3,7 +3,7 @@ import { carryOnAlone } from '../../primary/index.js';
 import { takeOver } from '../../secondary/index.js';
 import { failoverMachine, phaseOf, type ClaimOutput, type FailoverRole, type TransitionRecord } from '../../state-machines/index.js';
 import type { Config } from '../config/index.js';
-import { LockConflictError, errorMessage } from '../errors.js';
+import { LockConflictError, NatsUnavailableError, errorMessage } from '../errors.js';
 import type { Lease } from '../lease/index.js';
 import type { Logger } from '../log.js';
 import type { Bus, Unsubscribe } from '../nats/index.js';
@@ -24,7 +24,22 @@ export interface FailoverDeps {
   onTransition: (record: TransitionRecord) => void;
 }
 
-const CLAIM_RETRY_MS = 3;
+const CLAIM_RETRY_MS = 1;
+
+/**
+ * Pause the VM for good. A plain `stop` is undone by COLO's next checkpoint,
+ * so the COLO stream is yanked first (out-of-band, works even if the main
+ * monitor is stuck); then the VM must stay stopped.
+ */
+async function fenceByPause(vm: VmInstance): Promise<void> {
+  await vm.oob.executeOob('yank', { instances: [{ type: 'migration' }] }, { timeoutMs: 200 }).catch(() => undefined);
+  await vm.qmp.execute('stop', undefined, { timeoutMs: 200 });
+  for (let i = 0; i < 3; i++) {
+    await sleep(50);
+    const st = (await vm.qmp.execute('query-status', undefined, { timeoutMs: 200 })) as { running?: boolean; status?: string };
+    if (st.running !== false) throw new Error(`VM still running after stop (run state ${st.status})`);
+  }
+}
 
 /** The failover side of one VM on one node: heartbeats, the lease, the failover machine and its effects. */
 export class FailoverController {
@@ -33,6 +48,7 @@ export class FailoverController {
   readonly keeper: LeaseKeeper;
   private readonly unsubs: Unsubscribe[] = [];
   private qemuOk = true;
+  private seenEpoch = 0;
 
   constructor(private readonly d: FailoverDeps) {
     const t = d.config.timings;
@@ -56,6 +72,9 @@ export class FailoverController {
       log: d.log,
       self: () => ({ role: this.role, epoch: this.epoch, qemuOk: this.qemuOk }),
       knownEpoch: () => this.epoch,
+      onEpochSeen: (epoch) => {
+        this.seenEpoch = Math.max(this.seenEpoch, epoch);
+      },
       onPeerLost: (reason, at) => this.actor.send({ type: 'PEER_LOST', reason, at }),
       onPeerBack: () => this.actor.send({ type: 'PEER_BACK' }),
     });
@@ -66,7 +85,7 @@ export class FailoverController {
   }
 
   get epoch(): number {
-    return Math.max(this.actor.getSnapshot().context.epoch, this.d.lease.epoch);
+    return Math.max(this.actor.getSnapshot().context.epoch, this.d.lease.epoch, this.seenEpoch);
   }
 
   private call(signal?: AbortSignal) {
@@ -94,13 +113,18 @@ export class FailoverController {
           // The dead side usually hands the lease over within ms; otherwise it expires within one TTL.
           const deadline = performance.now() + this.d.config.timings.leaseTtlMs + 250;
           let last: unknown;
+          let attempts = 0;
           while (performance.now() < deadline) {
             try {
+              attempts++;
+              if (this.d.bus.state !== 'connected') throw new NatsUnavailableError('NATS is unreachable from this node');
               const { epoch } = await lease.claim({ signal, bump: true });
               this.keeper.hold();
+              this.d.log.info({ epoch, attempts }, 'lease won');
               return { epoch, at: Date.now() };
             } catch (e) {
               last = e;
+              this.d.log.debug({ reason: errorMessage(e) }, 'lease claim attempt failed');
               if (signal.aborted) throw e;
             }
             await sleep(CLAIM_RETRY_MS, signal);
@@ -129,16 +153,17 @@ export class FailoverController {
           const vm = this.d.vm();
           if (!vm || !vm.proc.isRunning) return;
           try {
-            await vm.qmp.execute('stop', undefined, { timeoutMs: 200 });
+            await fenceByPause(vm);
           } catch (e) {
-            // A monitor that cannot pause the VM cannot be trusted to keep it quiet: kill it.
-            this.d.log.error({ reason: errorMessage(e) }, 'cannot pause the VM: killing qemu to fence it');
+            // A qemu that cannot be kept paused cannot be trusted to stay quiet: kill it.
+            this.d.log.error({ reason: errorMessage(e) }, 'cannot keep the VM paused: killing qemu to fence it');
             process.kill(vm.proc.pid, 'SIGKILL');
           }
         }),
         releaseLease: fromPromise<void, { vm: string }>(async () => {
           this.keeper.letGo();
           await lease.release();
+          this.d.log.info({ epoch: lease.epoch }, 'lease handed over');
         }),
       },
     });
@@ -174,6 +199,7 @@ export class FailoverController {
   }
 
   qemuGone(reason: string): void {
+    if (!this.qemuOk) return;
     this.qemuOk = false;
     this.heartbeat.beat();
     this.actor.send({ type: 'LOCAL_QEMU_LOST', reason, at: Date.now() });

@@ -14,6 +14,8 @@ export interface HeartbeatOptions {
   /** What we say about ourselves in each beat. */
   self: () => { role: Role; epoch: number; qemuOk: boolean };
   knownEpoch: () => number;
+  /** The peer's epoch, so a node that never held the lease still learns the current fencing token. */
+  onEpochSeen: (epoch: number) => void;
   onPeerLost: (reason: string, at: number) => void;
   onPeerBack: () => void;
   monotonic?: () => number;
@@ -82,6 +84,7 @@ export class HeartbeatMonitor {
       return;
     }
     this.lastPeerBeat = hb;
+    this.o.onEpochSeen(hb.epoch);
     if (!hb.qemuOk) {
       if (this.peerAlive) this.lose(`peer ${hb.node} reports its qemu is gone`);
       return;

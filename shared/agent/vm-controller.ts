@@ -91,7 +91,7 @@ export class VmController {
     });
     this.liveness = new QemuLiveness({
       intervalMs: t.heartbeatIntervalMs,
-      timeoutMs: Math.max(100, Math.floor(t.heartbeatTimeoutMs / 2)),
+      timeoutMs: Math.max(100, Math.floor(t.heartbeatTimeoutMs / 3)),
       oobTimeoutMs: 100,
       log: this.log,
       onHung: (vm, reason) => {
@@ -174,6 +174,10 @@ export class VmController {
         }
       }),
     );
+    // The monitor socket closes as the process dies, well before the exit is reaped: act on whichever comes first.
+    void vm.qmp.closed.then(() => {
+      if (!this.stopping && this.vm === vm) this.failover.qemuGone('qemu closed its monitor (process dying)');
+    });
     void vm.proc.exited.then(() => {
       this.live = { ...this.live, qemuPid: null, runState: null, coloMode: null };
       if (this.stopping) return;

@@ -25,10 +25,13 @@ function isConflict(e: unknown): boolean {
   return typeof err?.message === 'string' && /wrong last sequence/i.test(err.message);
 }
 
+/** KV calls fail fast: a lease decision waiting 5 s (the client's default) on a dead link is worse than an error. */
+const KV_TIMEOUT_MS = 1_000;
+
 export async function openKv(nc: NatsConnection, bucket: string, replicas: number): Promise<KvStore> {
   let kv: KV;
   try {
-    kv = await nc.jetstream().views.kv(bucket, { history: 1, replicas });
+    kv = await nc.jetstream({ timeout: KV_TIMEOUT_MS }).views.kv(bucket, { history: 1, replicas });
   } catch (e) {
     throw new NatsUnavailableError(`cannot open KV bucket ${bucket}: ${errorMessage(e)}`, { cause: e });
   }

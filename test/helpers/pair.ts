@@ -38,7 +38,10 @@ export interface TestPair {
   vmNames: string[];
   /** A client connection for the test itself, as the CLI would have. */
   client: Bus;
-  startAgent(node: 'alpha' | 'beta'): Promise<Agent>;
+  /** Start a node's agent; `natsUrl` lets a test route one agent through its own path (a proxy it can cut). */
+  startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string }): Promise<Agent>;
+  natsPort: number;
+  restartNats(downMs?: number): Promise<void>;
   agent(node: 'alpha' | 'beta'): Agent | undefined;
   status(vm?: string): Promise<VmStatus>;
   waitProtected(vm?: string, timeoutMs?: number): Promise<VmStatus>;
@@ -54,6 +57,7 @@ export interface TestPair {
  */
 export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestPair> {
   const nats = await startNatsServer(dir);
+  let current = nats;
   const vmCount = o.vms ?? 1;
   const disks = o.disks ?? 1;
   const ports = await freePorts(vmCount * 2);
@@ -92,8 +96,15 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
     natsUrl: nats.url,
     vmNames: vms.map((v) => v.name),
     client,
-    async startAgent(node) {
-      const a = await startAgent({ config, nodeName: node, log, kvmUsable: kvmForTests() });
+    natsPort: nats.port,
+    async restartNats(downMs = 0) {
+      await current.stop();
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
+      current = await startNatsServer(dir, nats.port);
+    },
+    async startAgent(node, opts = {}) {
+      const cfg = opts.natsUrl ? { ...config, nats: { ...config.nats, servers: [opts.natsUrl] } } : config;
+      const a = await startAgent({ config: cfg, nodeName: node, log, kvmUsable: kvmForTests() });
       agents.set(node, a);
       return a;
     },

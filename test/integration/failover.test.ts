@@ -9,6 +9,7 @@ describe('failover on real qemu and nats-server, data verified each time', () =>
     ['primary', 'crash'],
     ['secondary', 'crash'],
     ['primary', 'hang'],
+    ['secondary', 'hang'],
   ] as const)('%s %s: the survivor takes over alone with a higher epoch and the pattern intact', async (fail, mode) => {
     const pair = await setupPair(tmpRun(`failover-${fail}-${mode}`));
     await pair.startAgent('alpha');

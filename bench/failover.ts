@@ -1,0 +1,129 @@
+/**
+ * npm run bench:failover: crash (kill -9) and silent loss (SIGSTOP) drills on a
+ * real pair of agent processes, median and p99 from the fault to the survivor
+ * running alone with the new epoch, next to the raw QMP failover sequence
+ * issued directly in the same run; then an idle pair watched for false failovers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalPair } from '../cli/demo/local-pair.js';
+import { runDrill, type DrillReport } from '../cli/drill/run-drill.js';
+import { queryPairStatus } from '../cli/pair-status.js';
+import { loadConfig } from '../shared/config/index.js';
+import { silentLogger } from '../shared/log.js';
+import { connectBus } from '../shared/nats/index.js';
+import { isKvmUsable } from '../shared/qemu/index.js';
+import { queryColoStatus } from '../shared/qmp/index.js';
+import { rawProtect } from './raw-colo.js';
+import { fmtMs, median, percentile, ratio } from './stats.js';
+
+const N = Number(process.env.BENCH_DRILLS ?? 10);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MINUTES ?? 10) * 60_000;
+const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
+const accelerator = kvm ? 'auto' : 'tcg';
+
+async function drillOnce(dir: string, mode: 'crash' | 'hang'): Promise<DrillReport> {
+  const pair = await startLocalPair({ dir, accelerator });
+  try {
+    const config = loadConfig(pair.configPath);
+    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench', log: silentLogger() });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!(await queryPairStatus(bus, config, 1_000)).vms[0]?.protected) {
+        if (Date.now() > deadline) throw new Error('pair not protected within 60 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return await runDrill(bus, config, { vm: 'vm1', fail: 'primary', mode });
+    } finally {
+      await bus.close();
+    }
+  } finally {
+    await pair.teardown();
+  }
+}
+
+/** colo-procedure.md's failover issued by hand: kill the primary, then nbd-server-stop and x-colo-lost-heartbeat on the secondary as soon as COLO_EXIT arrives. */
+async function rawFailover(dir: string, mode: 'crash' | 'hang'): Promise<number> {
+  const { pair } = await rawProtect(dir, kvm, 64 * 1024 * 1024);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const s = pair.secondary.qmp;
+    const exited = new Promise<void>((resolve) => {
+      const off = s.onEvent((e) => {
+        if (e.event === 'COLO_EXIT') {
+          off();
+          resolve();
+        }
+      });
+    });
+    const t0 = performance.now();
+    process.kill(pair.primary.proc.pid, mode === 'crash' ? 'SIGKILL' : 'SIGSTOP');
+    // A frozen primary closes nothing: by hand, the operator acts on the decision alone.
+    if (mode === 'crash') await exited;
+    await s.execute('nbd-server-stop', undefined, { timeoutMs: 5_000 });
+    await s.execute('x-colo-lost-heartbeat', undefined, { timeoutMs: 5_000 });
+    while ((await queryColoStatus(s, { timeoutMs: 5_000 })).mode !== 'none') await new Promise((r) => setTimeout(r, 1));
+    const t = performance.now() - t0;
+    if (mode === 'hang') process.kill(pair.primary.proc.pid, 'SIGKILL');
+    return t;
+  } finally {
+    await pair.stop();
+  }
+}
+
+async function idleRun(dir: string): Promise<{ failovers: number; minutes: number }> {
+  const pair = await startLocalPair({ dir, accelerator });
+  try {
+    const config = loadConfig(pair.configPath);
+    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-idle', log: silentLogger() });
+    try {
+      let protectedOnce = false;
+      let failovers = 0;
+      const started = Date.now();
+      while (Date.now() - started < IDLE_MS + 60_000) {
+        const vm = (await queryPairStatus(bus, config, 2_000)).vms[0];
+        if (vm?.protected && !protectedOnce) protectedOnce = true;
+        if (protectedOnce && vm && vm.epoch > 1) failovers = vm.epoch - 1;
+        if (protectedOnce && Date.now() - started >= IDLE_MS) break;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      return { failovers, minutes: (Date.now() - started) / 60_000 };
+    } finally {
+      await bus.close();
+    }
+  } finally {
+    await pair.teardown();
+  }
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'colo-ft-bench-failover-'));
+  console.log(`bench:failover  ${N} drills per mode, agents as separate processes, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, default timings`);
+  for (const mode of ['crash', 'hang'] as const) {
+    const agent: number[] = [];
+    const raw: number[] = [];
+    let failures = 0;
+    for (let i = 0; i < N; i++) {
+      raw.push(await rawFailover(join(root, `raw-${mode}-${i}`), mode));
+      const r = await drillOnce(join(root, `drill-${mode}-${i}`), mode);
+      if (!r.ok || r.takeoverMs === null) {
+        failures++;
+        console.log(`  ${mode} ${i + 1}: FAILED ${r.reason}`);
+        continue;
+      }
+      agent.push(r.takeoverMs);
+      console.log(`  ${mode} ${i + 1}: detected ${r.detectedMs} ms, lease won ${r.leaseWonMs} ms, takeover ${r.takeoverMs} ms, epoch ${r.epochBefore}->${r.epochAfter}, data ${r.dataVerified ? 'ok' : 'BAD'} | raw ${fmtMs(raw[i]!)}`);
+    }
+    const label = mode === 'crash' ? 'crash (kill -9 primary)' : 'silent loss (SIGSTOP primary)';
+    console.log(`  ${label}: colo-ft median ${fmtMs(median(agent))}, p99 ${fmtMs(percentile(agent, 99))} | raw QMP floor median ${fmtMs(median(raw))}, p99 ${fmtMs(percentile(raw, 99))} | ratio ${ratio(median(agent), median(raw))}${failures ? ` | ${failures} failed drills` : ''}`);
+  }
+  if (IDLE_MS > 0) {
+    console.log(`  idle run: watching a protected pair for ${IDLE_MS / 60_000} minutes...`);
+    const idle = await idleRun(join(root, 'idle'));
+    console.log(`  idle run: ${idle.failovers} false failovers in ${idle.minutes.toFixed(1)} minutes`);
+  }
+  rmSync(root, { recursive: true, force: true });
+}
+
+await main();

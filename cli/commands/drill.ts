@@ -1,0 +1,91 @@
+import { createInterface } from 'node:readline/promises';
+import { loadConfig } from '../../shared/config/index.js';
+import { ConfigError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
+import type { DrillMode } from '../../shared/nats/index.js';
+import { connectCli } from '../connect.js';
+import { runDrill, type DrillReport } from '../drill/run-drill.js';
+import { EXIT } from '../exit-codes.js';
+
+export interface DrillCommandOptions {
+  config: string;
+  vm: string;
+  fail: 'primary' | 'secondary';
+  mode: DrillMode;
+  yes?: boolean;
+  json?: boolean;
+  timeoutMs?: number;
+}
+
+function ms(v: number | null): string {
+  return v === null ? '-' : `${v} ms`;
+}
+
+export function formatDrillReport(r: DrillReport): string {
+  return [
+    `drill ${r.mode} on the ${r.failed === r.survivor ? '?' : r.failed} side of ${r.vm}: ${r.ok ? 'PASSED' : 'FAILED'}`,
+    `  fault injected   0 ms  (${r.failed})`,
+    `  detected         ${ms(r.detectedMs)}`,
+    `  lease won        ${ms(r.leaseWonMs)}`,
+    `  takeover done    ${ms(r.takeoverMs)}  (${r.survivor})`,
+    `  confirmed        ${ms(r.totalMs)}`,
+    `  epoch            ${r.epochBefore} -> ${r.epochAfter}`,
+    `  data verified    ${r.dataVerified ? 'yes' : 'no'}`,
+    `  single active VM ${r.singleActive ? 'yes' : 'no'}`,
+    `  ${r.reason}`,
+  ].join('\n');
+}
+
+/** Ask before breaking something on purpose; a script must say --yes. */
+export async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function runDrillCommand(o: DrillCommandOptions): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(o.config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+  if (!config.vms.some((v) => v.name === o.vm)) {
+    console.error(`no VM named '${o.vm}' in ${o.config}`);
+    return EXIT.usage;
+  }
+  if (!o.yes && !(await confirm(`This ${o.mode === 'crash' ? 'kills' : o.mode === 'hang' ? 'freezes' : 'cuts off'} the ${o.fail} of ${o.vm}. Go on?`))) {
+    console.error('drill not confirmed (use --yes to run without asking)');
+    return EXIT.usage;
+  }
+  let bus;
+  try {
+    bus = await connectCli(config, 'drill');
+  } catch (e) {
+    console.error(`NATS unreachable: ${e instanceof NatsUnavailableError ? e.message : errorMessage(e)}`);
+    return EXIT.unreachable;
+  }
+  try {
+    const report = await runDrill(bus, config, {
+      vm: o.vm,
+      fail: o.fail,
+      mode: o.mode,
+      timeoutMs: o.timeoutMs,
+      progress: (line) => (o.json ? undefined : console.error(`drill: ${line}`)),
+    });
+    console.log(o.json ? JSON.stringify(report) : formatDrillReport(report));
+    return report.ok ? EXIT.ok : EXIT.failed;
+  } catch (e) {
+    console.error(`drill: ${errorMessage(e)}`);
+    return EXIT.failed;
+  } finally {
+    await bus.close();
+  }
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { runDrill } from '../../cli/drill/run-drill.js';
+import { setupPair } from '../helpers/pair.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { tmpRun } from '../helpers/tmp-run.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+describe('partitions and NATS outages on real qemu and nats-server', () => {
+  it('primary cut off from NATS: it fences itself, the secondary takes over, exactly one side is active', async () => {
+    const pair = await setupPair(tmpRun('partition-primary'));
+    const proxy = await startTcpProxy(pair.natsPort);
+    await pair.startAgent('alpha', { natsUrl: proxy.url });
+    await pair.startAgent('beta');
+    await pair.waitProtected();
+    const alpha = pair.agent('alpha')!.controllers()[0]!;
+    const beta = pair.agent('beta')!.controllers()[0]!;
+    proxy.cut();
+    const took = await waitFor(() => {
+      const s = beta.status();
+      return s.failover?.phase === 'runningAlone' ? s : false;
+    }, { timeoutMs: 15_000, what: 'beta to take over' });
+    expect(took.role).toBe('primary');
+    expect(took.epoch).toBe(2);
+    const fenced = await waitFor(async () => {
+      const s = await alpha.statusFresh();
+      return s.failover?.phase === 'fenced' ? s : false;
+    }, { timeoutMs: 5_000, what: 'alpha to fence itself' });
+    expect(fenced.role).toBe('none');
+    // Paused for good: 'paused', or 'colo' (stopped mid-checkpoint with the stream yanked); never running.
+    expect(['paused', 'colo']).toContain(fenced.runState);
+    // The fence came first: alpha paused its VM before beta could win the lease.
+    const fencedAt = fenced.transitions.find((t) => t.to === 'fenced')!.at;
+    expect(fencedAt).toBeLessThanOrEqual(took.failover!.leaseWonAt!);
+    const betaLive = await beta.statusFresh();
+    expect(betaLive).toMatchObject({ runState: 'running', coloMode: 'none' });
+    // Contact comes back: alpha sees the higher epoch and stays down.
+    proxy.restore();
+    await new Promise((r) => setTimeout(r, 1_500));
+    const after = await alpha.statusFresh();
+    expect(after.failover?.phase).toBe('fenced');
+    expect(['paused', 'colo']).toContain(after.runState);
+    expect(after.natsConnected).toBe(true);
+  });
+
+  it('secondary cut off from NATS: the primary carries on alone, the secondary stays passive', async () => {
+    const pair = await setupPair(tmpRun('partition-secondary'));
+    const proxy = await startTcpProxy(pair.natsPort);
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta', { natsUrl: proxy.url });
+    await pair.waitProtected();
+    const alpha = pair.agent('alpha')!.controllers()[0]!;
+    const beta = pair.agent('beta')!.controllers()[0]!;
+    proxy.cut();
+    const alone = await waitFor(() => {
+      const s = alpha.status();
+      return s.failover?.phase === 'runningAlone' ? s : false;
+    }, { timeoutMs: 15_000, what: 'alpha to carry on alone' });
+    expect(alone.epoch).toBe(2);
+    const a = await alpha.statusFresh();
+    expect(a).toMatchObject({ role: 'primary', runState: 'running', coloMode: 'none' });
+    // Beta saw COLO break but cannot win the lease (strict policy): it stays passive, still a COLO secondary, never primary.
+    const b = await waitFor(async () => {
+      const s = await beta.statusFresh();
+      return s.failover?.phase === 'passive' ? s : false;
+    }, { timeoutMs: 10_000, what: 'beta to stay passive' });
+    expect(b.natsConnected).toBe(false);
+    expect(b.role).toBe('secondary');
+    expect(b.coloMode).toBe('secondary');
+    expect(b.reason).toMatch(/strict policy.*NATS is unreachable.*passive/);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await beta.statusFresh()).coloMode).toBe('secondary');
+  });
+
+  it('a partition drill (the agent goes silent) leaves exactly one active side', async () => {
+    const pair = await setupPair(tmpRun('partition-drill'));
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    await pair.waitProtected();
+    const report = await runDrill(pair.client, pair.config, { vm: 'vm1', fail: 'primary', mode: 'partition' });
+    expect(report, report.reason).toMatchObject({ ok: true, singleActive: true, dataVerified: true, survivor: 'beta' });
+    const alpha = await pair.agent('alpha')!.controllers()[0]!.statusFresh();
+    expect(alpha.failover?.phase).toBe('fenced');
+    expect(['paused', 'colo']).toContain(alpha.runState);
+  });
+
+  it('NATS restarted during COLO running: no failover, still protected, same epoch', async () => {
+    // A NATS outage longer than the lease TTL would (rightly) fence the primary: give the restart room.
+    const pair = await setupPair(tmpRun('nats-restart'), { timings: { leaseTtlMs: 6_000 } });
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    const before = await pair.waitProtected();
+    await pair.restartNats(300);
+    const alpha = pair.agent('alpha')!.controllers()[0]!;
+    await waitFor(() => alpha.status().natsConnected, { timeoutMs: 15_000, what: 'alpha reconnected' });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const after = await pair.waitProtected(undefined, 15_000);
+    expect(after.epoch).toBe(before.epoch);
+    expect(after.checkpoints.count).toBeGreaterThan(before.checkpoints.count);
+    for (const c of [alpha, pair.agent('beta')!.controllers()[0]!]) {
+      expect(c.status().failover?.phase).toBe('watching');
+      expect(c.status().transitions.some((t) => ['claiming', 'takingOver', 'carryingOn', 'fencing'].includes(t.to))).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,68 @@
+/** Shared harness for the failover machine tests: controllable fake actors on vitest fake timers. */
+import { createActor, type Actor } from 'xstate';
+import {
+  failoverMachine,
+  type ClaimOutput,
+  type FailoverEvent,
+  type FailoverInput,
+  type FailoverPolicy,
+  type FailoverRole,
+} from '../../../state-machines/failover.js';
+import { controllable } from './checkpoint-harness.js';
+
+export { advance, flush } from './checkpoint-harness.js';
+
+export const STANDBY_RETRY_MS = 4_000;
+export const T0 = 1_700_000_000_000;
+
+/** A rejection that looks like one from shared/errors (the machine branches on `name` only). */
+export function namedError(name: string, message: string): Error {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+export const lockConflict = () => namedError('LockConflictError', 'compare-and-set on vm1.lease lost to another writer');
+export const natsUnavailable = () => namedError('NatsUnavailableError', 'NATS is reconnecting');
+
+export function failoverFakes() {
+  return {
+    claimLease: controllable<ClaimOutput, { vm: string; force: boolean }>(),
+    takeOver: controllable<{ at: number }, { vm: string; epoch: number }>(),
+    carryOnAlone: controllable<{ at: number }, { vm: string; epoch: number }>(),
+    fenceVm: controllable<void, { vm: string }>(),
+    releaseLease: controllable<void, { vm: string }>(),
+  };
+}
+export type FailoverFakes = ReturnType<typeof failoverFakes>;
+
+export function failoverInput(role: FailoverRole, policy: FailoverPolicy = 'strict', epoch = 3): FailoverInput {
+  return { vm: 'vm1', node: role === 'primary' ? 'alpha' : 'beta', role, policy, epoch, standbyRetryMs: STANDBY_RETRY_MS };
+}
+
+export function providedFailover(f: FailoverFakes) {
+  return failoverMachine.provide({
+    actors: {
+      claimLease: f.claimLease.logic,
+      takeOver: f.takeOver.logic,
+      carryOnAlone: f.carryOnAlone.logic,
+      fenceVm: f.fenceVm.logic,
+      releaseLease: f.releaseLease.logic,
+    },
+  });
+}
+
+export type FailoverActor = Actor<typeof failoverMachine>;
+
+export function startFailover(role: FailoverRole, policy: FailoverPolicy = 'strict', epoch = 3) {
+  const f = failoverFakes();
+  const actor = createActor(providedFailover(f), { input: failoverInput(role, policy, epoch) });
+  actor.start();
+  const send = (event: FailoverEvent): void => actor.send(event);
+  return { actor, f, send };
+}
+
+export const peerLost = (at = T0, reason = 'no heartbeat from alpha for 3012 ms'): FailoverEvent => ({ type: 'PEER_LOST', reason, at });
+
+export const stateOf = (a: FailoverActor): unknown => a.getSnapshot().value;
+export const reasonOf = (a: FailoverActor): string => a.getSnapshot().context.reason;
+export const tagsOf = (a: FailoverActor): string[] => [...a.getSnapshot().tags].sort();
