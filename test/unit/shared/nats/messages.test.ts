@@ -34,6 +34,9 @@ const nodeStatus: NodeStatus = {
   coloMode: 'primary',
   checkpoints: { count: 10, ratePerSec: 4.5, lastPauseMs: 12.25, lastAgeMs: 80 },
   transitions: [{ at: 1, from: 'enteringColo', to: 'coloRunning', reason: 'COLO running' }],
+  natsConnected: true,
+  heartbeatAgeMs: 42,
+  failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
   sentAt: 1_700_000_000_000,
 };
 
