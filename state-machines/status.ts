@@ -1,4 +1,4 @@
-import type { CheckpointFigures, NodeStatus, Role } from '../shared/nats/index.js';
+import type { CheckpointFigures, EventKind, NodeStatus, Role } from '../shared/nats/index.js';
 import { checkpointRate, type CheckpointLog } from './checkpoint-figures.js';
 import type { CheckpointContext } from './checkpoint.js';
 import type { FailoverContext } from './failover.js';
@@ -156,4 +156,25 @@ export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports:
     nodes,
     checkpoints: primary?.checkpoints ?? NO_CHECKPOINTS,
   };
+}
+
+/** Which transitions are events worth announcing on the events subject. Pure. */
+export function eventForTransition(machine: 'checkpoint' | 'failover', t: { from: string; to: string }): EventKind | null {
+  if (machine === 'checkpoint') {
+    if (t.to === 'coloRunning' && t.from !== 'coloRunning' && t.from !== 'stalled') return 'protected';
+    if (t.from === 'coloRunning' && t.to !== 'stalled') return 'unprotected';
+    return null;
+  }
+  switch (t.to) {
+    case 'claiming':
+      return t.from === 'watching' ? 'failover-started' : null;
+    case 'runningAlone':
+      return 'takeover-done';
+    case 'fenced':
+      return 'fenced';
+    case 'down':
+      return 'qemu-lost';
+    default:
+      return null;
+  }
 }

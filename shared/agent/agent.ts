@@ -54,10 +54,14 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const kvmUsable = o.kvmUsable ?? isKvmUsable();
   const img = qemuImg(o.qemuImgBinary);
   const kv = await bus.kv(kvBuckets.lease(config.pair), { replicas: config.nats.kvReplicas });
+  const statusKv = await bus.kv(kvBuckets.status(config.pair), { replicas: config.nats.kvReplicas }).catch((e: unknown) => {
+    log.warn({ reason: errorMessage(e) }, 'no status bucket: the feed goes on the status subject only');
+    return null;
+  });
   const controllers: VmController[] = [];
   for (const vm of config.vms) {
     try {
-      const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, kvmUsable, kv, log });
+      const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, kvmUsable, kv, statusKv, log });
       controllers.push(c);
       c.start();
     } catch (e) {

@@ -23,6 +23,7 @@ import { createLease } from '../lease/index.js';
 import { FailoverController } from './failover-controller.js';
 import { QemuLiveness } from './qemu-liveness.js';
 import { qemuIo } from './qemu-io.js';
+import { StatusPublisher } from './status-publisher.js';
 import { serveVmRpc } from './vm-rpc.js';
 import { awaitColoMode, findNode, launchVm, peerOf, planVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
 import { queryColoStatus, queryStatus } from '../qmp/index.js';
@@ -37,6 +38,7 @@ export interface VmControllerDeps {
   qemuBinary: string;
   kvmUsable: boolean;
   kv: KvStore;
+  statusKv: KvStore | null;
   log: Logger;
 }
 
@@ -59,6 +61,7 @@ export class VmController {
   private stopping = false;
   readonly failover: FailoverController;
   private readonly liveness: QemuLiveness;
+  private readonly feed: StatusPublisher;
 
   constructor(private readonly d: VmControllerDeps) {
     const { config, nodeName, vmName } = d;
@@ -87,8 +90,9 @@ export class VmController {
       log: this.log,
       role,
       vm: () => this.vm,
-      onTransition: (record) => this.recordTransition(record),
+      onTransition: (record) => this.recordTransition('failover', record),
     });
+    this.feed = new StatusPublisher({ bus: d.bus, kv: d.statusKv, pair: config.pair, vm: vmName, node: nodeName, log: this.log });
     this.liveness = new QemuLiveness({
       intervalMs: t.heartbeatIntervalMs,
       timeoutMs: Math.max(100, Math.floor(t.heartbeatTimeoutMs / 3)),
@@ -198,7 +202,7 @@ export class VmController {
         const level = snap.hasTag('degraded') ? 'warn' : 'info';
         this.log[level]({ machine: 'checkpoint', from: record.from, to, reason: record.reason }, 'transition');
         previous = to;
-        this.recordTransition(record);
+        this.recordTransition('checkpoint', record);
       },
       error: (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),
     });
@@ -209,8 +213,9 @@ export class VmController {
     this.actor.start();
   }
 
-  private recordTransition(record: TransitionRecord): void {
+  private recordTransition(machine: 'checkpoint' | 'failover', record: TransitionRecord): void {
     this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
+    this.feed.transition(machine, record, this.failover.epoch);
     void this.refreshLive().then(() => this.publishStatus());
   }
 
@@ -295,8 +300,7 @@ export class VmController {
 
   private publishStatus(): void {
     if (this.stopping) return;
-    const { config, nodeName, bus } = this.d;
-    bus.publish(subjects.status(config.pair, this.plan.vm, nodeName), this.status());
+    this.feed.publish(this.status());
   }
 
   async statusFresh(): Promise<NodeStatus> {

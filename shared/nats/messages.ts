@@ -139,3 +139,12 @@ export type CommandRequest = z.infer<typeof commandRequestSchema>;
 
 export const commandReplySchema = z.object({ ok: z.boolean(), detail: z.string(), checkpointCount: z.number().int().nonnegative().optional() }).strict();
 export type CommandReply = z.infer<typeof commandReplySchema>;
+
+export const eventKindSchema = z.enum(['protected', 'unprotected', 'failover-started', 'takeover-done', 'fenced', 'qemu-lost', 'resync-started', 'resync-done']);
+export type EventKind = z.infer<typeof eventKindSchema>;
+
+/** A notable fact on the events subject: what happened, where, under which epoch, and why. */
+export const coloEventSchema = z
+  .object({ pair: z.string(), vm: z.string(), node: z.string(), kind: eventKindSchema, epoch: z.number().int().nonnegative(), reason: z.string(), at: z.number() })
+  .strict();
+export type ColoEvent = z.infer<typeof coloEventSchema>;

@@ -18,4 +18,9 @@ export const subjects = {
   allStatus: (pair: string) => `colo.${pair}.*.status.*`,
   /** Events (failover started, takeover done, ...) of one VM. */
   events: (pair: string, vm: string) => `colo.${pair}.${vm}.events`,
+  /** Every event of a pair (wildcard for subscribers). */
+  allEvents: (pair: string) => `colo.${pair}.*.events`,
+  /** Every status message of every pair on this NATS (dashboards watching many pairs). */
+  everyStatus: () => 'colo.*.*.status.*',
+  everyEvent: () => 'colo.*.*.events',
 } as const;
