@@ -17,11 +17,20 @@ export interface FailoverInput {
   epoch: number;
   /** How long to wait before trying the claim again after the peer kept the lease. */
   standbyRetryMs: number;
+  /** Bound on a takeover or carry-on; past it the node reports failure instead of hanging. */
+  actionTimeoutMs: number;
+  /**
+   * Whether this node's disks hold a complete copy. A secondary becomes
+   * promotable only once COLO has run (its disk is in sync); while it is
+   * still resyncing it must never take over.
+   */
+  promotable: boolean;
 }
 
 export interface FailoverContext extends FailoverInput {
   reason: string;
   natsUp: boolean;
+  peerAlive: boolean;
   /** Why failover started: kept for the status and the drill timeline. */
   trigger: string | null;
   /** Wall-clock ms of the trigger, the lease win and the takeover, for timelines. */
@@ -37,7 +46,10 @@ export type FailoverEvent =
   | { type: 'LOCAL_QEMU_LOST'; reason: string; at: number }
   | { type: 'LEASE_LOST'; reason: string }
   | { type: 'NATS_DOWN' }
-  | { type: 'NATS_UP' };
+  | { type: 'NATS_UP' }
+  | { type: 'PROMOTABLE'; value: boolean }
+  /** The survivor brought a fresh secondary back into COLO: back to watching as primary. */
+  | { type: 'RESTORED' };
 
 export interface ClaimOutput {
   epoch: number;
@@ -74,12 +86,16 @@ export const failoverMachine = setup({
     isPrimary: ({ context }) => context.role === 'primary',
     isRelaxed: ({ context }) => context.policy === 'relaxed',
     natsDown: ({ context }) => !context.natsUp,
+    peerAlive: ({ context }) => context.peerAlive,
+    notPromotable: ({ context }) => context.role === 'secondary' && !context.promotable,
     lostToPeer: ({ event }) => failureName((event as { error?: unknown }).error) === 'LockConflictError',
   },
   delays: {
     standbyRetryMs: ({ context }) => context.standbyRetryMs,
+    actionTimeoutMs: ({ context }) => context.actionTimeoutMs,
   },
   actions: {
+    peerGone: assign({ peerAlive: false }),
     noteTrigger: assign({
       trigger: ({ event }) => ('reason' in event ? event.reason : event.type),
       detectedAt: ({ event }) => ('at' in event ? event.at : Date.now()),
@@ -93,6 +109,7 @@ export const failoverMachine = setup({
     ...input,
     reason: 'watching the peer',
     natsUp: true,
+    peerAlive: false,
     trigger: null,
     detectedAt: null,
     leaseWonAt: null,
@@ -102,6 +119,9 @@ export const failoverMachine = setup({
   on: {
     NATS_DOWN: { actions: assign({ natsUp: false }) },
     NATS_UP: { actions: assign({ natsUp: true }) },
+    PROMOTABLE: { actions: assign({ promotable: ({ event }) => event.value }) },
+    PEER_LOST: { actions: assign({ peerAlive: false }) },
+    PEER_BACK: { actions: assign({ peerAlive: true }) },
   },
   states: {
     watching: {
@@ -110,17 +130,29 @@ export const failoverMachine = setup({
         PEER_LOST: [
           {
             guard: 'natsDown',
-            actions: assign({ reason: 'NATS unreachable: not judging the peer without it' }),
+            actions: ['peerGone', assign({ reason: 'NATS unreachable: not judging the peer without it' })],
+          },
+          {
+            guard: 'notPromotable',
+            target: 'notPromotable',
+            actions: ['peerGone', 'noteTrigger', assign({ reason: ({ event }) => `peer lost (${event.reason}) but this node's disk is incomplete (not yet in sync): not taking over` })],
           },
           {
             target: 'claiming',
-            actions: ['noteTrigger', assign({ reason: ({ event }) => `peer lost (${event.reason}): claiming the lease` })],
+            actions: ['peerGone', 'noteTrigger', assign({ reason: ({ event }) => `peer lost (${event.reason}): claiming the lease` })],
           },
         ],
-        LOCAL_COLO_FAILED: {
-          target: 'claiming',
-          actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed locally (${event.reason}): claiming the lease` })],
-        },
+        LOCAL_COLO_FAILED: [
+          {
+            guard: 'notPromotable',
+            target: 'notPromotable',
+            actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed (${event.reason}) before this node's disk was in sync: not taking over` })],
+          },
+          {
+            target: 'claiming',
+            actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed locally (${event.reason}): claiming the lease` })],
+          },
+        ],
         LOCAL_QEMU_LOST: {
           target: 'releasing',
           actions: ['noteTrigger', assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` })],
@@ -136,6 +168,9 @@ export const failoverMachine = setup({
     },
     claiming: {
       tags: ['failingOver'],
+      on: {
+        LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost while claiming (${event.reason}): fencing the VM` }) },
+      },
       invoke: {
         src: 'claimLease',
         input: ({ context }) => ({ vm: context.vm, force: context.policy === 'relaxed' }),
@@ -159,6 +194,11 @@ export const failoverMachine = setup({
           },
         ],
         onError: [
+          {
+            guard: ({ context, event }) => context.role === 'primary' && failureName(event.error) === 'LockConflictError',
+            target: 'fencing',
+            actions: assign({ reason: ({ event }) => `the lease moved on while acting as primary (${describe(event.error)}): fencing the VM` }),
+          },
           {
             guard: 'lostToPeer',
             target: 'standingBy',
@@ -185,6 +225,10 @@ export const failoverMachine = setup({
     },
     takingOver: {
       tags: ['failingOver'],
+      on: {
+        LEASE_LOST: { target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost during takeover (${event.reason}): fencing the VM` }) },
+      },
+      after: { actionTimeoutMs: { target: 'failed', actions: assign({ reason: 'takeover did not finish in time; operator action needed' }) } },
       invoke: {
         src: 'takeOver',
         input: ({ context }) => ({ vm: context.vm, epoch: context.epoch }),
@@ -201,6 +245,10 @@ export const failoverMachine = setup({
     },
     carryingOn: {
       tags: ['failingOver'],
+      on: {
+        LEASE_LOST: { target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost while dropping the secondary (${event.reason}): fencing the VM` }) },
+      },
+      after: { actionTimeoutMs: { target: 'failed', actions: assign({ reason: 'dropping the secondary did not finish in time; operator action needed' }) } },
       invoke: {
         src: 'carryOnAlone',
         input: ({ context }) => ({ vm: context.vm, epoch: context.epoch }),
@@ -217,31 +265,39 @@ export const failoverMachine = setup({
     runningAlone: {
       tags: ['active', 'alone'],
       on: {
+        RESTORED: { target: 'watching', actions: assign({ role: 'primary', reason: 'protected again: a fresh secondary follows in COLO' }) },
         LEASE_LOST: {
           target: 'fencing',
           actions: assign({ reason: ({ event }) => `lease lost while running alone (${event.reason}): fencing the VM` }),
         },
         LOCAL_QEMU_LOST: {
           target: 'releasing',
-          actions: ['noteTrigger', assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` })],
+          actions: assign({ trigger: ({ event }) => event.reason, reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` }),
         },
       },
     },
     standingBy: {
       tags: ['watching'],
       on: {
-        PEER_BACK: { target: 'watching', actions: assign({ reason: 'peer is back: watching' }) },
+        PEER_BACK: { target: 'watching', actions: assign({ peerAlive: true, reason: 'peer is back: watching' }) },
         LOCAL_COLO_FAILED: { target: 'claiming', actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed locally (${event.reason}): claiming the lease` })] },
         LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost (${event.reason}): fencing the VM` }) },
+        LOCAL_QEMU_LOST: { target: 'releasing', actions: assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` }) },
       },
-      after: { standbyRetryMs: { target: 'claiming', actions: assign({ reason: 'peer still silent: trying the lease again' }) } },
+      after: {
+        standbyRetryMs: [
+          { guard: 'peerAlive', target: 'watching', actions: assign({ reason: 'peer is alive: watching' }) },
+          { target: 'claiming', actions: assign({ reason: 'peer still silent: trying the lease again' }) },
+        ],
+      },
     },
     passive: {
       tags: ['watching', 'passive'],
       on: {
         NATS_UP: { target: 'claiming', actions: assign({ natsUp: true, reason: 'NATS is back: trying the lease again' }) },
-        PEER_BACK: { target: 'watching', actions: assign({ reason: 'peer is back: watching' }) },
+        PEER_BACK: { target: 'watching', actions: assign({ peerAlive: true, reason: 'peer is back: watching' }) },
         LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost (${event.reason}): fencing the VM` }) },
+        LOCAL_QEMU_LOST: { target: 'releasing', actions: assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` }) },
       },
       after: { standbyRetryMs: { target: 'claiming', actions: assign({ reason: 'trying the lease again' }) } },
     },
@@ -255,6 +311,12 @@ export const failoverMachine = setup({
       },
     },
     fenced: { tags: ['fenced'] },
+    notPromotable: {
+      tags: ['down'],
+      on: {
+        PEER_BACK: { target: 'watching', actions: assign({ peerAlive: true, reason: 'peer is back: watching' }) },
+      },
+    },
     releasing: {
       tags: ['down'],
       invoke: {

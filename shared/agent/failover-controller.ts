@@ -59,7 +59,16 @@ export class FailoverController {
       onLost: (reason) => this.actor.send({ type: 'LEASE_LOST', reason }),
     });
     this.actor = createActor(this.provide(), {
-      input: { vm: d.plan.vm, node: d.nodeName, role: d.role, policy: d.config.failover.policy, epoch: 0, standbyRetryMs: t.leaseTtlMs },
+      input: {
+        vm: d.plan.vm,
+        node: d.nodeName,
+        role: d.role,
+        policy: d.config.failover.policy,
+        epoch: 0,
+        standbyRetryMs: t.leaseTtlMs,
+        actionTimeoutMs: t.qmpLongTimeoutMs,
+        promotable: d.role === 'primary',
+      },
     });
     this.heartbeat = new HeartbeatMonitor({
       bus: d.bus,

@@ -57,6 +57,8 @@ export class HeartbeatMonitor {
   /** Drill partition: stop beating, as a node cut off from the network would. */
   mute(muted: boolean): void {
     this.muted = muted;
+    // Back from a (simulated) partition: the peer gets a fresh grace period, as after a NATS reconnect.
+    if (!muted) this.lastSeen = this.now();
   }
 
   /** Say something now (e.g. our qemu just died) instead of at the next interval. */

@@ -202,6 +202,8 @@ export class VmController {
         const level = snap.hasTag('degraded') ? 'warn' : 'info';
         this.log[level]({ machine: 'checkpoint', from: record.from, to, reason: record.reason }, 'transition');
         previous = to;
+        // Once COLO has run, the secondary's disk is a complete replica: from then on it may take over.
+        if (to === 'coloRunning') this.failover.actor.send({ type: 'PROMOTABLE', value: true });
         this.recordTransition('checkpoint', record);
       },
       error: (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),

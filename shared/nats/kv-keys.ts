@@ -12,3 +12,9 @@ export const kvKeys = {
   /** One node's status of one VM in the status bucket. */
   status: (vm: string, node: string) => `${vm}.${node}`,
 } as const;
+
+/** Inverses of the builders above, for watchers that see raw keys (appended for the dashboard feed). */
+export const kvKeyParts = {
+  /** `vm1.lease` -> `vm1`; null for any other key. */
+  leaseVm: (key: string): string | null => (key.endsWith('.lease') ? key.slice(0, -'.lease'.length) : null),
+} as const;

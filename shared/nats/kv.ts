@@ -14,6 +14,20 @@ export interface KvStore {
   /** Write only if the key is still at `revision`; returns the new revision. */
   update(key: string, value: Uint8Array, revision: number): Promise<number>;
   put(key: string, value: Uint8Array): Promise<number>;
+  /** Every key currently holding a value. */
+  keys(): Promise<string[]>;
+  /** The current value of every key, then every change (value null: deleted); `stop()` ends the stream. */
+  watch(): Promise<KvWatch>;
+}
+
+export interface KvChange {
+  key: string;
+  value: Uint8Array | null;
+  revision: number;
+}
+
+export interface KvWatch extends AsyncIterable<KvChange> {
+  stop(): void;
 }
 
 const WRONG_LAST_SEQUENCE = 10071;
@@ -53,5 +67,21 @@ export async function openKv(nc: NatsConnection, bucket: string, replicas: numbe
     create: (key, value) => guard(key, () => kv.create(key, value)),
     update: (key, value, revision) => guard(key, () => kv.update(key, value, revision)),
     put: (key, value) => guard(key, () => kv.put(key, value)),
+    keys: () =>
+      guard('>', async () => {
+        const out: string[] = [];
+        for await (const k of await kv.keys()) out.push(k);
+        return out;
+      }),
+    watch: () =>
+      guard('>', async () => {
+        const it = await kv.watch();
+        return {
+          stop: () => it.stop(),
+          async *[Symbol.asyncIterator]() {
+            for await (const e of it) yield { key: e.key, value: e.operation === 'PUT' ? e.value : null, revision: e.revision };
+          },
+        };
+      }),
   };
 }

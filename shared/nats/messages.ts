@@ -148,3 +148,69 @@ export const coloEventSchema = z
   .object({ pair: z.string(), vm: z.string(), node: z.string(), kind: eventKindSchema, epoch: z.number().int().nonnegative(), reason: z.string(), at: z.number() })
   .strict();
 export type ColoEvent = z.infer<typeof coloEventSchema>;
+
+/* ---- Dashboard feed (issue 5): appended; nothing above changes. ---- */
+
+/** Resync progress of one VM while a fresh secondary is brought back to protection. */
+export const resyncProgressSchema = z
+  .object({
+    vm: z.string().min(1),
+    node: z.string().min(1),
+    phase: z.enum(['running', 'done', 'failed']),
+    bytesDone: z.number().int().nonnegative(),
+    bytesTotal: z.number().int().nonnegative().nullable(),
+    rateBytesPerSec: z.number().nonnegative(),
+    startedAt: z.number(),
+    at: z.number(),
+  })
+  .strict();
+export type ResyncProgress = z.infer<typeof resyncProgressSchema>;
+
+/** One node of a VM as the feed carries it: the `status --json` node names plus liveness figures. */
+export const feedNodeSchema = z
+  .object({
+    node: z.string(),
+    reachable: z.boolean(),
+    role: roleSchema.nullable(),
+    phase: z.string().nullable(),
+    reason: z.string().nullable(),
+    qemuPid: z.number().int().positive().nullable(),
+    qmpSocket: z.string().nullable(),
+    runState: z.string().nullable(),
+    coloMode: coloModeSchema.nullable(),
+    checkpoints: checkpointFiguresSchema.nullable(),
+    epoch: z.number().int().nonnegative().nullable(),
+    natsConnected: z.boolean().nullable(),
+    heartbeatAgeMs: z.number().nonnegative().nullable(),
+    /** ms since this node's last status reached the feed. */
+    lastSeenAgeMs: z.number().nonnegative().nullable(),
+    transitions: z.array(z.object({ at: z.number(), from: z.string(), to: z.string(), reason: z.string() }).strict()).max(50),
+  })
+  .strict();
+export type FeedNode = z.infer<typeof feedNodeSchema>;
+
+/** One VM on the dashboard feed (SSE `/events`, `status --watch --json`): the `colo-ft status --json` names plus `pair` and the dashboard's extras. */
+export const feedVmStatusSchema = z
+  .object({
+    pair: z.string(),
+    vm: z.string(),
+    protected: z.boolean(),
+    phase: z.string(),
+    reason: z.string(),
+    epoch: z.number().int().nonnegative(),
+    nodes: z.array(feedNodeSchema),
+    checkpoints: checkpointFiguresSchema,
+    /** The last checkpoint pauses seen, oldest first (the dashboard's chart). */
+    lastPausesMs: z.array(z.number().nonnegative()).max(120),
+    lease: z.object({ holder: z.string().nullable(), epoch: z.number().int().nonnegative(), expiresAtMs: z.number() }).strict().nullable(),
+    resync: resyncProgressSchema.nullable(),
+    failover: z
+      .object({ node: z.string(), phase: z.string(), trigger: z.string().nullable(), detectedAt: z.number().nullable(), leaseWonAt: z.number().nullable(), takeoverAt: z.number().nullable() })
+      .strict()
+      .nullable(),
+    /** The recent event timeline, oldest first. */
+    events: z.array(coloEventSchema).max(50),
+    updatedAt: z.number(),
+  })
+  .strict();
+export type FeedVmStatus = z.infer<typeof feedVmStatusSchema>;

@@ -24,3 +24,13 @@ export const subjects = {
   everyStatus: () => 'colo.*.*.status.*',
   everyEvent: () => 'colo.*.*.events',
 } as const;
+
+/** Feed subjects added for the dashboard (appended: the builders above are unchanged). */
+export const feedSubjects = {
+  /** Resync progress of one VM while a fresh secondary is brought back (published by the node doing the copy). */
+  resync: (pair: string, vm: string) => `colo.${pair}.${vm}.resync`,
+  /** Every resync progress message on this NATS. */
+  everyResync: () => 'colo.*.*.resync',
+  /** The pair a status/event/resync subject belongs to (`colo.<pair>.<vm>...`): subjects are built above, so this is their inverse. */
+  pairOf: (subject: string): string | null => subject.split('.')[1] ?? null,
+} as const;

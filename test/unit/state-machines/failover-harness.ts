@@ -36,7 +36,7 @@ export function failoverFakes() {
 export type FailoverFakes = ReturnType<typeof failoverFakes>;
 
 export function failoverInput(role: FailoverRole, policy: FailoverPolicy = 'strict', epoch = 3): FailoverInput {
-  return { vm: 'vm1', node: role === 'primary' ? 'alpha' : 'beta', role, policy, epoch, standbyRetryMs: STANDBY_RETRY_MS };
+  return { vm: 'vm1', node: role === 'primary' ? 'alpha' : 'beta', role, policy, epoch, standbyRetryMs: STANDBY_RETRY_MS, actionTimeoutMs: 30_000, promotable: true };
 }
 
 export function providedFailover(f: FailoverFakes) {

@@ -1,5 +1,5 @@
 import { LockConflictError, NatsUnavailableError } from '../../../../shared/errors.js';
-import type { KvEntry, KvStore } from '../../../../shared/nats/index.js';
+import type { KvEntry, KvStore, KvWatch } from '../../../../shared/nats/index.js';
 
 type Op = 'create' | 'update';
 
@@ -41,6 +41,20 @@ export class FakeKv implements KvStore {
 
   async put(key: string, value: Uint8Array): Promise<number> {
     return this.commit(key, value);
+  }
+
+  async keys(): Promise<string[]> {
+    return [...this.entries.keys()];
+  }
+
+  async watch(): Promise<KvWatch> {
+    const snapshot = [...this.entries].map(([key, e]) => ({ key, value: e.value.slice(), revision: e.revision }));
+    return {
+      stop: () => undefined,
+      async *[Symbol.asyncIterator]() {
+        yield* snapshot;
+      },
+    };
   }
 
   /** Store raw bytes, bypassing every check (e.g. a corrupt value). */

@@ -1,0 +1,134 @@
+import { errorMessage } from '../errors.js';
+import { leaseRecordSchema } from '../lease/index.js';
+import type { Logger } from '../log.js';
+import {
+  coloEventSchema,
+  decodeWith,
+  feedSubjects,
+  kvBuckets,
+  kvKeyParts,
+  nodeStatusSchema,
+  resyncProgressSchema,
+  subjects,
+  type Bus,
+  type KvWatch,
+  type Unsubscribe,
+} from '../nats/index.js';
+import type { Feed } from './feed.js';
+
+export interface FeedSourceOptions {
+  bus: Bus;
+  feed: Feed;
+  /** Pairs to load from the status bucket at once (the config's); others are found on the status subjects. */
+  pairs?: readonly string[];
+  /** KV replicas for buckets this source opens (they normally exist already: the agents create them). */
+  kvReplicas?: number;
+  log: Logger;
+}
+
+export interface FeedSource {
+  /** Resolves once the known pairs' status buckets were read (a new subscriber sees them at once). */
+  ready: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Feeds the Feed from NATS: every status, event and resync subject on this
+ * NATS (so every pair sharing it), the status bucket of each pair for the
+ * current state at once, and a watch on each pair's lease bucket for holder
+ * and expiry. Bad messages are dropped by the bus with a warning.
+ */
+export function startFeedSource(o: FeedSourceOptions): FeedSource {
+  const { bus, feed, log } = o;
+  const unsubs: Unsubscribe[] = [];
+  const watches: KvWatch[] = [];
+  const attached = new Map<string, Promise<void>>();
+  let stopped = false;
+
+  const attach = (pair: string): Promise<void> => {
+    let p = attached.get(pair);
+    if (!p) {
+      p = Promise.all([loadStatusBucket(pair), watchLeases(pair)]).then(() => undefined);
+      attached.set(pair, p);
+    }
+    return p;
+  };
+
+  const loadStatusBucket = async (pair: string): Promise<void> => {
+    try {
+      const kv = await bus.kv(kvBuckets.status(pair), { replicas: o.kvReplicas });
+      const keys = await kv.keys();
+      await Promise.all(
+        keys.map(async (key) => {
+          const entry = await kv.get(key);
+          if (!entry || stopped) return;
+          try {
+            feed.status(pair, decodeWith(nodeStatusSchema, entry.value, `${kvBuckets.status(pair)}/${key}`));
+          } catch (e) {
+            log.warn({ pair, key, reason: errorMessage(e) }, 'dropped bad status bucket entry');
+          }
+        }),
+      );
+    } catch (e) {
+      log.warn({ pair, reason: errorMessage(e) }, 'status bucket not readable: following the status subjects only');
+    }
+  };
+
+  const watchLeases = async (pair: string): Promise<void> => {
+    let watch: KvWatch;
+    try {
+      watch = await (await bus.kv(kvBuckets.lease(pair), { replicas: o.kvReplicas })).watch();
+    } catch (e) {
+      log.warn({ pair, reason: errorMessage(e) }, 'lease bucket not watchable: no lease holder or expiry on the feed');
+      return;
+    }
+    if (stopped) return watch.stop();
+    watches.push(watch);
+    void (async () => {
+      try {
+        for await (const change of watch) {
+          const vm = kvKeyParts.leaseVm(change.key);
+          if (!vm) continue;
+          if (change.value === null) {
+            feed.lease(pair, vm, null);
+            continue;
+          }
+          try {
+            const l = decodeWith(leaseRecordSchema, change.value, `${kvBuckets.lease(pair)}/${change.key}`);
+            feed.lease(pair, vm, { holder: l.holder, epoch: l.epoch, expiresAtMs: l.expiresAtMs });
+          } catch (e) {
+            log.warn({ pair, key: change.key, reason: errorMessage(e) }, 'dropped bad lease entry');
+          }
+        }
+      } catch (e) {
+        if (!stopped) log.warn({ pair, reason: errorMessage(e) }, 'lease watch ended');
+      }
+    })();
+  };
+
+  unsubs.push(
+    bus.subscribe(subjects.everyStatus(), nodeStatusSchema, (s, subject) => {
+      const pair = feedSubjects.pairOf(subject);
+      if (!pair) return;
+      feed.status(pair, s);
+      void attach(pair);
+    }),
+    bus.subscribe(subjects.everyEvent(), coloEventSchema, (e) => {
+      feed.event(e);
+      void attach(e.pair);
+    }),
+    bus.subscribe(feedSubjects.everyResync(), resyncProgressSchema, (r, subject) => {
+      const pair = feedSubjects.pairOf(subject);
+      if (pair) feed.resync(pair, r);
+    }),
+  );
+
+  return {
+    ready: Promise.all((o.pairs ?? []).map(attach)).then(() => undefined),
+    stop() {
+      stopped = true;
+      for (const u of unsubs.splice(0)) u();
+      for (const w of watches.splice(0)) w.stop();
+    },
+  };
+}
