@@ -4,6 +4,7 @@ import { runAgent } from './commands/agent.js';
 import { runConfigCheck } from './commands/config-check.js';
 import { runDemo } from './commands/demo.js';
 import { runDrillCommand } from './commands/drill.js';
+import { runServe } from './commands/serve.js';
 import { runStatus } from './commands/status.js';
 
 function positiveInt(v: string): number {
@@ -37,8 +38,19 @@ program
   .option('--vm <name>', 'only this VM')
   .option('--json', 'one JSON object per VM per line')
   .option('--timeout-ms <ms>', 'how long to wait for each agent', positiveInt, 2_000)
+  .option('--watch', 'follow the status feed until Ctrl-C')
   .action(async (o) => {
     exitCode = await runStatus(o);
+  });
+
+program
+  .command('serve')
+  .description('serve the dashboard, /events (SSE) and /metrics (Prometheus) for every VM on the NATS')
+  .requiredOption('--config <file>', 'pair config (YAML)')
+  .option('--listen <addr>', 'PORT, HOST:PORT or [IPV6]:PORT; loopback unless a host is named', '127.0.0.1:8484')
+  .option('--log-level <level>', 'pino level (to stderr)', undefined)
+  .action(async (o) => {
+    exitCode = await runServe(o);
   });
 
 program

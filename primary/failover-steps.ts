@@ -15,7 +15,7 @@ interface Call {
  */
 async function yankReplicationLinks(oob: QmpClient, plan: VmPlan, call: Call): Promise<void> {
   const instances = [
-    ...plan.disks.filter((d) => d.layout === 'primary').map((d) => ({ type: 'block-node', 'node-name': d.ids.nbdNode })),
+    ...plan.disks.filter((d) => d.layout !== 'plain').map((d) => ({ type: 'block-node', 'node-name': d.ids.nbdNode })),
     { type: 'migration' },
   ];
   await oob.executeOob('yank', { instances }, call).catch(() => undefined);
@@ -34,7 +34,7 @@ async function hmpStrict(qmp: QmpClient, line: string, call: Call): Promise<void
 export async function carryOnAlone(qmp: QmpClient, oob: QmpClient, plan: VmPlan, call: Call): Promise<void> {
   await yankReplicationLinks(oob, plan, { timeoutMs: 1_000, signal: call.signal });
   for (const d of plan.disks) {
-    if (d.layout !== 'primary') continue;
+    if (d.layout === 'plain') continue;
     // Absent when the child was never attached (lost before protection): nothing to drop.
     await qmp.execute('x-blockdev-change', { parent: d.ids.top, child: 'children.1' }, call).catch(() => undefined);
     await hmpStrict(qmp, `drive_del ${d.ids.replicationNode}`, call).catch(() => undefined);

@@ -63,7 +63,7 @@ async function hmpStrict(qmp: QmpClient, line: string, call: Call): Promise<void
 /** Add each disk's NBD replication child to its quorum (colo-procedure.md, Protect step 2). */
 export async function attachReplication(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
   for (const d of plan.disks) {
-    if (d.layout !== 'primary') continue;
+    if (d.layout === 'plain') continue;
     const exported = peer.disks.find((x) => x.index === d.index);
     if (!exported) throw new DiskError(`secondary ${peer.node} does not export disk ${d.index}`);
     await hmpStrict(qmp, buildReplicationDriveAdd({ index: d.index, host: peer.nbd.host, port: peer.nbd.port, exportName: exported.exportName }), call);

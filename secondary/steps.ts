@@ -19,6 +19,26 @@ export async function coloDiskSizes(plan: VmPlan, img: QemuImg): Promise<Map<num
 }
 
 /**
+ * Restore path: the parent image must have the survivor's virtual size. A
+ * missing one is created empty (drive-mirror fills it); one of another size is
+ * refused, never resized or overwritten.
+ */
+export async function ensureParentImages(plan: VmPlan, img: QemuImg, survivorSizes: ReadonlyArray<{ index: number; sizeBytes: number }>): Promise<void> {
+  for (const want of survivorSizes) {
+    const d = plan.disks.find((x) => x.index === want.index);
+    if (!d || d.layout === 'plain') continue;
+    if (!existsSync(d.imagePath)) {
+      await img.create(d.imagePath, d.disk.format, want.sizeBytes);
+      continue;
+    }
+    const have = (await img.info(d.imagePath)).virtualSizeBytes;
+    if (have !== want.sizeBytes) {
+      throw new DiskError(`disk ${d.index}: existing image ${d.imagePath} is ${have} bytes but the survivor's is ${want.sizeBytes} bytes; refusing to restore onto it`);
+    }
+  }
+}
+
+/**
  * Fresh active and hidden overlays at exactly the parent's virtual size. An
  * existing overlay of another size is refused, never silently replaced; one of
  * the right size is recreated empty, since stale overlay content would corrupt

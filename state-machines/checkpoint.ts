@@ -18,6 +18,8 @@ export interface CheckpointInput {
   protectTimeoutMs: number;
   stallBoundMs: number;
   retryDelayMs: number;
+  /** Start by watching a COLO that is already running (after a restore, or when adopting a live qemu). */
+  resumeColo?: boolean;
 }
 
 export interface CheckpointContext extends CheckpointInput {
@@ -97,6 +99,7 @@ export const checkpointMachine = setup({
   states: {
     starting: {
       always: [
+        { guard: ({ context }) => context.resumeColo === true, target: 'coloRunning', actions: assign({ reason: 'COLO running: watching checkpoints' }) },
         { guard: 'isPrimary', target: 'launching', actions: assign({ reason: 'cold start as primary: launching qemu with a quorum drive' }) },
         { target: 'preparingDisks', actions: assign({ reason: 'starting as secondary: preparing active and hidden disks' }) },
       ],

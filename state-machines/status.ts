@@ -2,6 +2,7 @@ import type { CheckpointFigures, EventKind, NodeStatus, Role } from '../shared/n
 import { checkpointRate, type CheckpointLog } from './checkpoint-figures.js';
 import type { CheckpointContext } from './checkpoint.js';
 import type { FailoverContext } from './failover.js';
+import type { RestoreContext } from './restore.js';
 
 /** What the agent last read from qemu: the live truth beats the config. */
 export interface LiveQemu {
@@ -31,7 +32,14 @@ export interface FailoverSnapshotView {
   hasTag(tag: string): boolean;
 }
 
+export interface RestoreSnapshotView {
+  value: unknown;
+  context: RestoreContext;
+  hasTag(tag: string): boolean;
+}
+
 export interface NodeExtras {
+  restore?: RestoreSnapshotView | null;
   epoch: number;
   role?: Role;
   transitions: readonly TransitionRecord[];
@@ -58,6 +66,24 @@ export function checkpointFigures(log: CheckpointLog, now: number): CheckpointFi
   };
 }
 
+function resyncView(r: RestoreSnapshotView): NonNullable<NodeStatus['resync']> {
+  const c = r.context;
+  return {
+    phase: phaseOf(r.value),
+    peer: c.peer,
+    attempts: c.attempts,
+    bytesDone: c.progress?.bytesDone ?? 0,
+    bytesTotal: c.progress?.bytesTotal ?? 0,
+    rateBytesPerSec: c.progress?.rateBytesPerSec ?? 0,
+    etaMs: c.progress?.etaMs ?? null,
+    startedAt: c.startedAt,
+    resyncStartedAt: c.resyncStartedAt,
+    resyncReadyAt: c.resyncReadyAt,
+    pauseMs: c.pauseMs === null ? null : Math.round(c.pauseMs * 100) / 100,
+    doneAt: c.doneAt,
+  };
+}
+
 /** The role this node plays now: the failover machine's once it has acted; none once fenced or down. */
 function currentRole(snapshot: CheckpointSnapshotView, extra: NodeExtras): Role {
   const fo = extra.failover;
@@ -71,14 +97,15 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
   const failoverActed = fo !== undefined && !fo.hasTag('watching');
   const failoverSpeaks = fo !== undefined && (failoverActed || fo.hasTag('passive') || !fo.context.natsUp || phaseOf(fo.value) === 'standingBy');
   const isProtected = !failoverActed && snapshot.hasTag('protected') && live.coloMode === ctx.role && live.qemuPid !== null;
+  const restoring = extra.restore?.hasTag('restoring') ? extra.restore : null;
   return {
     vm: ctx.vm,
     node: ctx.node,
     role: currentRole(snapshot, extra),
-    phase: failoverActed ? phaseOf(fo.value) : phaseOf(snapshot.value),
+    phase: restoring ? phaseOf(restoring.value) : failoverActed ? phaseOf(fo.value) : phaseOf(snapshot.value),
     protected: isProtected,
     degraded: snapshot.hasTag('degraded') || failoverActed,
-    reason: failoverSpeaks ? fo.context.reason : ctx.reason,
+    reason: restoring ? restoring.context.reason : failoverSpeaks ? fo.context.reason : ctx.reason,
     epoch: extra.epoch,
     qemuPid: live.qemuPid,
     qmpSocket: live.qmpSocket,
@@ -87,6 +114,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
     checkpoints: checkpointFigures(ctx.checkpoints, now),
     transitions: extra.transitions.slice(-20).map((t) => ({ ...t })),
     natsConnected: extra.natsConnected ?? true,
+    resync: extra.restore ? resyncView(extra.restore) : null,
     heartbeatAgeMs: extra.heartbeatAgeMs ?? null,
     failover: fo
       ? {
@@ -159,7 +187,12 @@ export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports:
 }
 
 /** Which transitions are events worth announcing on the events subject. Pure. */
-export function eventForTransition(machine: 'checkpoint' | 'failover', t: { from: string; to: string }): EventKind | null {
+export function eventForTransition(machine: 'checkpoint' | 'failover' | 'restore', t: { from: string; to: string }): EventKind | null {
+  if (machine === 'restore') {
+    if (t.to === 'resyncing') return 'resync-started';
+    if (t.to === 'switching') return 'resync-done';
+    return null;
+  }
   if (machine === 'checkpoint') {
     if (t.to === 'coloRunning' && t.from !== 'coloRunning' && t.from !== 'stalled') return 'protected';
     if (t.from === 'coloRunning' && t.to !== 'stalled') return 'unprotected';

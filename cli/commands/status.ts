@@ -4,12 +4,15 @@ import { connectCli } from '../connect.js';
 import { EXIT } from '../exit-codes.js';
 import { formatVmStatus } from '../format.js';
 import { queryPairStatus } from '../pair-status.js';
+import { runStatusWatch } from './status-watch.js';
 
 export interface StatusOptions {
   config: string;
   json?: boolean;
   vm?: string;
   timeoutMs?: number;
+  /** Follow the feed until Ctrl-C instead of asking once. */
+  watch?: boolean;
 }
 
 /** `colo-ft status`: one JSON object per VM per line with --json (one VM: exactly one object). */
@@ -28,6 +31,7 @@ export async function runStatus(o: StatusOptions): Promise<number> {
     console.error(`no VM named '${o.vm}' in ${o.config}`);
     return EXIT.usage;
   }
+  if (o.watch) return runStatusWatch(config, o);
   let bus;
   try {
     bus = await connectCli(config, 'status');

@@ -119,7 +119,8 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
     await new Promise((r) => setTimeout(r, 20));
   }
   const survivorLive = await nodeStatus(bus, pair, survivor, o.vm);
-  const survivorActive = survivorLive?.runState === 'running' && survivorLive.coloMode === 'none';
+  // Running alone (COLO mode none), or already protected again by an automatic restore with the survivor as primary.
+  const survivorActive = survivorLive?.runState === 'running' && survivorLive.role === 'primary' && survivorLive.coloMode !== 'secondary';
   report.singleActive = survivorActive && !loserActive;
   report.ok = report.singleActive && report.dataVerified && report.epochAfter > report.epochBefore;
   report.reason = report.ok

@@ -59,15 +59,18 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     return null;
   });
   const controllers: VmController[] = [];
-  for (const vm of config.vms) {
-    try {
-      const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, kvmUsable, kv, statusKv, log });
-      controllers.push(c);
-      c.start();
-    } catch (e) {
-      log.error({ vm: vm.name, reason: errorMessage(e) }, 'cannot run this VM');
-    }
-  }
+  await Promise.all(
+    config.vms.map(async (vm) => {
+      try {
+        const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, kvmUsable, kv, statusKv, log });
+        await c.start();
+        controllers.push(c);
+      } catch (e) {
+        log.error({ vm: vm.name, reason: errorMessage(e) }, 'cannot run this VM');
+      }
+    }),
+  );
+  controllers.sort((a, b) => a.vmName.localeCompare(b.vmName));
   const status = async (): Promise<AgentStatusReply> => ({
     node: nodeName,
     vms: await Promise.all(controllers.map((c) => c.statusFresh())),

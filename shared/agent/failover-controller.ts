@@ -15,7 +15,7 @@ export interface FailoverDeps {
   config: Config;
   nodeName: string;
   peerName: string;
-  plan: VmPlan;
+  plan: () => VmPlan;
   bus: Bus;
   lease: Lease;
   log: Logger;
@@ -45,6 +45,7 @@ async function fenceByPause(vm: VmInstance): Promise<void> {
 export class FailoverController {
   readonly actor: Actor<typeof failoverMachine>;
   readonly heartbeat: HeartbeatMonitor;
+  private subscription: { unsubscribe(): void } | null = null;
   readonly keeper: LeaseKeeper;
   private readonly unsubs: Unsubscribe[] = [];
   private qemuOk = true;
@@ -60,7 +61,7 @@ export class FailoverController {
     });
     this.actor = createActor(this.provide(), {
       input: {
-        vm: d.plan.vm,
+        vm: d.plan().vm,
         node: d.nodeName,
         role: d.role,
         policy: d.config.failover.policy,
@@ -73,7 +74,7 @@ export class FailoverController {
     this.heartbeat = new HeartbeatMonitor({
       bus: d.bus,
       pair: d.config.pair,
-      vm: d.plan.vm,
+      vm: d.plan().vm,
       node: d.nodeName,
       peer: d.peerName,
       intervalMs: t.heartbeatIntervalMs,
@@ -87,6 +88,10 @@ export class FailoverController {
       onPeerLost: (reason, at) => this.actor.send({ type: 'PEER_LOST', reason, at }),
       onPeerBack: () => this.actor.send({ type: 'PEER_BACK' }),
     });
+  }
+
+  get lease(): Lease {
+    return this.d.lease;
   }
 
   get role(): FailoverRole {
@@ -110,12 +115,12 @@ export class FailoverController {
   /** Re-check the lease right before a side effect (relaxed policy may act without it, and says so). */
   private assertLease(): void {
     if (this.d.config.failover.policy === 'strict' && !this.d.lease.isHeldLocally()) {
-      throw new LockConflictError(`${this.d.plan.vm} lease (no longer held locally)`);
+      throw new LockConflictError(`${this.d.plan().vm} lease (no longer held locally)`);
     }
   }
 
   private provide() {
-    const { lease, plan } = this.d;
+    const { lease } = this.d;
     return failoverMachine.provide({
       actors: {
         claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(async ({ input, signal }) => {
@@ -149,13 +154,13 @@ export class FailoverController {
         takeOver: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
           this.assertLease();
           const vm = this.requireVm();
-          await takeOver(vm.qmp, vm.oob, plan, this.call(signal));
+          await takeOver(vm.qmp, vm.oob, this.d.plan(), this.call(signal));
           return { at: Date.now() };
         }),
         carryOnAlone: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
           this.assertLease();
           const vm = this.requireVm();
-          await carryOnAlone(vm.qmp, vm.oob, plan, this.call(signal));
+          await carryOnAlone(vm.qmp, vm.oob, this.d.plan(), this.call(signal));
           return { at: Date.now() };
         }),
         fenceVm: fromPromise<void, { vm: string }>(async () => {
@@ -180,7 +185,7 @@ export class FailoverController {
 
   start(): void {
     let previous: string | null = null;
-    this.actor.subscribe((snap) => {
+    this.subscription = this.actor.subscribe((snap) => {
       const to = phaseOf(snap.value);
       if (to === previous) return;
       const record = { at: Date.now(), from: previous ?? 'none', to, reason: snap.context.reason };
@@ -225,6 +230,7 @@ export class FailoverController {
   }
 
   stop(): void {
+    this.subscription?.unsubscribe();
     this.heartbeat.stop();
     this.keeper.letGo();
     for (const u of this.unsubs.splice(0)) u();

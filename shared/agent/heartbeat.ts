@@ -35,6 +35,7 @@ export class HeartbeatMonitor {
   private unsubs: Unsubscribe[] = [];
   private readonly now: () => number;
   lastPeerBeat: Heartbeat | null = null;
+  private lastAnyBeat = -Infinity;
 
   constructor(private readonly o: HeartbeatOptions) {
     this.now = o.monotonic ?? (() => performance.now());
@@ -69,6 +70,11 @@ export class HeartbeatMonitor {
     this.o.bus.publish(subjects.heartbeat(this.o.pair, this.o.vm, this.o.node), hb);
   }
 
+  /** The peer's agent is talking (its qemu may be gone): someone to restore onto. */
+  isPeerAgentAlive(): boolean {
+    return this.now() - this.lastAnyBeat <= this.o.timeoutMs;
+  }
+
   get isPeerAlive(): boolean {
     return this.peerAlive;
   }
@@ -86,6 +92,7 @@ export class HeartbeatMonitor {
       return;
     }
     this.lastPeerBeat = hb;
+    this.lastAnyBeat = this.now();
     this.o.onEpochSeen(hb.epoch);
     if (!hb.qemuOk) {
       if (this.peerAlive) this.lose(`peer ${hb.node} reports its qemu is gone`);

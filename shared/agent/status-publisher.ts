@@ -20,7 +20,7 @@ export class StatusPublisher {
     kv?.put(kvKeys.status(vm, node), encodeJson(status)).catch((e: unknown) => this.o.log.debug({ reason: errorMessage(e) }, 'status bucket write failed'));
   }
 
-  transition(machine: 'checkpoint' | 'failover', record: TransitionRecord, epoch: number): void {
+  transition(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord, epoch: number): void {
     const kind = eventForTransition(machine, record);
     if (!kind) return;
     const event: ColoEvent = { pair: this.o.pair, vm: this.o.vm, node: this.o.node, kind, epoch, reason: record.reason, at: record.at };

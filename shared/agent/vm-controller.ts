@@ -1,33 +1,22 @@
-import { createActor, fromPromise, type Actor } from 'xstate';
-import {
-  attachReplication,
-  awaitPeerReady,
-  primaryDiskSizes,
-  startMigration,
-} from '../../primary/index.js';
-import { exportDisks, prepareOverlays, coloDiskSizes, readinessReply } from '../../secondary/index.js';
-import {
-  checkpointMachine,
-  stallBoundMs,
-  toNodeStatus,
-  phaseOf,
-  type LiveQemu,
-  type PeerEndpoints,
-  type TransitionRecord,
-} from '../../state-machines/index.js';
+import { createActor, type Actor } from 'xstate';
+import { readinessReply } from '../../secondary/index.js';
+import { phaseOf, stallBoundMs, toNodeStatus, type checkpointMachine, type LiveQemu, type TransitionRecord } from '../../state-machines/index.js';
 import type { Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
+import { createLease, type Lease } from '../lease/index.js';
 import type { Logger } from '../log.js';
-import { kvKeys, subjects, type Bus, type DrillReply, type DrillRequest, type KvStore, type NodeStatus, type ReadinessReply, type ReadinessRequest, type Unsubscribe } from '../nats/index.js';
-import { createLease } from '../lease/index.js';
+import type { AcceptedReply, Bus, DrillReply, DrillRequest, KvStore, NodeStatus, ReadinessReply, ReadinessRequest, RejoinRequest, RestoreRequest, Unsubscribe } from '../nats/index.js';
+import { kvKeys } from '../nats/index.js';
+import { findNode, peerOf, planVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
+import { queryColoStatus, queryStatus } from '../qmp/index.js';
+import { provideCheckpoint } from './checkpoint-actors.js';
 import { FailoverController } from './failover-controller.js';
 import { QemuLiveness } from './qemu-liveness.js';
-import { qemuIo } from './qemu-io.js';
-import { StatusPublisher } from './status-publisher.js';
-import { serveVmRpc } from './vm-rpc.js';
-import { awaitColoMode, findNode, launchVm, peerOf, planVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
-import { queryColoStatus, queryStatus } from '../qmp/index.js';
 import { coloEventTranslator } from './qmp-events.js';
+import { RestoreRunner } from './restore-runner.js';
+import { StatusPublisher } from './status-publisher.js';
+import { injectFault, verifyPattern, writePattern } from './vm-drills.js';
+import { serveVmRpc } from './vm-rpc.js';
 
 export interface VmControllerDeps {
   config: Config;
@@ -42,56 +31,47 @@ export interface VmControllerDeps {
   log: Logger;
 }
 
+type Role = 'primary' | 'secondary';
 const LIVE_POLL_MS = 1_000;
 const STATUS_PUBLISH_MS = 2_000;
-const PEER_POLL_MS = 20;
+const RESTORE_CHECK_MS = 250;
 const MAX_TRANSITIONS = 50;
 
-/** Runs one VM on this node: its checkpoint machine, its qemu, its NATS endpoints. Independent of other VMs. */
+/**
+ * Runs one VM on this node, independent of other VMs: its qemu, and the
+ * checkpoint, failover and restore machines. Roles swap here: a secondary
+ * that takes over becomes primary, a lost node rejoins as a fresh secondary.
+ */
 export class VmController {
   private readonly log: Logger;
-  private readonly plan: VmPlan;
-  private readonly actor: Actor<typeof checkpointMachine>;
+  private readonly lease: Lease;
+  private readonly peerName: string;
+  private role: Role;
+  private plan: VmPlan;
+  private cp: Actor<typeof checkpointMachine> | null = null;
+  private cpSub: { unsubscribe(): void } | null = null;
+  failover!: FailoverController;
+  private readonly restore: RestoreRunner;
   private vm: VmInstance | null = null;
   private live: LiveQemu;
   private transitions: TransitionRecord[] = [];
   private coloSizes: Map<number, number> | null = null;
+  private rejoinSizes: RejoinRequest['disks'] | null = null;
   private readonly cleanups: Unsubscribe[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
-  readonly failover: FailoverController;
   private readonly liveness: QemuLiveness;
   private readonly feed: StatusPublisher;
 
   constructor(private readonly d: VmControllerDeps) {
     const { config, nodeName, vmName } = d;
-    const role = findNode(config, nodeName).initialRole;
-    this.log = d.log.child({ vm: vmName, role });
-    this.plan = planVm(config, vmName, nodeName, role, d.kvmUsable);
+    this.role = findNode(config, nodeName).initialRole;
+    this.peerName = peerOf(config, nodeName).name;
+    this.log = d.log.child({ vm: vmName });
+    this.plan = planVm(config, vmName, nodeName, this.role, d.kvmUsable);
     this.live = { qemuPid: null, qmpSocket: this.plan.qmpSocket, runState: null, coloMode: null };
     const t = config.timings;
-    this.actor = createActor(this.provideActors(), {
-      input: {
-        vm: vmName,
-        node: nodeName,
-        role,
-        protectTimeoutMs: t.protectTimeoutMs,
-        stallBoundMs: stallBoundMs(this.plan.checkpointDelayMs),
-        retryDelayMs: 2_000,
-      },
-    });
-    this.failover = new FailoverController({
-      config,
-      nodeName,
-      peerName: peerOf(config, nodeName).name,
-      plan: this.plan,
-      bus: d.bus,
-      lease: createLease({ kv: d.kv, key: kvKeys.lease(vmName), node: nodeName, ttlMs: t.leaseTtlMs }),
-      log: this.log,
-      role,
-      vm: () => this.vm,
-      onTransition: (record) => this.recordTransition('failover', record),
-    });
+    this.lease = createLease({ kv: d.kv, key: kvKeys.lease(vmName), node: nodeName, ttlMs: t.leaseTtlMs });
     this.feed = new StatusPublisher({ bus: d.bus, kv: d.statusKv, pair: config.pair, vm: vmName, node: nodeName, log: this.log });
     this.liveness = new QemuLiveness({
       intervalMs: t.heartbeatIntervalMs,
@@ -101,12 +81,21 @@ export class VmController {
       onHung: (vm, reason) => {
         // A frozen qemu must never wake up as a second live copy: kill it, then fail over as for a crash.
         this.log.error({ reason }, 'qemu hung: killing it');
-        try {
-          process.kill(vm.proc.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
+        signalPid(vm.proc.pid, 'SIGKILL');
       },
+    });
+    this.restore = new RestoreRunner({
+      config,
+      nodeName,
+      peerName: this.peerName,
+      bus: d.bus,
+      img: d.img,
+      log: this.log,
+      plan: () => this.plan,
+      requireVm: () => this.requireVm(),
+      epoch: () => this.failover.epoch,
+      onTransition: (r) => this.recordTransition('restore', r),
+      onRestored: () => this.becomeProtectedPrimary(),
     });
   }
 
@@ -114,93 +103,85 @@ export class VmController {
     return this.plan.vm;
   }
 
-  private call(signal?: AbortSignal, long = false) {
-    const t = this.d.config.timings;
-    return { timeoutMs: long ? t.qmpLongTimeoutMs : t.qmpTimeoutMs, signal };
+  call(signal?: AbortSignal): { timeoutMs: number; signal?: AbortSignal } {
+    return { timeoutMs: this.d.config.timings.qmpTimeoutMs, signal };
   }
 
-  private requireVm(): VmInstance {
-    if (!this.vm) throw new Error('qemu is not running');
+  requireVm(): VmInstance {
+    if (!this.vm || !this.vm.proc.isRunning) throw new Error('qemu is not running');
     return this.vm;
   }
 
-  private provideActors() {
-    const { config, nodeName, bus, img } = this.d;
-    const plan = this.plan;
-    return checkpointMachine.provide({
-      actors: {
-        prepareDisks: fromPromiseActor(async () => {
-          await prepareOverlays(plan, img);
-          this.coloSizes = await coloDiskSizes(plan, img);
-        }),
-        launchQemu: fromPromiseActor(async ({ signal }) => {
-          if (plan.role === 'primary') await this.failover.claimForPrimary(signal);
-          const vm = await launchVm({ binary: this.d.qemuBinary, plan, qmpTimeoutMs: config.timings.qmpTimeoutMs, log: this.log, signal });
-          this.attachVm(vm);
-          return { pid: vm.proc.pid };
-        }),
-        exportDisks: fromPromiseActor(({ signal }) => exportDisks(plan, this.requireVm().qmp, this.call(signal))),
-        awaitPeerReady: fromPromiseActor(async ({ signal }) =>
-          awaitPeerReady(bus, {
-            pair: config.pair,
-            vm: plan.vm,
-            peerNode: peerOf(config, nodeName).name,
-            disks: await primaryDiskSizes(plan, img),
-            pollMs: PEER_POLL_MS,
-            log: this.log,
-            ...this.call(signal),
-          }),
-        ),
-        attachReplication: fromPromiseActor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) =>
-          attachReplication(this.requireVm().qmp, plan, input.peer, this.call(signal)),
-        ),
-        startMigration: fromPromiseActor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) =>
-          startMigration(this.requireVm().qmp, plan, input.peer, this.call(signal)),
-        ),
-        awaitColo: fromPromiseActor(({ signal }) => awaitColoMode(this.requireVm().qmp, plan.role, { ...this.call(signal), pollMs: 5 })),
+  async start(): Promise<void> {
+    this.role = await this.reconcileRole();
+    this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, this.role, this.d.kvmUsable);
+    this.failover = this.newFailover(this.role);
+    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, this));
+    this.timers.push(setInterval(() => void this.refreshLive(), LIVE_POLL_MS));
+    this.timers.push(setInterval(() => this.publishStatus(), STATUS_PUBLISH_MS));
+    this.timers.push(setInterval(() => this.maybeRestore(), RESTORE_CHECK_MS));
+    this.startCheckpoint(false);
+  }
+
+  /** A node whose peer holds a live lease starts as secondary, whatever the config's initial role says. */
+  private async reconcileRole(): Promise<Role> {
+    const initial = findNode(this.d.config, this.d.nodeName).initialRole;
+    try {
+      const lease = await this.lease.read();
+      if (lease && lease.holder && lease.holder !== this.d.nodeName && lease.expiresAtMs > Date.now()) {
+        if (initial === 'primary') this.log.warn({ holder: lease.holder, epoch: lease.epoch }, 'the peer holds the lease: starting as secondary');
+        return 'secondary';
+      }
+    } catch (e) {
+      this.log.warn({ reason: errorMessage(e) }, 'cannot read the lease at start: using the configured role');
+    }
+    return initial;
+  }
+
+  /** Replace the failover side (at start, and when rejoining as a fresh secondary). */
+  private newFailover(role: Role): FailoverController {
+    const fc = new FailoverController({
+      config: this.d.config,
+      nodeName: this.d.nodeName,
+      peerName: this.peerName,
+      plan: () => this.plan,
+      bus: this.d.bus,
+      lease: this.lease,
+      log: this.log,
+      role,
+      vm: () => this.vm,
+      onTransition: (record) => {
+        if (record.to === 'fencing') this.restore.leaseLost(record.reason);
+        this.recordTransition('failover', record);
       },
     });
+    this.failover = fc;
+    fc.start();
+    return fc;
   }
 
-  private attachVm(vm: VmInstance): void {
-    this.vm = vm;
-    this.live = { ...this.live, qemuPid: vm.proc.pid };
-    this.failover.qemuStarted();
-    this.liveness.watch(vm);
-    const translate = coloEventTranslator();
-    this.cleanups.push(
-      vm.qmp.onEvent((e) => {
-        const signal = translate(e);
-        if (signal) this.actor.send(signal);
-        if (e.event === 'COLO_EXIT' && e.data.reason === 'error') this.failover.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
-        if (e.event === 'STOP' || e.event === 'RESUME' || e.event === 'COLO_EXIT') {
-          this.live = { ...this.live, runState: e.event === 'STOP' ? 'paused' : 'running' };
-        }
-      }),
-    );
-    // The monitor socket closes as the process dies, well before the exit is reaped: act on whichever comes first.
-    void vm.qmp.closed.then(() => {
-      if (!this.stopping && this.vm === vm) this.failover.qemuGone('qemu closed its monitor (process dying)');
+  private startCheckpoint(resumeColo: boolean): void {
+    this.cpSub?.unsubscribe();
+    this.cp?.stop();
+    const t = this.d.config.timings;
+    const cp = createActor(provideCheckpoint(this.checkpointHost()), {
+      input: {
+        vm: this.vmName,
+        node: this.d.nodeName,
+        role: this.role,
+        protectTimeoutMs: t.protectTimeoutMs,
+        stallBoundMs: stallBoundMs(this.plan.checkpointDelayMs),
+        retryDelayMs: 2_000,
+        resumeColo,
+      },
     });
-    void vm.proc.exited.then(() => {
-      this.live = { ...this.live, qemuPid: null, runState: null, coloMode: null };
-      if (this.stopping) return;
-      const reason = errorMessage(vm.proc.exitError());
-      this.failover.qemuGone(reason);
-      this.actor.send({ type: 'QEMU_EXITED', reason });
-    });
-  }
-
-  start(): void {
-    const { config, nodeName, bus } = this.d;
     let previous: string | null = null;
-    this.actor.subscribe({
+    this.cpSub = cp.subscribe({
       next: (snap) => {
         const to = phaseOf(snap.value);
         if (to === previous) return;
         const record = { at: Date.now(), from: previous ?? 'none', to, reason: snap.context.reason };
-        const level = snap.hasTag('degraded') ? 'warn' : 'info';
-        this.log[level]({ machine: 'checkpoint', from: record.from, to, reason: record.reason }, 'transition');
+        this.log[snap.hasTag('degraded') ? 'warn' : 'info']({ machine: 'checkpoint', role: this.role, from: record.from, to, reason: record.reason }, 'transition');
         previous = to;
         // Once COLO has run, the secondary's disk is a complete replica: from then on it may take over.
         if (to === 'coloRunning') this.failover.actor.send({ type: 'PROMOTABLE', value: true });
@@ -208,64 +189,145 @@ export class VmController {
       },
       error: (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),
     });
-    this.cleanups.push(...serveVmRpc(bus, config.pair, this.plan.vm, nodeName, this));
-    this.timers.push(setInterval(() => void this.refreshLive(), LIVE_POLL_MS));
-    this.timers.push(setInterval(() => this.publishStatus(), STATUS_PUBLISH_MS));
-    this.failover.start();
-    this.actor.start();
+    this.cp = cp;
+    cp.start();
   }
 
-  private recordTransition(machine: 'checkpoint' | 'failover', record: TransitionRecord): void {
-    this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
-    this.feed.transition(machine, record, this.failover.epoch);
-    void this.refreshLive().then(() => this.publishStatus());
+  private checkpointHost() {
+    return {
+      config: this.d.config,
+      peerName: this.peerName,
+      bus: this.d.bus,
+      img: this.d.img,
+      qemuBinary: this.d.qemuBinary,
+      log: this.log,
+      plan: this.plan,
+      rejoinSizes: this.rejoinSizes,
+      claimForPrimary: (signal: AbortSignal) => this.failover.claimForPrimary(signal),
+      attachVm: (vm: VmInstance) => this.attachVm(vm),
+      requireVm: () => this.requireVm(),
+      setColoSizes: (sizes: Map<number, number>) => {
+        this.coloSizes = sizes;
+      },
+      call: (signal?: AbortSignal) => this.call(signal),
+    };
+  }
+
+  private attachVm(vm: VmInstance): void {
+    this.vm = vm;
+    this.live = { ...this.live, qmpSocket: this.plan.qmpSocket, qemuPid: vm.proc.pid };
+    this.failover.qemuStarted();
+    this.liveness.watch(vm);
+    const translate = coloEventTranslator();
+    this.cleanups.push(
+      vm.qmp.onEvent((e) => {
+        if (this.vm !== vm) return;
+        const signal = translate(e);
+        if (signal) this.cp?.send(signal);
+        if (e.event === 'COLO_EXIT' && e.data.reason === 'error') this.failover.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
+        if (e.event === 'STOP' || e.event === 'RESUME') this.live = { ...this.live, runState: e.event === 'STOP' ? 'paused' : 'running' };
+      }),
+    );
+    // The monitor socket closes as the process dies, well before the exit is reaped: act on whichever comes first.
+    void vm.qmp.closed.then(() => {
+      if (!this.stopping && this.vm === vm) this.failover.qemuGone('qemu closed its monitor (process dying)');
+    });
+    void vm.proc.exited.then(() => {
+      if (this.stopping || this.vm !== vm) return;
+      this.live = { ...this.live, qemuPid: null, runState: null, coloMode: null };
+      const reason = errorMessage(vm.proc.exitError());
+      this.failover.qemuGone(reason);
+      this.cp?.send({ type: 'QEMU_EXITED', reason });
+    });
+  }
+
+  /** The survivor runs alone and the lost node's agent is back: bring protection back (config restore.auto). */
+  private maybeRestore(): void {
+    if (!this.d.config.restore.auto || this.restore.isRunning) return;
+    const fo = this.failover.actor.getSnapshot();
+    if (fo.value === 'runningAlone' && this.failover.heartbeat.isPeerAgentAlive() && this.failover.lease.isHeldLocally()) this.restore.request();
+  }
+
+  /** Restore finished on the survivor: watch COLO as its primary again. */
+  private becomeProtectedPrimary(): void {
+    this.role = 'primary';
+    this.plan = { ...this.plan, role: 'primary' };
+    this.failover.actor.send({ type: 'RESTORED' });
+    this.startCheckpoint(true);
+  }
+
+  /** The survivor asks this node to start over as a fresh secondary (restore). Never while this node serves the VM. */
+  async rejoin(req: RejoinRequest): Promise<AcceptedReply> {
+    const fo = this.failover.actor.getSnapshot();
+    const serving = this.vm?.proc.isRunning && (fo.value === 'runningAlone' || (this.role === 'primary' && fo.hasTag('watching')));
+    if (serving) return { accepted: false, node: this.d.nodeName, reason: `this node still runs ${this.vmName} as ${this.role} (failover ${phaseOf(fo.value)})` };
+    if (req.epoch < this.failover.epoch) return { accepted: false, node: this.d.nodeName, reason: `stale request: epoch ${req.epoch} < ${this.failover.epoch}` };
+    this.log.warn({ epoch: req.epoch }, 'rejoining as a fresh secondary');
+    await this.resetAsSecondary(req.disks);
+    return { accepted: true, node: this.d.nodeName, reason: 'starting as a fresh secondary' };
+  }
+
+  private async resetAsSecondary(sizes: RejoinRequest['disks']): Promise<void> {
+    this.cpSub?.unsubscribe();
+    this.cp?.stop();
+    this.cp = null;
+    this.liveness.stop();
+    const old = this.vm;
+    this.vm = null;
+    await old?.stop(1_000);
+    this.failover.stop();
+    this.role = 'secondary';
+    this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, 'secondary', this.d.kvmUsable);
+    this.live = { qemuPid: null, qmpSocket: this.plan.qmpSocket, runState: null, coloMode: null };
+    this.rejoinSizes = sizes;
+    this.coloSizes = null;
+    this.failover = this.newFailover('secondary');
+    this.startCheckpoint(false);
+  }
+
+  async requestRestore(req: RestoreRequest): Promise<AcceptedReply> {
+    if (req.to && req.to !== this.peerName) return { accepted: false, node: this.d.nodeName, reason: `${req.to} is not this pair's other node (${this.peerName})` };
+    if (req.bandwidthBytesPerSec !== undefined) await this.restore.setBandwidth(req.bandwidthBytesPerSec);
+    const fo = this.failover.actor.getSnapshot();
+    if (fo.value !== 'runningAlone') return { accepted: req.bandwidthBytesPerSec !== undefined, node: this.d.nodeName, reason: `not running alone here (failover ${phaseOf(fo.value)})` };
+    this.restore.request();
+    return { accepted: true, node: this.d.nodeName, reason: `restoring protection onto ${this.peerName}` };
   }
 
   readiness(req: ReadinessRequest): ReadinessReply {
-    const snap = this.actor.getSnapshot();
-    const sizes = this.coloSizes ?? new Map<number, number>();
-    const ready = this.plan.role === 'secondary' && snap.hasTag('ready') && this.failover.actor.getSnapshot().hasTag('watching');
+    const snap = this.cp?.getSnapshot();
+    const ready = this.role === 'secondary' && snap?.hasTag('ready') === true && this.failover.actor.getSnapshot().hasTag('watching');
     try {
-      return readinessReply(this.plan, ready, snap.context.reason, sizes, req);
+      return readinessReply(this.plan, ready, snap?.context.reason ?? 'starting', this.coloSizes ?? new Map(), req);
     } catch (e) {
       this.log.warn({ reason: errorMessage(e) }, 'refused the primary');
-      this.actor.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
+      this.cp?.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
       throw e;
     }
   }
 
-  /** Drill: inject a fault on this side, as the operator asked. */
   drill(req: DrillRequest): DrillReply {
-    const vm = this.vm;
-    const faultAt = Date.now();
     this.log.warn({ mode: req.mode }, 'drill: injecting fault');
-    if (req.mode === 'partition' || req.mode === 'heal') this.failover.partition(req.mode === 'partition');
-    else {
-      if (!vm || !vm.proc.isRunning) throw new Error('qemu is not running here');
-      process.kill(vm.proc.pid, req.mode === 'crash' ? 'SIGKILL' : 'SIGSTOP');
-    }
-    return { node: this.d.nodeName, mode: req.mode, faultAt, epoch: this.failover.epoch };
+    return { ...injectFault(req.mode, this.vm, this.failover), node: this.d.nodeName };
   }
 
-  /** Write a pattern through qemu-io; optionally wait until a checkpoint completed after it (what COLO promises to carry over). */
-  async writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean): Promise<{ ok: boolean; detail: string; checkpointCount: number }> {
-    const vm = this.requireVm();
-    const before = this.actor.getSnapshot().context.checkpoints.count;
-    const res = await qemuIo(vm, this.plan.disks[0]!.ids.top, `write -P ${byte} ${offset} ${length}`, 5_000);
-    if (!res.ok) return { ok: false, detail: res.lines.join(' | '), checkpointCount: before };
-    if (awaitCheckpoint) {
-      const deadline = Date.now() + 10_000;
-      while (this.actor.getSnapshot().context.checkpoints.count <= before) {
-        if (Date.now() > deadline) return { ok: false, detail: 'no checkpoint completed after the write', checkpointCount: before };
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    return { ok: true, detail: res.lines.join(' | '), checkpointCount: this.actor.getSnapshot().context.checkpoints.count };
+  /** A human-monitor command on this VM's qemu (qemu-io in tests and drills). */
+  hmp(commandLine: string): Promise<string> {
+    return this.requireVm().qmp.hmp(commandLine, this.call());
   }
 
-  async verifyPattern(byte: number, offset: number, length: number): Promise<{ ok: boolean; detail: string }> {
-    const res = await qemuIo(this.requireVm(), this.plan.disks[0]!.ids.top, `read -P ${byte} ${offset} ${length}`, 5_000);
-    return { ok: res.ok, detail: res.lines.join(' | ') };
+  writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean) {
+    return writePattern(this.requireVm(), this.plan, () => this.cp?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint });
+  }
+
+  verifyPattern(byte: number, offset: number, length: number) {
+    return verifyPattern(this.requireVm(), this.plan, { byte, offset, length });
+  }
+
+  private recordTransition(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord): void {
+    this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
+    this.feed.transition(machine, record, this.failover.epoch);
+    void this.refreshLive().then(() => this.publishStatus());
   }
 
   /** Read run state and COLO mode from qemu: the live truth beats the config. */
@@ -280,29 +342,25 @@ export class VmController {
     }
   }
 
-  /** A human-monitor command on this VM's qemu (qemu-io writes and reads for drills and tests). */
-  async hmp(commandLine: string): Promise<string> {
-    return this.requireVm().qmp.hmp(commandLine, this.call());
-  }
-
   status(now = Date.now()): NodeStatus {
+    const hb = this.failover.heartbeat;
     return toNodeStatus(
-      this.actor.getSnapshot(),
+      this.cp!.getSnapshot(),
       this.live,
       {
         epoch: this.failover.epoch,
         transitions: this.transitions,
         failover: this.failover.actor.getSnapshot(),
+        restore: this.restore.snapshot(),
         natsConnected: this.d.bus.state === 'connected',
-        heartbeatAgeMs: this.failover.heartbeat.isPeerAlive || this.failover.heartbeat.lastPeerBeat ? this.failover.heartbeat.peerAgeMs() : null,
+        heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null,
       },
       now,
     );
   }
 
   private publishStatus(): void {
-    if (this.stopping) return;
-    this.feed.publish(this.status());
+    if (!this.stopping && this.cp) this.feed.publish(this.status());
   }
 
   async statusFresh(): Promise<NodeStatus> {
@@ -315,12 +373,18 @@ export class VmController {
     for (const t of this.timers) clearInterval(t);
     for (const c of this.cleanups.splice(0)) c();
     this.liveness.stop();
-    this.failover.stop();
-    this.actor.stop();
+    this.restore.stop();
+    this.failover?.stop();
+    this.cpSub?.unsubscribe();
+    this.cp?.stop();
     await this.vm?.stop();
   }
 }
 
-function fromPromiseActor<T, I = unknown>(body: (args: { input: I; signal: AbortSignal }) => Promise<T>) {
-  return fromPromise<T, I>(({ input, signal }) => body({ input, signal }));
+function signalPid(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
 }

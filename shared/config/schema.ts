@@ -228,6 +228,20 @@ export function nbdPortOf(vm: { disks: readonly DiskConfig[] }): number | undefi
   return vm.disks.find((d) => d.colo && d.coloParams)?.coloParams?.port;
 }
 
+const restoreSchema = z
+  .strictObject({
+    /** Restore protection by itself once the lost node's agent answers again. */
+    auto: z.boolean().default(true),
+    /** drive-mirror speed limit during resync, bytes per second; 0 = unlimited. Changeable while it runs. */
+    bandwidthBytesPerSec: z.int().min(0).default(0),
+    retryBaseMs: z.int().min(10).default(1_000),
+    retryMaxMs: z.int().min(10).default(30_000),
+  })
+  .superRefine((r, ctx) => {
+    if (r.retryMaxMs < r.retryBaseMs) ctx.addIssue({ code: 'custom', path: ['retryMaxMs'], message: 'must be at least retryBaseMs' });
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     pair: name,
@@ -235,6 +249,7 @@ export const configSchema = z
     nodes: nodesSchema,
     timings: timingsSchema,
     failover: failoverSchema,
+    restore: restoreSchema,
     vms: z
       .array(vmSchema)
       .min(1, 'list at least one VM')
@@ -288,3 +303,4 @@ export type MachineConfig = VmConfig['machine'];
 export type TimingsConfig = Config['timings'];
 export type NatsConfig = Config['nats'];
 export type NodeRole = NodeConfig['initialRole'];
+export type RestoreConfig = Config['restore'];

@@ -1,4 +1,4 @@
-import type { ColoEvent, FeedNode, FeedVmStatus, NodeStatus, ResyncProgress } from '../nats/index.js';
+import type { ColoEvent, FeedNode, FeedVmStatus, NodeStatus } from '../nats/index.js';
 import { mergeVmStatus } from '../../state-machines/index.js';
 
 /**
@@ -41,7 +41,6 @@ interface VmEntry {
   sampledCount: Map<string, number>;
   events: ColoEvent[];
   lease: LeaseInfo | null;
-  resync: ResyncProgress | null;
   /** Which node was primary under which epoch: the "from" of a failover's direction. */
   primaryByEpoch: Map<number, string>;
   updatedAt: number;
@@ -69,7 +68,7 @@ export class FeedAggregator {
     const key = vmKey(pair, vm);
     let e = this.vms.get(key);
     if (!e) {
-      e = { pair, vm, nodes: new Map(), pauses: [], sampledCount: new Map(), events: [], lease: null, resync: null, primaryByEpoch: new Map(), updatedAt: now };
+      e = { pair, vm, nodes: new Map(), pauses: [], sampledCount: new Map(), events: [], lease: null, primaryByEpoch: new Map(), updatedAt: now };
       this.vms.set(key, e);
     }
     return e;
@@ -107,13 +106,6 @@ export class FeedAggregator {
   applyLease(pair: string, vm: string, lease: LeaseInfo | null, now: number): void {
     const e = this.entry(pair, vm, now);
     e.lease = lease;
-    e.updatedAt = now;
-  }
-
-  applyResync(pair: string, r: ResyncProgress, now: number): void {
-    const e = this.entry(pair, r.vm, now);
-    if (e.resync && e.resync.at > r.at) return;
-    e.resync = r;
     e.updatedAt = now;
   }
 
@@ -184,7 +176,7 @@ export class FeedAggregator {
       checkpoints: merged.checkpoints,
       lastPausesMs: [...e.pauses],
       lease: e.lease ? { ...e.lease } : null,
-      resync: e.resync ? { ...e.resync } : null,
+      resync: lastResync([...e.nodes.values()].map((n) => n.status)),
       failover: lastFailover(fresh),
       events: e.events.map((x) => ({ ...x })),
       updatedAt: e.updatedAt,
@@ -205,4 +197,12 @@ function lastFailover(reports: readonly NodeStatus[]): FeedVmStatus['failover'] 
     best = { node: r.node, ...f };
   }
   return best;
+}
+
+/** The resync a node reports: one still running first, else the one that started last. */
+function lastResync(reports: readonly NodeStatus[]): FeedVmStatus['resync'] {
+  const withResync = reports.filter((r) => r.resync);
+  const running = withResync.find((r) => r.resync!.doneAt === null);
+  const pick = running ?? withResync.sort((a, b) => (b.resync!.startedAt ?? 0) - (a.resync!.startedAt ?? 0))[0];
+  return pick?.resync ? { node: pick.node, ...pick.resync } : null;
 }

@@ -1,4 +1,4 @@
-import type { ColoEvent, FeedVmStatus, NodeStatus, ResyncProgress } from '../nats/index.js';
+import type { ColoEvent, FeedVmStatus, NodeStatus } from '../nats/index.js';
 import { FeedAggregator, vmKey, type AggregatorOptions, type LeaseInfo } from './aggregate.js';
 import { FeedMetrics } from './metrics.js';
 
@@ -51,13 +51,6 @@ export class Feed {
     const now = this.clock();
     this.aggregator.applyLease(pair, vm, lease, now);
     this.emit(vmKey(pair, vm), now);
-  }
-
-  resync(pair: string, r: ResyncProgress): void {
-    const now = this.clock();
-    this.aggregator.applyResync(pair, r, now);
-    this.metrics.observeResync(pair, r);
-    this.emit(vmKey(pair, r.vm), now);
   }
 
   /** Re-send every VM (ages grow, silent nodes turn unreachable): called on a timer by the server. */

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ColoEvent, FeedVmStatus, NodeStatus, ResyncProgress } from '../nats/index.js';
+import type { ColoEvent, FeedVmStatus, NodeStatus } from '../nats/index.js';
 
 /**
  * Prometheus figures of every VM the feed sees, fed by the same messages as
@@ -22,7 +22,7 @@ export class FeedMetrics {
   private readonly resyncBytes: Gauge<'pair' | 'vm'>;
   private readonly resyncTotal: Gauge<'pair' | 'vm'>;
   private readonly resyncRate: Gauge<'pair' | 'vm'>;
-  private readonly resyncs: Counter<'pair' | 'vm' | 'result'>;
+  private readonly resyncs: Counter<'pair' | 'vm'>;
   private readonly heartbeatAge: Gauge<'pair' | 'vm' | 'node'>;
   private readonly epoch: Gauge<'pair' | 'vm'>;
   private readonly protectedGauge: Gauge<'pair' | 'vm'>;
@@ -45,7 +45,7 @@ export class FeedMetrics {
     this.resyncBytes = new Gauge({ name: 'colo_ft_resync_bytes', help: 'Bytes copied by the current or last resync', labelNames: ['pair', 'vm'], registers });
     this.resyncTotal = new Gauge({ name: 'colo_ft_resync_total_bytes', help: 'Bytes to copy in the current or last resync', labelNames: ['pair', 'vm'], registers });
     this.resyncRate = new Gauge({ name: 'colo_ft_resync_rate_bytes_per_second', help: 'Copy rate of the current resync (0 when none runs)', labelNames: ['pair', 'vm'], registers });
-    this.resyncs = new Counter({ name: 'colo_ft_resyncs_total', help: 'Resyncs finished, by result', labelNames: ['pair', 'vm', 'result'], registers });
+    this.resyncs = new Counter({ name: 'colo_ft_resyncs_total', help: 'Resyncs finished (resync-done events)', labelNames: ['pair', 'vm'], registers });
     this.heartbeatAge = new Gauge({ name: 'colo_ft_heartbeat_age_seconds', help: "Age of the peer's last heartbeat, as each node sees it", labelNames: ['pair', 'vm', 'node'], registers });
     this.epoch = new Gauge({ name: 'colo_ft_lease_epoch', help: 'Lease epoch (fencing token) of the VM', labelNames: ['pair', 'vm'], registers });
     this.protectedGauge = new Gauge({ name: 'colo_ft_protected', help: '1 when the VM is protected (both nodes in COLO), else 0', labelNames: ['pair', 'vm'], registers });
@@ -65,6 +65,7 @@ export class FeedMetrics {
         if (s.checkpoints.lastPauseMs !== null) this.pause.observe(labels, s.checkpoints.lastPauseMs / 1000);
       } else if (before === null) this.checkpoints.inc(labels, 0);
     }
+    if (s.resync) this.observeResync(labels, s.resync);
     if (s.heartbeatAgeMs !== null) this.heartbeatAge.set({ ...labels, node: s.node }, s.heartbeatAgeMs / 1000);
     this.natsConnected.set({ ...labels, node: s.node }, s.natsConnected ? 1 : 0);
     // A takeover seen happening in the status (its time appeared while we watched) counts even if the event was missed.
@@ -86,16 +87,13 @@ export class FeedMetrics {
     const labels = { pair: e.pair, vm: e.vm };
     if (e.kind === 'takeover-done') this.countFailover(e.pair, e.vm, e.epoch, direction(), trigger);
     else if (e.kind === 'fenced') this.fenced.inc({ ...labels, node: e.node });
-    else if (e.kind === 'resync-done') this.resyncs.inc({ ...labels, result: 'done' });
+    else if (e.kind === 'resync-done') this.resyncs.inc(labels);
   }
 
-  observeResync(pair: string, r: ResyncProgress): void {
-    this.messages.inc({ kind: 'resync' });
-    const labels = { pair, vm: r.vm };
+  private observeResync(labels: { pair: string; vm: string }, r: NonNullable<NodeStatus['resync']>): void {
     this.resyncBytes.set(labels, r.bytesDone);
-    if (r.bytesTotal !== null) this.resyncTotal.set(labels, r.bytesTotal);
-    this.resyncRate.set(labels, r.phase === 'running' ? r.rateBytesPerSec : 0);
-    if (r.phase === 'failed') this.resyncs.inc({ ...labels, result: 'failed' });
+    this.resyncTotal.set(labels, r.bytesTotal);
+    this.resyncRate.set(labels, r.doneAt === null ? r.rateBytesPerSec : 0);
   }
 
   private countFailover(pair: string, vm: string, epoch: number, direction: string, trigger: string | null): void {

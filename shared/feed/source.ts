@@ -8,7 +8,6 @@ import {
   kvBuckets,
   kvKeyParts,
   nodeStatusSchema,
-  resyncProgressSchema,
   subjects,
   type Bus,
   type KvWatch,
@@ -33,7 +32,7 @@ export interface FeedSource {
 }
 
 /**
- * Feeds the Feed from NATS: every status, event and resync subject on this
+ * Feeds the Feed from NATS: every status and event subject on this
  * NATS (so every pair sharing it), the status bucket of each pair for the
  * current state at once, and a watch on each pair's lease bucket for holder
  * and expiry. Bad messages are dropped by the bus with a warning.
@@ -116,10 +115,6 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
     bus.subscribe(subjects.everyEvent(), coloEventSchema, (e) => {
       feed.event(e);
       void attach(e.pair);
-    }),
-    bus.subscribe(feedSubjects.everyResync(), resyncProgressSchema, (r, subject) => {
-      const pair = feedSubjects.pairOf(subject);
-      if (pair) feed.resync(pair, r);
     }),
   );
 

@@ -40,6 +40,24 @@ export const nodeStatusSchema = z
     /** ms since the peer's last heartbeat, as this node sees it. */
     heartbeatAgeMs: z.number().nonnegative().nullable(),
     /** The failover machine's view; wall-clock ms for the timeline of the last failover. */
+    /** The survivor's restore of a fresh secondary, while one runs or after it ended. */
+    resync: z
+      .object({
+        phase: z.string(),
+        peer: z.string(),
+        attempts: z.number().int().nonnegative(),
+        bytesDone: z.number().nonnegative(),
+        bytesTotal: z.number().nonnegative(),
+        rateBytesPerSec: z.number().nonnegative(),
+        etaMs: z.number().nonnegative().nullable(),
+        startedAt: z.number().nullable(),
+        resyncStartedAt: z.number().nullable(),
+        resyncReadyAt: z.number().nullable(),
+        pauseMs: z.number().nonnegative().nullable(),
+        doneAt: z.number().nullable(),
+      })
+      .strict()
+      .nullable(),
     failover: z
       .object({
         phase: z.string(),
@@ -151,21 +169,6 @@ export type ColoEvent = z.infer<typeof coloEventSchema>;
 
 /* ---- Dashboard feed (issue 5): appended; nothing above changes. ---- */
 
-/** Resync progress of one VM while a fresh secondary is brought back to protection. */
-export const resyncProgressSchema = z
-  .object({
-    vm: z.string().min(1),
-    node: z.string().min(1),
-    phase: z.enum(['running', 'done', 'failed']),
-    bytesDone: z.number().int().nonnegative(),
-    bytesTotal: z.number().int().nonnegative().nullable(),
-    rateBytesPerSec: z.number().nonnegative(),
-    startedAt: z.number(),
-    at: z.number(),
-  })
-  .strict();
-export type ResyncProgress = z.infer<typeof resyncProgressSchema>;
-
 /** One node of a VM as the feed carries it: the `status --json` node names plus liveness figures. */
 export const feedNodeSchema = z
   .object({
@@ -203,7 +206,8 @@ export const feedVmStatusSchema = z
     /** The last checkpoint pauses seen, oldest first (the dashboard's chart). */
     lastPausesMs: z.array(z.number().nonnegative()).max(120),
     lease: z.object({ holder: z.string().nullable(), epoch: z.number().int().nonnegative(), expiresAtMs: z.number() }).strict().nullable(),
-    resync: resyncProgressSchema.nullable(),
+    /** The restore of a fresh secondary (as the node running it reports it), while one runs or after it ended. */
+    resync: z.object({ node: z.string(), ...nodeStatusSchema.shape.resync.unwrap().shape }).strict().nullable(),
     failover: z
       .object({ node: z.string(), phase: z.string(), trigger: z.string().nullable(), detectedAt: z.number().nullable(), leaseWonAt: z.number().nullable(), takeoverAt: z.number().nullable() })
       .strict()
@@ -214,3 +218,18 @@ export const feedVmStatusSchema = z
   })
   .strict();
 export type FeedVmStatus = z.infer<typeof feedVmStatusSchema>;
+
+const diskSizesSchema = z.array(z.object({ index: z.number().int().nonnegative(), sizeBytes: z.number().int().positive() }).strict());
+
+/** The survivor asks the lost node to start over as a fresh secondary with disks of these sizes. */
+export const rejoinRequestSchema = z.object({ epoch: z.number().int().nonnegative(), disks: diskSizesSchema }).strict();
+export type RejoinRequest = z.infer<typeof rejoinRequestSchema>;
+
+/** Start (or retry now) the restore of protection; optionally change the resync bandwidth while it runs. */
+export const restoreRequestSchema = z
+  .object({ to: z.string().min(1).optional(), bandwidthBytesPerSec: z.number().int().nonnegative().optional() })
+  .strict();
+export type RestoreRequest = z.infer<typeof restoreRequestSchema>;
+
+export const acceptedReplySchema = z.object({ accepted: z.boolean(), node: z.string(), reason: z.string() }).strict();
+export type AcceptedReply = z.infer<typeof acceptedReplySchema>;

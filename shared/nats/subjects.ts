@@ -3,7 +3,7 @@
  * Pair and VM names are validated by the config schema ([a-z0-9-]+), so they
  * are safe subject tokens.
  */
-export type RpcVerb = 'status' | 'readiness' | 'drill' | 'restore' | 'command';
+export type RpcVerb = 'status' | 'readiness' | 'drill' | 'restore' | 'rejoin' | 'command';
 
 export const subjects = {
   /** Request/reply endpoint served by one node's agent for one VM. */
@@ -25,12 +25,8 @@ export const subjects = {
   everyEvent: () => 'colo.*.*.events',
 } as const;
 
-/** Feed subjects added for the dashboard (appended: the builders above are unchanged). */
+/** Appended for the dashboard feed (the builders above are unchanged). */
 export const feedSubjects = {
-  /** Resync progress of one VM while a fresh secondary is brought back (published by the node doing the copy). */
-  resync: (pair: string, vm: string) => `colo.${pair}.${vm}.resync`,
-  /** Every resync progress message on this NATS. */
-  everyResync: () => 'colo.*.*.resync',
   /** The pair a status/event/resync subject belongs to (`colo.<pair>.<vm>...`): subjects are built above, so this is their inverse. */
   pairOf: (subject: string): string | null => subject.split('.')[1] ?? null,
 } as const;

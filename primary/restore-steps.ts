@@ -1,0 +1,106 @@
+import { ColoError } from '../shared/errors.js';
+import { sleep, type VmPlan } from '../shared/qemu/index.js';
+import { queryBlockJobs, queryStatus, type QmpClient } from '../shared/qmp/index.js';
+import type { PeerEndpoints, ResyncProgress } from '../state-machines/index.js';
+import { attachReplication } from './steps.js';
+
+interface Call {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export const resyncJobId = (index: number) => `resync${index}`;
+
+function coloDisks(plan: VmPlan) {
+  return plan.disks.filter((d) => d.layout !== 'plain');
+}
+
+/** drive-mirror every COLO disk onto the new secondary's NBD export (colo-procedure.md, Restore step 2). */
+export async function startMirror(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, speedBytesPerSec: number, call: Call): Promise<void> {
+  for (const d of coloDisks(plan)) {
+    const exported = peer.disks.find((x) => x.index === d.index);
+    if (!exported) throw new ColoError(`secondary ${peer.node} does not export disk ${d.index}`, 'local');
+    await qmp.execute(
+      'drive-mirror',
+      {
+        device: d.ids.top,
+        'job-id': resyncJobId(d.index),
+        target: `nbd://${peer.nbd.host}:${peer.nbd.port}/${exported.exportName}`,
+        mode: 'existing',
+        format: 'raw',
+        sync: 'full',
+        ...(speedBytesPerSec > 0 ? { speed: speedBytesPerSec } : {}),
+      },
+      call,
+    );
+  }
+}
+
+/** Wait until every mirror job is ready, reporting progress; a job that ends before it is ready failed (NBD error, peer gone). */
+export async function awaitMirrorReady(
+  qmp: QmpClient,
+  plan: VmPlan,
+  onProgress: (p: ResyncProgress) => void,
+  call: Call & { pollMs?: number },
+): Promise<void> {
+  const ids = new Set(coloDisks(plan).map((d) => resyncJobId(d.index)));
+  const started = performance.now();
+  for (;;) {
+    const jobs = (await queryBlockJobs(qmp, call)).filter((j) => ids.has(j.device));
+    if (jobs.length < ids.size) throw new ColoError('a resync job ended before it was ready (NBD error or the secondary went away)', 'local');
+    const done = jobs.reduce((a, j) => a + j.offset, 0);
+    const total = jobs.reduce((a, j) => a + j.len, 0);
+    const elapsedS = (performance.now() - started) / 1000;
+    const rate = elapsedS > 0 ? done / elapsedS : 0;
+    onProgress({ bytesDone: done, bytesTotal: total, rateBytesPerSec: Math.round(rate), etaMs: rate > 0 ? Math.round(((total - done) / rate) * 1000) : null });
+    const failed = jobs.find((j) => j.status === 'concluded' || j.status === 'aborting');
+    if (failed) throw new ColoError(`resync job ${failed.device} stopped (${failed.status})`, 'local');
+    if (jobs.every((j) => j.ready)) return;
+    await sleep(call.pollMs ?? 100, call.signal);
+  }
+}
+
+export async function setMirrorSpeed(qmp: QmpClient, plan: VmPlan, speedBytesPerSec: number, call: Call): Promise<void> {
+  for (const d of coloDisks(plan)) {
+    await qmp.execute('block-job-set-speed', { device: resyncJobId(d.index), speed: speedBytesPerSec }, call).catch(() => undefined);
+  }
+}
+
+async function awaitJobsGone(qmp: QmpClient, ids: Set<string>, call: Call): Promise<void> {
+  for (;;) {
+    const left = (await queryBlockJobs(qmp, call)).filter((j) => ids.has(j.device));
+    if (left.length === 0) return;
+    await sleep(1, call.signal);
+  }
+}
+
+/**
+ * The short pause: stop, complete the mirror without pivoting (cancel of a
+ * ready mirror), attach the replication child, and resume at once. Writes
+ * replicate through the quorum from then on; the migration into COLO runs live.
+ */
+export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<{ pauseMs: number }> {
+  const ids = new Set(coloDisks(plan).map((d) => resyncJobId(d.index)));
+  const t0 = performance.now();
+  await qmp.execute('stop', undefined, call);
+  try {
+    for (const id of ids) await qmp.execute('block-job-cancel', { device: id }, call);
+    await awaitJobsGone(qmp, ids, call);
+    await attachReplication(qmp, plan, peer, call);
+  } finally {
+    await qmp.execute('cont', undefined, call);
+  }
+  return { pauseMs: performance.now() - t0 };
+}
+
+/** After a failed attempt: no mirror left, no replication child, the VM running. Each step tolerates "already so". */
+export async function cleanUpResync(qmp: QmpClient, plan: VmPlan, call: Call): Promise<void> {
+  for (const d of coloDisks(plan)) {
+    await qmp.execute('block-job-cancel', { device: resyncJobId(d.index), force: true }, call).catch(() => undefined);
+    await qmp.execute('x-blockdev-change', { parent: d.ids.top, child: 'children.1' }, call).catch(() => undefined);
+    await qmp.hmp(`drive_del ${d.ids.replicationNode}`, call).catch(() => undefined);
+  }
+  await qmp.execute('migrate_cancel', undefined, call).catch(() => undefined);
+  const st = await queryStatus(qmp, call);
+  if (!st.running && st.status === 'paused') await qmp.execute('cont', undefined, call);
+}

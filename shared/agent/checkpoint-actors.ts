@@ -1,0 +1,67 @@
+import { fromPromise } from 'xstate';
+import { attachReplication, awaitPeerReady, primaryDiskSizes, startMigration } from '../../primary/index.js';
+import { coloDiskSizes, ensureParentImages, exportDisks, prepareOverlays } from '../../secondary/index.js';
+import { checkpointMachine, type PeerEndpoints } from '../../state-machines/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { Bus } from '../nats/index.js';
+import { awaitColoMode, launchVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
+
+export const PEER_POLL_MS = 20;
+
+/** What the checkpoint machine's effects need from the VM's controller. */
+export interface CheckpointHost {
+  config: Config;
+  peerName: string;
+  bus: Bus;
+  img: QemuImg;
+  qemuBinary: string;
+  log: Logger;
+  plan: VmPlan;
+  /** Disk sizes the survivor asked for when this node rejoins as a fresh secondary. */
+  rejoinSizes: ReadonlyArray<{ index: number; sizeBytes: number }> | null;
+  claimForPrimary(signal: AbortSignal): Promise<unknown>;
+  attachVm(vm: VmInstance): void;
+  requireVm(): VmInstance;
+  setColoSizes(sizes: Map<number, number>): void;
+  call(signal?: AbortSignal): { timeoutMs: number; signal?: AbortSignal };
+}
+
+function actor<T, I = unknown>(body: (args: { input: I; signal: AbortSignal }) => Promise<T>) {
+  return fromPromise<T, I>(({ input, signal }) => body({ input, signal }));
+}
+
+/** The checkpoint machine with its effects bound to one VM on this node. */
+export function provideCheckpoint(h: CheckpointHost) {
+  const { plan, img } = h;
+  return checkpointMachine.provide({
+    actors: {
+      prepareDisks: actor(async () => {
+        if (h.rejoinSizes) await ensureParentImages(plan, img, h.rejoinSizes);
+        await prepareOverlays(plan, img);
+        h.setColoSizes(await coloDiskSizes(plan, img));
+      }),
+      launchQemu: actor(async ({ signal }) => {
+        if (plan.role === 'primary') await h.claimForPrimary(signal);
+        const vm = await launchVm({ binary: h.qemuBinary, plan, qmpTimeoutMs: h.config.timings.qmpTimeoutMs, log: h.log, signal });
+        h.attachVm(vm);
+        return { pid: vm.proc.pid };
+      }),
+      exportDisks: actor(({ signal }) => exportDisks(plan, h.requireVm().qmp, h.call(signal))),
+      awaitPeerReady: actor(async ({ signal }) =>
+        awaitPeerReady(h.bus, {
+          pair: h.config.pair,
+          vm: plan.vm,
+          peerNode: h.peerName,
+          disks: await primaryDiskSizes(plan, img),
+          pollMs: PEER_POLL_MS,
+          log: h.log,
+          ...h.call(signal),
+        }),
+      ),
+      attachReplication: actor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => attachReplication(h.requireVm().qmp, plan, input.peer, h.call(signal))),
+      startMigration: actor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => startMigration(h.requireVm().qmp, plan, input.peer, h.call(signal))),
+      awaitColo: actor(({ signal }) => awaitColoMode(h.requireVm().qmp, plan.role, { ...h.call(signal), pollMs: 5 })),
+    },
+  });
+}

@@ -1,0 +1,41 @@
+import type { DrillMode } from '../nats/index.js';
+import type { VmInstance, VmPlan } from '../qemu/index.js';
+import type { FailoverController } from './failover-controller.js';
+import { qemuIo } from './qemu-io.js';
+
+/** Drill: the fault the operator asked for, on this side. crash: SIGKILL qemu; hang: SIGSTOP it; partition: go silent. */
+export function injectFault(mode: DrillMode | 'heal', vm: VmInstance | null, failover: FailoverController): { mode: string; faultAt: number; epoch: number } {
+  const faultAt = Date.now();
+  if (mode === 'partition' || mode === 'heal') failover.partition(mode === 'partition');
+  else {
+    if (!vm || !vm.proc.isRunning) throw new Error('qemu is not running here');
+    process.kill(vm.proc.pid, mode === 'crash' ? 'SIGKILL' : 'SIGSTOP');
+  }
+  return { mode, faultAt, epoch: failover.epoch };
+}
+
+interface Pattern {
+  byte: number;
+  offset: number;
+  length: number;
+}
+
+/** Write a pattern through qemu-io; optionally wait until a checkpoint completed after it (what COLO promises to carry over). */
+export async function writePattern(vm: VmInstance, plan: VmPlan, checkpoints: () => number, p: Pattern & { awaitCheckpoint: boolean }) {
+  const before = checkpoints();
+  const res = await qemuIo(vm, plan.disks[0]!.ids.top, `write -P ${p.byte} ${p.offset} ${p.length}`, 5_000);
+  if (!res.ok) return { ok: false, detail: res.lines.join(' | '), checkpointCount: before };
+  if (p.awaitCheckpoint) {
+    const deadline = Date.now() + 10_000;
+    while (checkpoints() <= before) {
+      if (Date.now() > deadline) return { ok: false, detail: 'no checkpoint completed after the write', checkpointCount: before };
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  return { ok: true, detail: res.lines.join(' | '), checkpointCount: checkpoints() };
+}
+
+export async function verifyPattern(vm: VmInstance, plan: VmPlan, p: Pattern) {
+  const res = await qemuIo(vm, plan.disks[0]!.ids.top, `read -P ${p.byte} ${p.offset} ${p.length}`, 5_000);
+  return { ok: res.ok, detail: res.lines.join(' | ') };
+}

@@ -1,0 +1,66 @@
+import { existsSync, statSync } from 'node:fs';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { runDrill } from '../../cli/drill/run-drill.js';
+import { startFeedServer } from '../../shared/feed/index.js';
+import { silentLogger } from '../../shared/log.js';
+import { openBrowser, screenshot } from '../helpers/browser.js';
+import { setupPair } from '../helpers/pair.js';
+import { tmpRun } from '../helpers/tmp-run.js';
+
+describe('dashboard page in headless Chromium (Debian package)', () => {
+  it('renders the protected pair, then shows the failover live without a reload', async () => {
+    const dir = tmpRun('dashboard');
+    const pair = await setupPair(dir);
+    const server = await startFeedServer({ bus: pair.client, config: pair.config, log: silentLogger() });
+    onTestFinished(() => server.close());
+    const { page } = await openBrowser(dir);
+    const failures: string[] = [];
+    page.on('pageerror', (e) => failures.push(e.message));
+    page.on('requestfailed', (r) => failures.push(`request failed: ${r.url()}`));
+    page.on('request', (r) => {
+      if (!r.url().startsWith(server.url)) failures.push(`off-site request: ${r.url()}`);
+    });
+    await page.goto(server.url);
+    await page.locator('#empty').waitFor({ state: 'visible' });
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+
+    const card = page.locator('article.vm[data-key="test/vm1"]');
+    await card.and(page.locator('[data-state="protected"]')).waitFor({ timeout: 60_000 });
+    // The live pause chart: a hand-drawn SVG polyline of the sampled pauses.
+    await expect.poll(async () => ((await card.locator('.chart polyline').getAttribute('points', { timeout: 20_000 })) ?? '').split(' ').length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    expect(await card.locator('.chart-label').textContent()).toMatch(/checkpoint pauses: last [\d.]+ ms/);
+    expect(await card.locator('.badge').textContent()).toBe('PROTECTED');
+    const nodes = await card.locator('.nodes li').allTextContents();
+    expect(nodes[0]).toMatch(/^alpha primary coloRunning/);
+    expect(nodes[1]).toMatch(/^beta secondary coloRunning/);
+    const epochBefore = Number(await card.locator('.epoch-value').textContent());
+    expect(await card.locator('.reason').textContent()).toMatch(/COLO running/);
+    expect(await page.locator('#conn').getAttribute('data-state')).toBe('live');
+    expect(await page.locator('#summary').textContent()).toContain('1 VMs · 1 protected');
+    const protectedShot = await screenshot(page, 'dashboard-protected');
+
+    // Mark the page: if the update came through a reload, the mark would be gone.
+    await page.evaluate(() => ((window as unknown as { liveMark: number }).liveMark = 42));
+    const report = await runDrill(pair.client, pair.config, { vm: 'vm1', fail: 'primary', mode: 'crash' });
+    expect(report.ok, report.reason).toBe(true);
+
+    await card.locator('.timeline .ev-takeover-done').waitFor({ timeout: 30_000 });
+    await expect.poll(async () => Number(await card.locator('.epoch-value').textContent()), { timeout: 10_000 }).toBe(report.epochAfter);
+    expect(report.epochAfter).toBeGreaterThan(epochBefore);
+    expect(await card.locator('.badge').textContent()).not.toBe('PROTECTED');
+    await expect.poll(async () => (await card.locator('.nodes li').allTextContents()).join('\n'), { timeout: 10_000 }).toMatch(/beta primary/);
+    expect(await card.locator('.timeline').textContent()).toMatch(/failover-started/);
+    expect(await page.evaluate(() => (window as unknown as { liveMark?: number }).liveMark)).toBe(42);
+    const failoverShot = await screenshot(page, 'dashboard-failover');
+
+    // Filterable by state: the unprotected pair is under "not protected", not under "protected".
+    await page.selectOption('#state-filter', 'protected');
+    await expect.poll(() => page.locator('article.vm').count()).toBe(0);
+    await page.selectOption('#state-filter', 'problem');
+    await expect.poll(() => page.locator('article.vm').count()).toBe(1);
+
+    expect(failures).toEqual([]);
+    for (const shot of [protectedShot, failoverShot]) expect(existsSync(shot) && statSync(shot).size > 10_000).toBe(true);
+  });
+});

@@ -1,0 +1,50 @@
+import type { ColoEvent, NodeStatus } from '../../../../shared/nats/index.js';
+
+export const T0 = 1_700_000_000_000;
+
+/** A valid NodeStatus of a protected pair member; override what a test is about. */
+export function nodeStatus(over: Partial<NodeStatus> & Pick<NodeStatus, 'node'>): NodeStatus {
+  const role = over.role ?? (over.node === 'alpha' ? 'primary' : 'secondary');
+  return {
+    vm: 'vm1',
+    role,
+    phase: 'coloRunning',
+    protected: true,
+    degraded: false,
+    reason: 'COLO running: the secondary follows every checkpoint',
+    epoch: 1,
+    qemuPid: role === 'primary' ? 1111 : 2222,
+    qmpSocket: `/run/${over.node}/vm1/qmp.sock`,
+    runState: 'running',
+    coloMode: role === 'none' ? 'none' : role,
+    checkpoints: { count: 10, ratePerSec: 5, lastPauseMs: 12.5, lastAgeMs: 80 },
+    transitions: [{ at: T0 - 1000, from: 'enteringColo', to: 'coloRunning', reason: 'COLO running' }],
+    natsConnected: true,
+    heartbeatAgeMs: 40,
+    resync: null,
+    failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
+    sentAt: T0,
+    ...over,
+  };
+}
+
+export function event(over: Partial<ColoEvent> & Pick<ColoEvent, 'kind'>): ColoEvent {
+  return { pair: 'p1', vm: 'vm1', node: 'beta', epoch: 2, reason: 'because', at: T0, ...over };
+}
+
+/** beta after taking over from alpha under epoch 2. */
+export function tookOver(at: number): NodeStatus {
+  return nodeStatus({
+    node: 'beta',
+    role: 'primary',
+    phase: 'runningAlone',
+    protected: false,
+    degraded: true,
+    reason: 'took over after no heartbeat from alpha for 3012 ms: running alone as primary, epoch 2',
+    epoch: 2,
+    coloMode: 'none',
+    checkpoints: { count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null },
+    failover: { phase: 'runningAlone', trigger: 'no heartbeat from alpha for 3012 ms', detectedAt: at - 100, leaseWonAt: at - 50, takeoverAt: at },
+    sentAt: at,
+  });
+}
