@@ -4,6 +4,7 @@ import { runAgent } from './commands/agent.js';
 import { runConfigCheck } from './commands/config-check.js';
 import { runDemo } from './commands/demo.js';
 import { runDrillCommand } from './commands/drill.js';
+import { runRestoreCommand } from './commands/restore.js';
 import { runServe } from './commands/serve.js';
 import { runStatus } from './commands/status.js';
 
@@ -63,8 +64,26 @@ program
   .option('--yes', 'do not ask for confirmation')
   .option('--json', 'print the report as one JSON object')
   .option('--timeout-ms <ms>', 'how long to wait for the takeover', positiveInt, 30_000)
+  .option('--restore', 'after the takeover, restore protection and report its timeline')
   .action(async (o) => {
     exitCode = await runDrillCommand(o);
+  });
+
+program
+  .command('restore')
+  .description('bring the lost node back as a fresh secondary, resync, and resume protection')
+  .requiredOption('--config <file>', 'pair config (YAML)')
+  .requiredOption('--vm <name>', 'the VM to restore')
+  .option('--to <node>', 'the node to restore onto (default: the other node)')
+  .option('--bandwidth <bytesPerSec>', 'resync bandwidth limit, also changes a running resync (0 = unlimited)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected bytes per second, 0 or more');
+    return n;
+  })
+  .option('--json', 'print the report as one JSON object')
+  .option('--timeout-ms <ms>', 'how long to wait for protection', positiveInt, 120_000)
+  .action(async (o) => {
+    exitCode = await runRestoreCommand(o);
   });
 
 const config = program.command('config').description('configuration tools');
@@ -89,6 +108,7 @@ program
   .addOption(new Option('--drill <side>', 'once protected, fail this side and report the takeover').choices(['primary', 'secondary']))
   .addOption(new Option('--mode <mode>', 'drill fault').choices(['crash', 'hang', 'partition']).default('crash'))
   .option('--yes', 'do not ask before the drill')
+  .option('--restore', 'after the drill, restore protection and report it')
   .action(async (o) => {
     exitCode = await runDemo(o);
   });

@@ -2,7 +2,7 @@ import { ColoError } from '../shared/errors.js';
 import { sleep, type VmPlan } from '../shared/qemu/index.js';
 import { queryBlockJobs, queryStatus, type QmpClient } from '../shared/qmp/index.js';
 import type { PeerEndpoints, ResyncProgress } from '../state-machines/index.js';
-import { attachReplication } from './steps.js';
+import { addReplicationNodes, linkReplicationNodes } from './steps.js';
 
 interface Call {
   timeoutMs: number;
@@ -81,12 +81,14 @@ async function awaitJobsGone(qmp: QmpClient, ids: Set<string>, call: Call): Prom
  */
 export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<{ pauseMs: number }> {
   const ids = new Set(coloDisks(plan).map((d) => resyncJobId(d.index)));
+  // Connecting the replication nodes needs no pause: only linking them into the quorum does.
+  await addReplicationNodes(qmp, plan, peer, call);
   const t0 = performance.now();
   await qmp.execute('stop', undefined, call);
   try {
     for (const id of ids) await qmp.execute('block-job-cancel', { device: id }, call);
     await awaitJobsGone(qmp, ids, call);
-    await attachReplication(qmp, plan, peer, call);
+    await linkReplicationNodes(qmp, plan, call);
   } finally {
     await qmp.execute('cont', undefined, call);
   }

@@ -60,15 +60,28 @@ async function hmpStrict(qmp: QmpClient, line: string, call: Call): Promise<void
   if (out) throw new ColoError(`HMP '${line.split(' ')[0]}' failed: ${out}`, 'local');
 }
 
-/** Add each disk's NBD replication child to its quorum (colo-procedure.md, Protect step 2). */
-export async function attachReplication(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
+/** Open each disk's NBD replication node to the secondary (not yet a quorum child). */
+export async function addReplicationNodes(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
   for (const d of plan.disks) {
     if (d.layout === 'plain') continue;
     const exported = peer.disks.find((x) => x.index === d.index);
     if (!exported) throw new DiskError(`secondary ${peer.node} does not export disk ${d.index}`);
     await hmpStrict(qmp, buildReplicationDriveAdd({ index: d.index, host: peer.nbd.host, port: peer.nbd.port, exportName: exported.exportName }), call);
+  }
+}
+
+/** Make each replication node the quorum's second child: from here on writes replicate. */
+export async function linkReplicationNodes(qmp: QmpClient, plan: VmPlan, call: Call): Promise<void> {
+  for (const d of plan.disks) {
+    if (d.layout === 'plain') continue;
     await qmp.execute('x-blockdev-change', { parent: d.ids.top, node: d.ids.replicationNode }, call);
   }
+}
+
+/** Add each disk's NBD replication child to its quorum (colo-procedure.md, Protect step 2). */
+export async function attachReplication(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
+  await addReplicationNodes(qmp, plan, peer, call);
+  await linkReplicationNodes(qmp, plan, call);
 }
 
 export async function startMigration(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {

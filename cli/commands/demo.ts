@@ -8,7 +8,7 @@ import { connectCli } from '../connect.js';
 import { startLocalPair } from '../demo/local-pair.js';
 import { EXIT } from '../exit-codes.js';
 import { formatVmStatus } from '../format.js';
-import { runDrill } from '../drill/run-drill.js';
+import { runDrillWithRestore } from '../drill/run-drill.js';
 import { confirm, formatDrillReport } from './drill.js';
 import type { DrillMode } from '../../shared/nats/index.js';
 import { queryPairStatus } from '../pair-status.js';
@@ -23,6 +23,7 @@ export interface DemoOptions {
   drill?: 'primary' | 'secondary';
   mode?: DrillMode;
   yes?: boolean;
+  restore?: boolean;
 }
 
 function say(o: DemoOptions, line: string): void {
@@ -65,7 +66,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       if (until === 'protected') {
         if (vm?.protected && o.drill) {
           say(o, formatVmStatus(vm));
-          const report = await runDrill(bus, config, { vm: vm.vm, fail: o.drill, mode: o.mode ?? 'crash', progress: (l) => say(o, `drill: ${l}`) });
+          const report = await runDrillWithRestore(bus, config, { vm: vm.vm, fail: o.drill, mode: o.mode ?? 'crash', restore: o.restore, progress: (l) => say(o, `drill: ${l}`) });
           console.log(o.json ? JSON.stringify(report) : formatDrillReport(report));
           code = report.ok ? EXIT.ok : EXIT.failed;
           break;

@@ -3,7 +3,8 @@ import { loadConfig } from '../../shared/config/index.js';
 import { ConfigError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { DrillMode } from '../../shared/nats/index.js';
 import { connectCli } from '../connect.js';
-import { runDrill, type DrillReport } from '../drill/run-drill.js';
+import { runDrillWithRestore, type DrillReport } from '../drill/run-drill.js';
+import { formatRestoreReport } from './restore.js';
 import { EXIT } from '../exit-codes.js';
 
 export interface DrillCommandOptions {
@@ -14,6 +15,7 @@ export interface DrillCommandOptions {
   yes?: boolean;
   json?: boolean;
   timeoutMs?: number;
+  restore?: boolean;
 }
 
 function ms(v: number | null): string {
@@ -21,7 +23,7 @@ function ms(v: number | null): string {
 }
 
 export function formatDrillReport(r: DrillReport): string {
-  return [
+  const lines = [
     `drill ${r.mode} on the ${r.failed === r.survivor ? '?' : r.failed} side of ${r.vm}: ${r.ok ? 'PASSED' : 'FAILED'}`,
     `  fault injected   0 ms  (${r.failed})`,
     `  detected         ${ms(r.detectedMs)}`,
@@ -32,7 +34,9 @@ export function formatDrillReport(r: DrillReport): string {
     `  data verified    ${r.dataVerified ? 'yes' : 'no'}`,
     `  single active VM ${r.singleActive ? 'yes' : 'no'}`,
     `  ${r.reason}`,
-  ].join('\n');
+  ];
+  if (r.restore) lines.push(formatRestoreReport(r.restore));
+  return lines.join('\n');
 }
 
 /** Ask before breaking something on purpose; a script must say --yes. */
@@ -73,11 +77,12 @@ export async function runDrillCommand(o: DrillCommandOptions): Promise<number> {
     return EXIT.unreachable;
   }
   try {
-    const report = await runDrill(bus, config, {
+    const report = await runDrillWithRestore(bus, config, {
       vm: o.vm,
       fail: o.fail,
       mode: o.mode,
       timeoutMs: o.timeoutMs,
+      restore: o.restore,
       progress: (line) => (o.json ? undefined : console.error(`drill: ${line}`)),
     });
     console.log(o.json ? JSON.stringify(report) : formatDrillReport(report));

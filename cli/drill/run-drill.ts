@@ -9,12 +9,15 @@ import {
   type NodeStatus,
 } from '../../shared/nats/index.js';
 import { queryPairStatus } from '../pair-status.js';
+import { runRestore, type RestoreReport } from '../restore/run-restore.js';
 
 export interface DrillOptions {
   vm: string;
   fail: 'primary' | 'secondary';
   mode: DrillMode;
   timeoutMs?: number;
+  /** Then restore protection and report it (exit 0 only when protected again). */
+  restore?: boolean;
   /** Called with progress lines for a person watching. */
   progress?: (line: string) => void;
 }
@@ -36,6 +39,7 @@ export interface DrillReport {
   takeoverMs: number | null;
   totalMs: number | null;
   singleActive: boolean;
+  restore?: RestoreReport;
 }
 
 const MiB = 1024 * 1024;
@@ -130,5 +134,17 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
         !survivorActive && `${survivor} is not running alone (run state ${survivorLive?.runState}, COLO ${survivorLive?.coloMode})`,
         loserActive && `${failed} is still running as primary`,
       ].filter(Boolean).join('; ');
+  return report;
+}
+
+/** `drill --restore`: the drill, then the restore with its timeline; ok only when protected again with roles swapped. */
+export async function runDrillWithRestore(bus: Bus, config: Config, o: DrillOptions): Promise<DrillReport> {
+  const report = await runDrill(bus, config, o);
+  if (!o.restore || !report.ok) return report;
+  o.progress?.(`restoring protection onto ${report.failed}`);
+  const restore = await runRestore(bus, config, { vm: o.vm, to: report.failed, timeoutMs: 120_000 });
+  report.restore = restore;
+  report.ok = restore.protected && restore.survivor === report.survivor;
+  if (!report.ok) report.reason = `${report.reason}; restore: ${restore.reason}`;
   return report;
 }
