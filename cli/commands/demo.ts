@@ -2,6 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../shared/config/index.js';
+import { startFeedServer } from '../../shared/feed/index.js';
+import { silentLogger } from '../../shared/log.js';
 import { sleep } from '../../shared/qemu/index.js';
 import { errorMessage } from '../../shared/errors.js';
 import { connectCli } from '../connect.js';
@@ -48,6 +50,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   say(o, `demo: nats-server pid ${pair.nats.pid} at ${pair.nats.url}; agents alpha (primary) and beta (secondary) starting`);
   const config = loadConfig(pair.configPath);
   const bus = await connectCli(config, 'demo');
+  const dashboard = await startFeedServer({ bus, config, listen: '127.0.0.1:0', log: silentLogger() });
+  // The one line a newcomer needs to open the dashboard (stdout stays JSON-only with --json).
+  say(o, `dashboard: ${dashboard.url}`);
   let interrupted = false;
   const stop = new AbortController();
   const onSignal = () => {
@@ -96,6 +101,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await dashboard.close();
     await bus.close();
     say(o, 'demo: tearing down');
     const left = await pair.teardown();

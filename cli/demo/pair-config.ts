@@ -17,6 +17,7 @@ export interface LocalPairSpec {
   checkpointDelayMs?: number;
   memoryMiB?: number;
   timings?: Record<string, number>;
+  restore?: Record<string, number | boolean>;
 }
 
 export const LOCAL_NODES = [
@@ -39,6 +40,7 @@ export function localPairConfig(s: LocalPairSpec): string {
     nats: { servers: [s.natsUrl] },
     nodes: LOCAL_NODES.map((n) => ({ name: n.name, address: '127.0.0.1', initialRole: n.initialRole, ...nodeDirs(s.dir, n.name) })),
     ...(s.timings ? { timings: s.timings } : {}),
+    ...(s.restore ? { restore: s.restore } : {}),
     vms: s.vms.map((vm) => ({
       name: vm.name,
       memoryMiB: s.memoryMiB ?? 64,

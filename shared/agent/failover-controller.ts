@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Bus, Unsubscribe } from '../nats/index.js';
 import { sleep, type VmInstance, type VmPlan } from '../qemu/index.js';
 import { HeartbeatMonitor } from './heartbeat.js';
+import { followTransitions } from './transitions.js';
 import { LeaseKeeper } from './lease-keeper.js';
 
 export interface FailoverDeps {
@@ -184,17 +185,16 @@ export class FailoverController {
   }
 
   start(): void {
-    let previous: string | null = null;
-    this.subscription = this.actor.subscribe((snap) => {
-      const to = phaseOf(snap.value);
-      if (to === previous) return;
-      const record = { at: Date.now(), from: previous ?? 'none', to, reason: snap.context.reason };
-      previous = to;
-      const level = snap.hasTag('fenced') || snap.hasTag('down') || snap.context.reason.startsWith('WARNING') ? 'warn' : 'info';
-      this.d.log[level]({ machine: 'failover', from: record.from, to, reason: record.reason, epoch: snap.context.epoch }, 'transition');
-      this.d.onTransition(record);
-      if (snap.hasTag('fenced') || snap.hasTag('down')) this.keeper.letGo();
-    });
+    this.subscription = followTransitions(
+      this.actor,
+      (record, snap) => {
+        const level = snap.hasTag('fenced') || snap.hasTag('down') || snap.context.reason.startsWith('WARNING') ? 'warn' : 'info';
+        this.d.log[level]({ machine: 'failover', from: record.from, to: record.to, reason: record.reason, epoch: snap.context.epoch }, 'transition');
+        this.d.onTransition(record);
+        if (snap.hasTag('fenced') || snap.hasTag('down')) this.keeper.letGo();
+      },
+      (e) => this.d.log.error({ reason: errorMessage(e) }, 'failover machine crashed'),
+    );
     this.unsubs.push(this.d.bus.onStateChange((s) => this.actor.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));
     this.actor.start();
     this.heartbeat.start();

@@ -15,6 +15,24 @@ export class QemuLiveness {
     private readonly o: { intervalMs: number; timeoutMs: number; oobTimeoutMs: number; log: Logger; onHung: (vm: VmInstance, reason: string) => void },
   ) {}
 
+  /** A frozen qemu must never wake up as a second live copy: it is killed, and failover proceeds as for a crash. */
+  static killingWhenHung(t: { heartbeatIntervalMs: number; heartbeatTimeoutMs: number }, log: Logger): QemuLiveness {
+    return new QemuLiveness({
+      intervalMs: t.heartbeatIntervalMs,
+      timeoutMs: Math.max(100, Math.floor(t.heartbeatTimeoutMs / 3)),
+      oobTimeoutMs: 100,
+      log,
+      onHung: (vm, reason) => {
+        log.error({ reason }, 'qemu hung: killing it');
+        try {
+          process.kill(vm.proc.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      },
+    });
+  }
+
   watch(vm: VmInstance): void {
     this.stop();
     this.timer = setInterval(() => void this.probe(vm), this.o.intervalMs);

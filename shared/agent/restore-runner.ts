@@ -1,12 +1,13 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { awaitMirrorReady, awaitPeerReady, cleanUpResync, primaryDiskSizes, setMirrorSpeed, startMigration, startMirror, switchOver } from '../../primary/index.js';
-import { phaseOf, restoreMachine, type PeerEndpoints, type RestoreSnapshotView, type TransitionRecord } from '../../state-machines/index.js';
+import { restoreMachine, type PeerEndpoints, type RestoreSnapshotView, type TransitionRecord } from '../../state-machines/index.js';
 import type { Config } from '../config/index.js';
 import { RemoteError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acceptedReplySchema, subjects, type Bus } from '../nats/index.js';
 import { awaitColoMode, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
 import { PEER_POLL_MS } from './checkpoint-actors.js';
+import { followTransitions } from './transitions.js';
 
 export interface RestoreHost {
   config: Config;
@@ -111,20 +112,16 @@ export class RestoreRunner {
     const actor = createActor(provided, {
       input: { vm: h.plan().vm, node: h.nodeName, peer: h.peerName, retryBaseMs: config.restore.retryBaseMs, retryMaxMs: config.restore.retryMaxMs },
     });
-    let previous: string | null = null;
-    actor.subscribe({
-      next: (snap) => {
-        const to = phaseOf(snap.value);
-        if (to === previous) return;
-        const record = { at: Date.now(), from: previous ?? 'none', to, reason: snap.context.reason };
-        previous = to;
+    followTransitions(
+      actor,
+      (record, snap) => {
         const level = snap.value === 'backingOff' || snap.value === 'aborted' ? 'warn' : 'info';
-        h.log[level]({ machine: 'restore', from: record.from, to, reason: record.reason, attempts: snap.context.attempts }, 'transition');
+        h.log[level]({ machine: 'restore', from: record.from, to: record.to, reason: record.reason, attempts: snap.context.attempts }, 'transition');
         h.onTransition(record);
         if (snap.value === 'restored') h.onRestored();
       },
-      error: (e) => h.log.error({ reason: errorMessage(e) }, 'restore machine crashed'),
-    });
+      (e) => h.log.error({ reason: errorMessage(e) }, 'restore machine crashed'),
+    );
     actor.start();
     return actor;
   }

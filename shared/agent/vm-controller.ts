@@ -1,6 +1,6 @@
 import { createActor, type Actor } from 'xstate';
 import { readinessReply } from '../../secondary/index.js';
-import { phaseOf, stallBoundMs, toNodeStatus, type checkpointMachine, type LiveQemu, type TransitionRecord } from '../../state-machines/index.js';
+import { phaseOf, stallBoundMs, toNodeStatus, type checkpointMachine, type TransitionRecord } from '../../state-machines/index.js';
 import type { Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { createLease, type Lease } from '../lease/index.js';
@@ -8,13 +8,14 @@ import type { Logger } from '../log.js';
 import type { AcceptedReply, Bus, DrillReply, DrillRequest, KvStore, NodeStatus, ReadinessReply, ReadinessRequest, RejoinRequest, RestoreRequest, Unsubscribe } from '../nats/index.js';
 import { kvKeys } from '../nats/index.js';
 import { findNode, peerOf, planVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
-import { queryColoStatus, queryStatus } from '../qmp/index.js';
-import { provideCheckpoint } from './checkpoint-actors.js';
+import { provideCheckpoint, type CheckpointHost } from './checkpoint-actors.js';
+import { followTransitions } from './transitions.js';
 import { FailoverController } from './failover-controller.js';
 import { QemuLiveness } from './qemu-liveness.js';
 import { coloEventTranslator } from './qmp-events.js';
 import { RestoreRunner } from './restore-runner.js';
 import { StatusPublisher } from './status-publisher.js';
+import { LiveState } from './live-state.js';
 import { injectFault, verifyPattern, writePattern } from './vm-drills.js';
 import { serveVmRpc } from './vm-rpc.js';
 
@@ -53,7 +54,7 @@ export class VmController {
   failover!: FailoverController;
   private readonly restore: RestoreRunner;
   private vm: VmInstance | null = null;
-  private live: LiveQemu;
+  private readonly live: LiveState;
   private transitions: TransitionRecord[] = [];
   private coloSizes: Map<number, number> | null = null;
   private rejoinSizes: RejoinRequest['disks'] | null = null;
@@ -69,28 +70,13 @@ export class VmController {
     this.peerName = peerOf(config, nodeName).name;
     this.log = d.log.child({ vm: vmName });
     this.plan = planVm(config, vmName, nodeName, this.role, d.kvmUsable);
-    this.live = { qemuPid: null, qmpSocket: this.plan.qmpSocket, runState: null, coloMode: null };
+    this.live = new LiveState(this.plan.qmpSocket);
     const t = config.timings;
     this.lease = createLease({ kv: d.kv, key: kvKeys.lease(vmName), node: nodeName, ttlMs: t.leaseTtlMs });
     this.feed = new StatusPublisher({ bus: d.bus, kv: d.statusKv, pair: config.pair, vm: vmName, node: nodeName, log: this.log });
-    this.liveness = new QemuLiveness({
-      intervalMs: t.heartbeatIntervalMs,
-      timeoutMs: Math.max(100, Math.floor(t.heartbeatTimeoutMs / 3)),
-      oobTimeoutMs: 100,
-      log: this.log,
-      onHung: (vm, reason) => {
-        // A frozen qemu must never wake up as a second live copy: kill it, then fail over as for a crash.
-        this.log.error({ reason }, 'qemu hung: killing it');
-        signalPid(vm.proc.pid, 'SIGKILL');
-      },
-    });
+    this.liveness = QemuLiveness.killingWhenHung(t, this.log);
     this.restore = new RestoreRunner({
-      config,
-      nodeName,
-      peerName: this.peerName,
-      bus: d.bus,
-      img: d.img,
-      log: this.log,
+      ...{ config, nodeName, peerName: this.peerName, bus: d.bus, img: d.img, log: this.log },
       plan: () => this.plan,
       requireVm: () => this.requireVm(),
       epoch: () => this.failover.epoch,
@@ -175,47 +161,35 @@ export class VmController {
         resumeColo,
       },
     });
-    let previous: string | null = null;
-    this.cpSub = cp.subscribe({
-      next: (snap) => {
-        const to = phaseOf(snap.value);
-        if (to === previous) return;
-        const record = { at: Date.now(), from: previous ?? 'none', to, reason: snap.context.reason };
-        this.log[snap.hasTag('degraded') ? 'warn' : 'info']({ machine: 'checkpoint', role: this.role, from: record.from, to, reason: record.reason }, 'transition');
-        previous = to;
+    this.cpSub = followTransitions(
+      cp,
+      (record, snap) => {
+        this.log[snap.hasTag('degraded') ? 'warn' : 'info']({ machine: 'checkpoint', role: this.role, from: record.from, to: record.to, reason: record.reason }, 'transition');
         // Once COLO has run, the secondary's disk is a complete replica: from then on it may take over.
-        if (to === 'coloRunning') this.failover.actor.send({ type: 'PROMOTABLE', value: true });
+        if (record.to === 'coloRunning') this.failover.actor.send({ type: 'PROMOTABLE', value: true });
         this.recordTransition('checkpoint', record);
       },
-      error: (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),
-    });
+      (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),
+    );
     this.cp = cp;
     cp.start();
   }
 
-  private checkpointHost() {
+  private checkpointHost(): CheckpointHost {
+    const { config, bus, img, qemuBinary } = this.d;
     return {
-      config: this.d.config,
-      peerName: this.peerName,
-      bus: this.d.bus,
-      img: this.d.img,
-      qemuBinary: this.d.qemuBinary,
-      log: this.log,
-      plan: this.plan,
-      rejoinSizes: this.rejoinSizes,
-      claimForPrimary: (signal: AbortSignal) => this.failover.claimForPrimary(signal),
-      attachVm: (vm: VmInstance) => this.attachVm(vm),
+      ...{ config, bus, img, qemuBinary, peerName: this.peerName, log: this.log, plan: this.plan, rejoinSizes: this.rejoinSizes },
+      claimForPrimary: (signal) => this.failover.claimForPrimary(signal),
+      attachVm: (vm) => this.attachVm(vm),
       requireVm: () => this.requireVm(),
-      setColoSizes: (sizes: Map<number, number>) => {
-        this.coloSizes = sizes;
-      },
-      call: (signal?: AbortSignal) => this.call(signal),
+      setColoSizes: (sizes) => void (this.coloSizes = sizes),
+      call: (signal) => this.call(signal),
     };
   }
 
   private attachVm(vm: VmInstance): void {
     this.vm = vm;
-    this.live = { ...this.live, qmpSocket: this.plan.qmpSocket, qemuPid: vm.proc.pid };
+    this.live.started(vm.proc.pid, this.plan.qmpSocket);
     this.failover.qemuStarted();
     this.liveness.watch(vm);
     const translate = coloEventTranslator();
@@ -225,7 +199,7 @@ export class VmController {
         const signal = translate(e);
         if (signal) this.cp?.send(signal);
         if (e.event === 'COLO_EXIT' && e.data.reason === 'error') this.failover.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
-        if (e.event === 'STOP' || e.event === 'RESUME') this.live = { ...this.live, runState: e.event === 'STOP' ? 'paused' : 'running' };
+        this.live.event(e);
       }),
     );
     // The monitor socket closes as the process dies, well before the exit is reaped: act on whichever comes first.
@@ -234,7 +208,7 @@ export class VmController {
     });
     void vm.proc.exited.then(() => {
       if (this.stopping || this.vm !== vm) return;
-      this.live = { ...this.live, qemuPid: null, runState: null, coloMode: null };
+      this.live.gone();
       const reason = errorMessage(vm.proc.exitError());
       this.failover.qemuGone(reason);
       this.cp?.send({ type: 'QEMU_EXITED', reason });
@@ -278,7 +252,7 @@ export class VmController {
     this.failover.stop();
     this.role = 'secondary';
     this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, 'secondary', this.d.kvmUsable);
-    this.live = { qemuPid: null, qmpSocket: this.plan.qmpSocket, runState: null, coloMode: null };
+    this.live.reset(this.plan.qmpSocket);
     this.rejoinSizes = sizes;
     this.coloSizes = null;
     this.failover = this.newFailover('secondary');
@@ -330,33 +304,15 @@ export class VmController {
     void this.refreshLive().then(() => this.publishStatus());
   }
 
-  /** Read run state and COLO mode from qemu: the live truth beats the config. */
-  private async refreshLive(): Promise<void> {
-    const vm = this.vm;
-    if (!vm || !vm.proc.isRunning) return;
-    try {
-      const [st, colo] = await Promise.all([queryStatus(vm.qmp, { timeoutMs: 1_000 }), queryColoStatus(vm.qmp, { timeoutMs: 1_000 })]);
-      if (this.vm === vm && vm.proc.isRunning) this.live = { ...this.live, runState: st.status, coloMode: colo.mode };
-    } catch (e) {
-      this.log.debug({ reason: errorMessage(e) }, 'live state read failed');
-    }
+  private refreshLive(): Promise<void> {
+    return this.live.refresh(this.vm, (vm) => this.vm === vm, this.log);
   }
 
   status(now = Date.now()): NodeStatus {
     const hb = this.failover.heartbeat;
-    return toNodeStatus(
-      this.cp!.getSnapshot(),
-      this.live,
-      {
-        epoch: this.failover.epoch,
-        transitions: this.transitions,
-        failover: this.failover.actor.getSnapshot(),
-        restore: this.restore.snapshot(),
-        natsConnected: this.d.bus.state === 'connected',
-        heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null,
-      },
-      now,
-    );
+    const extra = { epoch: this.failover.epoch, transitions: this.transitions, failover: this.failover.actor.getSnapshot(), restore: this.restore.snapshot() };
+    const natsConnected = this.d.bus.state === 'connected';
+    return toNodeStatus(this.cp!.getSnapshot(), this.live.value, { ...extra, natsConnected, heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null }, now);
   }
 
   private publishStatus(): void {
@@ -378,13 +334,5 @@ export class VmController {
     this.cpSub?.unsubscribe();
     this.cp?.stop();
     await this.vm?.stop();
-  }
-}
-
-function signalPid(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
   }
 }

@@ -36,6 +36,7 @@ const nodeStatus: NodeStatus = {
   transitions: [{ at: 1, from: 'enteringColo', to: 'coloRunning', reason: 'COLO running' }],
   natsConnected: true,
   heartbeatAgeMs: 42,
+  resync: null,
   failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
   sentAt: 1_700_000_000_000,
 };

@@ -1,0 +1,171 @@
+// colo-ft dashboard: follows /events (SSE, one VM status per message) and
+// renders one card per VM. Many VMs: updates are batched per animation frame
+// and only changed cards are redrawn; the list is sorted and filterable.
+import { pauseChart } from './chart.js';
+
+const vms = new Map(); // key -> latest status
+const dirty = new Set(); // keys whose card must be redrawn
+const cards = new Map(); // key -> element
+let orderDirty = true;
+let frame = 0;
+
+const $ = (id) => document.getElementById(id);
+const keyOf = (v) => `${v.pair}/${v.vm}`;
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const ms = (v) => (v === null || v === undefined ? '-' : `${v >= 100 ? Math.round(v) : Math.round(v * 10) / 10} ms`);
+const time = (at) => new Date(at).toLocaleTimeString([], { hour12: false });
+const byName = (a, b) => a.localeCompare(b, 'en', { numeric: true });
+
+/** protected | failing-over | unprotected, from the feed's own fields and the event timeline. */
+export function stateOf(v) {
+  if (v.protected) return 'protected';
+  const decisive = v.events.filter((e) => e.kind !== 'resync-started' && e.kind !== 'resync-done');
+  const last = decisive[decisive.length - 1];
+  return last && last.kind === 'failover-started' ? 'failing-over' : 'unprotected';
+}
+
+function nodeLine(n) {
+  if (!n.reachable) return `<li class="node down"><b>${esc(n.node)}</b> unreachable <span class="why">${esc(n.reason)}</span></li>`;
+  const hb = n.heartbeatAgeMs === null ? '' : ` · peer heartbeat ${ms(n.heartbeatAgeMs)} ago`;
+  const nats = n.natsConnected === false ? ' · <span class="warn">NATS down</span>' : '';
+  return (
+    `<li class="node"><b>${esc(n.node)}</b> <span class="role role-${esc(n.role)}">${esc(n.role)}</span> ` +
+    `${esc(n.phase)} · qemu ${esc(n.runState ?? '-')} · COLO ${esc(n.coloMode ?? '-')}${hb}${nats}</li>`
+  );
+}
+
+function resyncBlock(r) {
+  if (!r) return '';
+  const pct = r.bytesTotal ? Math.min(100, (100 * r.bytesDone) / r.bytesTotal) : null;
+  const mib = (b) => (b / 1048576).toFixed(1);
+  const eta = r.doneAt === null && r.etaMs !== null ? `, ${Math.ceil(r.etaMs / 1000)} s left` : '';
+  const label = `${esc(r.phase)} ${esc(r.node)} -> ${esc(r.peer)}: ${mib(r.bytesDone)} / ${mib(r.bytesTotal)} MiB at ${mib(r.rateBytesPerSec)} MiB/s${eta}`;
+  return `<div class="resync"><progress max="100" ${pct === null ? '' : `value="${pct.toFixed(1)}"`}></progress> <span>resync ${label}</span></div>`;
+}
+
+function leaseLine(l) {
+  if (!l) return '';
+  const left = Math.round((l.expiresAtMs - Date.now()) / 100) / 10;
+  return `<span class="lease">lease ${esc(l.holder ?? 'released')}${l.holder ? `, ${left > 0 ? `expires in ${left} s` : 'expired'}` : ''}</span>`;
+}
+
+function timeline(events) {
+  if (!events.length) return '<ol class="timeline"><li class="none">no events yet</li></ol>';
+  const items = events
+    .slice(-8)
+    .reverse()
+    .map((e) => `<li class="ev ev-${esc(e.kind)}" title="${esc(e.reason)}"><time>${time(e.at)}</time> <b>${esc(e.kind)}</b> ${esc(e.node)} · epoch ${e.epoch}</li>`);
+  return `<ol class="timeline">${items.join('')}</ol>`;
+}
+
+function cardHtml(v) {
+  const state = stateOf(v);
+  const badge = { protected: 'PROTECTED', 'failing-over': 'FAILING OVER', unprotected: 'NOT PROTECTED' }[state];
+  const c = v.checkpoints;
+  const fo = v.failover && v.failover.takeoverAt ? `<div class="failover">took over on ${esc(v.failover.node)} at ${time(v.failover.takeoverAt)} (${esc(v.failover.trigger ?? '')})</div>` : '';
+  return (
+    `<header><h2><span class="pair">${esc(v.pair)} /</span> ${esc(v.vm)}</h2>` +
+    `<span class="badge" data-state="${state}">${badge}</span><span class="epoch">epoch <b class="epoch-value">${v.epoch}</b></span></header>` +
+    `<p class="reason">${esc(v.reason)}</p>` +
+    `<ul class="nodes">${v.nodes.map(nodeLine).join('')}</ul>` +
+    fo +
+    `<div class="figures">checkpoints ${c.count} (${c.ratePerSec}/s) · last pause ${ms(c.lastPauseMs)} · ${leaseLine(v.lease)}</div>` +
+    pauseChart(v.lastPausesMs) +
+    resyncBlock(v.resync) +
+    timeline(v.events)
+  );
+}
+
+function matches(v, filter, text) {
+  const st = stateOf(v);
+  if (filter === 'protected' && st !== 'protected') return false;
+  if (filter === 'problem' && st === 'protected') return false;
+  if (filter === 'failing-over' && st !== 'failing-over') return false;
+  return !text || keyOf(v).toLowerCase().includes(text);
+}
+
+const RANK = { 'failing-over': 0, unprotected: 1, protected: 2 };
+
+function sorted(list, how) {
+  const name = (a, b) => byName(a.pair, b.pair) || byName(a.vm, b.vm);
+  if (how === 'name') return list.sort(name);
+  if (how === 'epoch') return list.sort((a, b) => b.epoch - a.epoch || name(a, b));
+  return list.sort((a, b) => RANK[stateOf(a)] - RANK[stateOf(b)] || name(a, b));
+}
+
+function render() {
+  frame = 0;
+  for (const key of dirty) {
+    const v = vms.get(key);
+    let el = cards.get(key);
+    if (!el) {
+      el = document.createElement('article');
+      el.className = 'vm';
+      el.dataset.key = key;
+      cards.set(key, el);
+      orderDirty = true;
+    }
+    const state = stateOf(v);
+    if (el.dataset.state !== state) orderDirty = true;
+    el.dataset.state = state;
+    el.innerHTML = cardHtml(v);
+  }
+  dirty.clear();
+  if (orderDirty) reorder();
+  summarize();
+}
+
+function reorder() {
+  orderDirty = false;
+  const filter = $('state-filter').value;
+  const text = $('search').value.trim().toLowerCase();
+  const shown = sorted([...vms.values()].filter((v) => matches(v, filter, text)), $('sort').value);
+  const main = $('vms');
+  const wanted = shown.map((v) => cards.get(keyOf(v)));
+  // Only touch the DOM where the order differs, so 200 cards stay cheap.
+  wanted.forEach((el, i) => {
+    if (main.children[i] !== el) main.insertBefore(el, main.children[i] ?? null);
+  });
+  while (main.children.length > wanted.length) main.lastElementChild.remove();
+  $('shown').textContent = `${shown.length} of ${vms.size} shown`;
+}
+
+function summarize() {
+  const all = [...vms.values()];
+  const prot = all.filter((v) => v.protected).length;
+  const fo = all.filter((v) => stateOf(v) === 'failing-over').length;
+  $('summary').textContent = `${all.length} VMs · ${prot} protected · ${all.length - prot} not protected${fo ? ` · ${fo} failing over` : ''}`;
+  $('empty').hidden = all.length > 0;
+}
+
+function schedule() {
+  if (!frame) frame = requestAnimationFrame(render);
+}
+
+function connect() {
+  const es = new EventSource('/events');
+  const conn = $('conn');
+  es.onopen = () => {
+    conn.dataset.state = 'live';
+    conn.textContent = 'live';
+  };
+  es.onerror = () => {
+    conn.dataset.state = 'reconnecting';
+    conn.textContent = 'reconnecting';
+  };
+  es.onmessage = (m) => {
+    const v = JSON.parse(m.data);
+    const key = keyOf(v);
+    vms.set(key, v);
+    dirty.add(key);
+    schedule();
+  };
+}
+
+for (const id of ['state-filter', 'sort', 'search']) {
+  $(id).addEventListener('input', () => {
+    orderDirty = true;
+    schedule();
+  });
+}
+connect();

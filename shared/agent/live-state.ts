@@ -1,0 +1,41 @@
+import type { LiveQemu } from '../../state-machines/index.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { VmInstance } from '../qemu/index.js';
+import { queryColoStatus, queryStatus, type QmpEvent } from '../qmp/index.js';
+
+/** What qemu last said about itself: when qemu runs, this beats the config. */
+export class LiveState {
+  value: LiveQemu;
+
+  constructor(qmpSocket: string) {
+    this.value = { qemuPid: null, qmpSocket, runState: null, coloMode: null };
+  }
+
+  reset(qmpSocket: string): void {
+    this.value = { qemuPid: null, qmpSocket, runState: null, coloMode: null };
+  }
+
+  started(pid: number, qmpSocket: string): void {
+    this.value = { ...this.value, qmpSocket, qemuPid: pid };
+  }
+
+  gone(): void {
+    this.value = { ...this.value, qemuPid: null, runState: null, coloMode: null };
+  }
+
+  event(e: QmpEvent): void {
+    if (e.event === 'STOP' || e.event === 'RESUME') this.value = { ...this.value, runState: e.event === 'STOP' ? 'paused' : 'running' };
+  }
+
+  /** Read run state and COLO mode; ignored if `vm` is no longer the current one when the answer comes. */
+  async refresh(vm: VmInstance | null, isCurrent: (vm: VmInstance) => boolean, log: Logger): Promise<void> {
+    if (!vm || !vm.proc.isRunning) return;
+    try {
+      const [st, colo] = await Promise.all([queryStatus(vm.qmp, { timeoutMs: 1_000 }), queryColoStatus(vm.qmp, { timeoutMs: 1_000 })]);
+      if (isCurrent(vm) && vm.proc.isRunning) this.value = { ...this.value, runState: st.status, coloMode: colo.mode };
+    } catch (e) {
+      log.debug({ reason: errorMessage(e) }, 'live state read failed');
+    }
+  }
+}

@@ -1,0 +1,259 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { LockConflictError, NatsUnavailableError } from '../../shared/errors.js';
+import { createLease } from '../../shared/lease/index.js';
+import { drillRequestSchema, kvBuckets, kvKeys, subjects, type Bus } from '../../shared/nats/index.js';
+import { runDrill } from '../../cli/drill/run-drill.js';
+import { setupAuthPair } from '../helpers/auth-pair.js';
+import { GENERATOR, startNatsCluster, violations, type NatsCluster } from '../helpers/nats-cluster.js';
+import { tmpRun } from '../helpers/tmp-run.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const PAIRS = [
+  { name: 'demo', nodes: ['alpha', 'beta'] as [string, string] },
+  { name: 'other', nodes: ['alpha', 'beta'] as [string, string] },
+];
+const QUIET_MS = 400;
+/** nats.js fails a request the server refused with the server's message; the bus passes it on. */
+const DENIED = /Permissions Violation for Publish/;
+const anything = z.unknown();
+
+const FLUSH_SUBJECT = subjects.agentStatus('demo', 'nobody');
+
+/** Everything `bus` receives on `subject`, collected until the test reads it. */
+function collect(bus: Bus, subject: string): unknown[] {
+  const got: unknown[] = [];
+  bus.subscribe(subject, anything, (m, on) => {
+    if (on !== FLUSH_SUBJECT) got.push(m);
+  });
+  return got;
+}
+
+function violationFor(c: NatsCluster, user: string, subject: string): boolean {
+  return violations(c.logs()).some((l) => l.includes(`User "${user}"`) && l.includes(`"${subject}"`));
+}
+
+/** Subscriptions are registered at the server once a round trip on the same connection completes (no responders: fast). */
+async function flushed(bus: Bus): Promise<void> {
+  await bus.request(FLUSH_SUBJECT, {}, anything, { timeoutMs: 200 }).catch(() => undefined);
+}
+
+describe('generated NATS config', () => {
+  it('renders three member configs nats-server accepts, and reuses every secret on a second run', () => {
+    const dir = tmpRun('nats-gen');
+    const spec = join(dir, 'cluster.json');
+    const example = JSON.parse(readFileSync(join(process.cwd(), 'deploy/nats/cluster.example.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(spec, JSON.stringify({ ...example, accountsPath: undefined, pairs: PAIRS }));
+    const out = join(dir, 'out');
+    execFileSync(process.execPath, [GENERATOR, '--spec', spec, '--out', out]);
+    const first = readFileSync(join(out, 'accounts.conf'), 'utf8');
+    for (const member of ['alpha', 'beta', 'witness']) {
+      // -t: parse and check the config, then exit.
+      execFileSync('nats-server', ['-t', '-c', join(out, `${member}.conf`)], { stdio: 'pipe' });
+    }
+    expect(readFileSync(join(out, 'credentials/demo/demo-alpha.yaml'), 'utf8')).toMatch(/user: "demo-alpha"\n {2}password: "[\w-]{32}"\n {2}kvReplicas: 3/);
+    execFileSync(process.execPath, [GENERATOR, '--spec', spec, '--out', out]);
+    expect(readFileSync(join(out, 'accounts.conf'), 'utf8')).toBe(first);
+  });
+});
+
+describe('authenticated three-server NATS cluster (generated config)', () => {
+  it('refuses clients without credentials or with a wrong password', async () => {
+    const c = await startNatsCluster(tmpRun('nats-auth-anon'), PAIRS);
+    await expect(c.connect(null)).rejects.toBeInstanceOf(NatsUnavailableError);
+    await expect(c.connect(null)).rejects.toThrow(/Authorization Violation/i);
+    c.users['demo-operator'] = { user: 'demo-operator', password: 'not-the-password' };
+    await expect(c.connect('demo-operator')).rejects.toThrow(/Authorization Violation/i);
+  });
+
+  it("another pair's agent cannot command this pair; this pair's own agents cannot either, nor speak for their peer", async () => {
+    const c = await startNatsCluster(tmpRun('nats-auth-cross'), PAIRS);
+    const beta = await c.connect('demo-beta');
+    const alpha = await c.connect('demo-alpha');
+    const stranger = await c.connect('other-alpha');
+    const received = collect(beta, 'colo.demo.>');
+    const servedDrills: unknown[] = [];
+    beta.serve(subjects.rpc('demo', 'vm1', 'beta', 'drill'), drillRequestSchema, async (r) => void servedDrills.push(r));
+    beta.serve(subjects.rpc('demo', 'vm1', 'beta', 'readiness'), anything, async () => ({ ready: true }));
+    await flushed(beta);
+
+    // Another pair's credentials: refused by the server, and nothing reaches this pair.
+    const drill = subjects.rpc('demo', 'vm1', 'beta', 'drill');
+    await expect(stranger.request(drill, { mode: 'crash' }, anything, { timeoutMs: 500 })).rejects.toThrow(DENIED);
+    stranger.publish(subjects.rpc('demo', 'vm1', 'beta', 'command'), { op: 'x' });
+    stranger.publish(subjects.heartbeat('demo', 'vm1', 'alpha'), { forged: true });
+    // Its own pair's subjects are its own account's: still nothing here.
+    stranger.publish(subjects.heartbeat('other', 'vm1', 'alpha'), { own: true });
+
+    // The peer agent of the same pair: no drill/command/restore, no heartbeat or status as beta.
+    await expect(alpha.request(drill, { mode: 'crash' }, anything, { timeoutMs: 500 })).rejects.toThrow(DENIED);
+    alpha.publish(subjects.rpc('demo', 'vm1', 'beta', 'restore'), {});
+    alpha.publish(subjects.heartbeat('demo', 'vm1', 'beta'), { forged: true });
+    alpha.publish(subjects.status('demo', 'vm1', 'beta'), { forged: true });
+    await sleep(QUIET_MS);
+    expect(received).toEqual([]);
+    expect(servedDrills).toEqual([]);
+    expect(violationFor(c, 'other-alpha', drill)).toBe(true);
+    expect(violationFor(c, 'demo-alpha', drill)).toBe(true);
+    expect(violationFor(c, 'demo-alpha', subjects.heartbeat('demo', 'vm1', 'beta'))).toBe(true);
+
+    // What an agent must be able to do still works: ask its peer's readiness (the
+    // peer answers through allow_responses) and publish its own heartbeat.
+    await expect(alpha.request(subjects.rpc('demo', 'vm1', 'beta', 'readiness'), {}, anything, { timeoutMs: 2_000 })).resolves.toEqual({ ready: true });
+    alpha.publish(subjects.heartbeat('demo', 'vm1', 'alpha'), { hb: 1 });
+    await waitFor(() => received.some((m) => JSON.stringify(m) === '{"hb":1}'), { timeoutMs: 2_000, what: "alpha's own heartbeat" });
+  });
+
+  it('the dashboard credential follows status, events and the status bucket, and can publish nothing that matters', async () => {
+    const c = await startNatsCluster(tmpRun('nats-auth-dashboard'), PAIRS);
+    const alpha = await c.connect('demo-alpha');
+    const beta = await c.connect('demo-beta');
+    const dash = await c.connect('demo-dashboard');
+    const seenByDash = collect(dash, subjects.everyStatus());
+    const events = collect(dash, subjects.everyEvent());
+    const seenByBeta = collect(beta, 'colo.demo.>');
+    beta.serve(subjects.agentStatus('demo', 'beta'), anything, async () => ({ node: 'beta', vms: [] }));
+    await flushed(dash);
+    await flushed(beta);
+
+    alpha.publish(subjects.status('demo', 'vm1', 'alpha'), { phase: 'coloRunning' });
+    alpha.publish(subjects.events('demo', 'vm1'), { kind: 'test' });
+    await waitFor(() => seenByDash.length === 1 && events.length === 1, { timeoutMs: 2_000, what: 'status and event at the dashboard' });
+    // A status query is the one request it may make (answered from memory, no effect).
+    await expect(dash.request(subjects.agentStatus('demo', 'beta'), {}, anything, { timeoutMs: 2_000 })).resolves.toEqual({ node: 'beta', vms: [] });
+
+    // The agent creates and writes the status bucket; the dashboard reads and watches it.
+    const agentKv = await alpha.kv(kvBuckets.status('demo'), { replicas: 3 });
+    await agentKv.put(kvKeys.status('vm1', 'alpha'), new TextEncoder().encode('{"p":1}'));
+    const dashKv = await dash.kv(kvBuckets.status('demo'), { replicas: 3 });
+    expect(new TextDecoder().decode((await dashKv.get(kvKeys.status('vm1', 'alpha')))!.value)).toBe('{"p":1}');
+    await expect(dashKv.put(kvKeys.status('vm1', 'alpha'), new TextEncoder().encode('{"forged":1}'))).rejects.toBeInstanceOf(NatsUnavailableError);
+    expect(violationFor(c, 'demo-dashboard', `$KV.colo-ft-demo-status.vm1.alpha`)).toBe(true);
+
+    // Publishing anything else: refused, nothing delivered.
+    const before = seenByBeta.length;
+    dash.publish(subjects.status('demo', 'vm1', 'beta'), { forged: true });
+    dash.publish(subjects.heartbeat('demo', 'vm1', 'alpha'), { forged: true });
+    dash.publish(subjects.events('demo', 'vm1'), { forged: true });
+    await expect(dash.request(subjects.rpc('demo', 'vm1', 'beta', 'drill'), { mode: 'crash' }, anything, { timeoutMs: 500 })).rejects.toThrow(DENIED);
+    await sleep(QUIET_MS);
+    expect(seenByBeta.slice(before)).toEqual([]);
+    expect(violationFor(c, 'demo-dashboard', subjects.status('demo', 'vm1', 'beta'))).toBe(true);
+
+    // Watching many large entries needs the flow-control replies ($JS.FC.>): without
+    // them the watch stalls after a few dozen entries.
+    const big = new Uint8Array(60_000).fill(0x41);
+    const many = 300;
+    await Promise.all(Array.from({ length: many }, (_, i) => agentKv.put(kvKeys.status(`vm${i}`, 'beta'), big)));
+    const watch = await dashKv.watch();
+    const keys = new Set<string>();
+    const started = Date.now();
+    for await (const change of watch) {
+      keys.add(change.key);
+      if (keys.size >= many + 1) break;
+    }
+    watch.stop();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(violations(c.logs()).filter((l) => l.includes('$JS.FC'))).toEqual([]);
+  });
+
+  it('only the operator can send a drill, and the agent receives and answers it', async () => {
+    const c = await startNatsCluster(tmpRun('nats-auth-operator'), PAIRS);
+    const beta = await c.connect('demo-beta');
+    const operator = await c.connect('demo-operator');
+    const drills: unknown[] = [];
+    beta.serve(subjects.rpc('demo', 'vm1', 'beta', 'drill'), drillRequestSchema, async (r) => {
+      drills.push(r);
+      return { accepted: true };
+    });
+    beta.serve(subjects.rpc('demo', 'vm1', 'beta', 'restore'), anything, async () => ({ restoring: true }));
+    await flushed(beta);
+    await expect(operator.request(subjects.rpc('demo', 'vm1', 'beta', 'drill'), { mode: 'crash' }, anything, { timeoutMs: 2_000 })).resolves.toEqual({ accepted: true });
+    await expect(operator.request(subjects.rpc('demo', 'vm1', 'beta', 'restore'), {}, anything, { timeoutMs: 2_000 })).resolves.toEqual({ restoring: true });
+    expect(drills).toEqual([{ mode: 'crash' }]);
+    // The operator of one pair is nobody to another pair.
+    const otherOperator = await c.connect('other-operator');
+    await expect(otherOperator.request(subjects.rpc('demo', 'vm1', 'beta', 'drill'), { mode: 'crash' }, anything, { timeoutMs: 500 })).rejects.toThrow(DENIED);
+    expect(drills).toHaveLength(1);
+    // No agent-side violation: answering through allow_responses is enough.
+    expect(violations(c.logs()).filter((l) => l.includes('User "demo-beta"'))).toEqual([]);
+  });
+
+  it('the R3 lease survives the loss of one server; with two lost a claim fails and the contender stays passive', async () => {
+    const c = await startNatsCluster(tmpRun('nats-auth-quorum'), PAIRS);
+    const ttlMs = 1_500;
+    const leaseOf = async (node: 'alpha' | 'beta') => {
+      const bus = await c.connect(`demo-${node}`);
+      const kv = await bus.kv(kvBuckets.lease('demo'), { replicas: 3 });
+      return createLease({ kv, key: kvKeys.lease('vm1'), node, ttlMs });
+    };
+    const alpha = await leaseOf('alpha');
+    const beta = await leaseOf('beta');
+    const { epoch } = await alpha.claim();
+    await expect(beta.claim()).rejects.toBeInstanceOf(LockConflictError);
+
+    // One of three lost (SIGKILL, like a host gone): renewals go on, same holder and epoch.
+    await c.members[0]!.stop('SIGKILL');
+    const lostOneAt = Date.now();
+    const renewed = await waitFor(async () => alpha.renew(), { timeoutMs: 10_000, intervalMs: 100, what: 'a renewal with one server lost' });
+    const gapMs = Date.now() - lostOneAt;
+    expect(renewed).toEqual({ epoch });
+    for (let i = 0; i < 5; i++) {
+      await sleep(ttlMs / 5);
+      await expect(alpha.renew()).resolves.toEqual({ epoch });
+    }
+    await expect(beta.claim()).rejects.toBeInstanceOf(LockConflictError);
+    expect(await beta.read()).toMatchObject({ holder: 'alpha', epoch });
+    console.info(`lease: first renewal ${gapMs} ms after losing one NATS server of three`);
+
+    // Two of three lost: no JetStream majority. The holder cannot renew, and once the
+    // lease has expired the contender still cannot win it: it must stay passive.
+    await c.members[1]!.stop('SIGKILL');
+    await sleep(ttlMs + 200);
+    await expect(alpha.renew()).rejects.toBeInstanceOf(NatsUnavailableError);
+    expect(alpha.isHeldLocally()).toBe(false);
+    const claim = beta.claim();
+    await expect(claim).rejects.toBeInstanceOf(NatsUnavailableError);
+    expect(beta.isHeldLocally()).toBe(false);
+    expect(beta.epoch).toBe(epoch);
+  });
+});
+
+describe('a COLO pair on the authenticated three-server cluster', () => {
+  it('protects with per-node agent credentials, keeps protection when one NATS server is lost, and fails over on an operator drill', async () => {
+    // Production timings for a three-server NATS: a client reconnect (~0.5 s) stays
+    // under the heartbeat timeout, and a lease stream leader election (up to ~7 s on
+    // nats-server 2.9) under the lease TTL. With the defaults (500 ms / 1.5 s) losing
+    // the server that leads the lease stream makes the secondary suspect its peer and
+    // the pair drop protection (strict: "cannot win the lease ... staying passive").
+    const pair = await setupAuthPair(tmpRun('nats-auth-pair'), { timings: { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 2_000, leaseTtlMs: 10_000 } });
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    const protectedBefore = await pair.waitProtected();
+
+    // One NATS server of three lost: the pair stays protected, no failover.
+    await pair.cluster.members[0]!.stop('SIGKILL');
+    await sleep(3_000);
+    const after = await pair.status();
+    expect(after.protected, after.reason).toBe(true);
+    expect(after.epoch).toBe(protectedBefore.epoch);
+    // The lease stream may have lost its leader with that server: the drill starts once
+    // a lease-bucket write goes through again (a probe key, no VM's lease).
+    const probeBus = await pair.cluster.connect('demo-alpha');
+    const lostAt = Date.now();
+    await waitFor(async () => (await probeBus.kv(kvBuckets.lease('demo'), { replicas: 3 })).put('probe', new TextEncoder().encode('1')), { timeoutMs: 15_000, intervalMs: 100, what: 'lease bucket writable with two servers' });
+    console.info(`pair: lease bucket writable ${Date.now() - lostAt + 3_000} ms after losing one NATS server`);
+
+    // The operator credential drives a full drill: crash the primary, the secondary takes over.
+    const report = await runDrill(pair.operator, pair.operatorConfig, { vm: 'vm1', fail: 'primary', mode: 'crash' });
+    expect(report, report.reason).toMatchObject({ ok: true, dataVerified: true, singleActive: true, survivor: 'beta' });
+    expect(report.epochAfter).toBeGreaterThan(report.epochBefore);
+
+    // The agents' permission set was enough for all of it: no violation by any agent or the operator.
+    expect(violations(pair.cluster.logs())).toEqual([]);
+  });
+});
