@@ -83,16 +83,30 @@ export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoin
   const ids = new Set(coloDisks(plan).map((d) => resyncJobId(d.index)));
   // Connecting the replication nodes needs no pause: only linking them into the quorum does.
   await addReplicationNodes(qmp, plan, peer, call);
+  // The guest's pause as qemu itself saw it: from its STOP event to its RESUME event.
+  let stopAt: number | null = null;
+  let resumeAt: number | null = null;
+  const off = qmp.onEvent((e) => {
+    const t = e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000;
+    if (e.event === 'STOP' && stopAt === null) stopAt = t;
+    if (e.event === 'RESUME' && stopAt !== null) resumeAt = t;
+  });
   const t0 = performance.now();
-  await qmp.execute('stop', undefined, call);
   try {
-    for (const id of ids) await qmp.execute('block-job-cancel', { device: id }, call);
-    await awaitJobsGone(qmp, ids, call);
-    await linkReplicationNodes(qmp, plan, call);
+    await qmp.execute('stop', undefined, call);
+    try {
+      for (const id of ids) await qmp.execute('block-job-cancel', { device: id }, call);
+      await awaitJobsGone(qmp, ids, call);
+      await linkReplicationNodes(qmp, plan, call);
+    } finally {
+      await qmp.execute('cont', undefined, call);
+    }
+    const wallMs = performance.now() - t0;
+    for (let i = 0; i < 50 && resumeAt === null; i++) await sleep(1);
+    return { pauseMs: stopAt !== null && resumeAt !== null ? resumeAt - stopAt : wallMs };
   } finally {
-    await qmp.execute('cont', undefined, call);
+    off();
   }
-  return { pauseMs: performance.now() - t0 };
 }
 
 /** After a failed attempt: no mirror left, no replication child, the VM running. Each step tolerates "already so". */

@@ -16,6 +16,7 @@ export interface LocalPairOptions {
   accelerator?: 'auto' | 'kvm' | 'tcg';
   checkpointDelayMs?: number;
   logLevel?: string;
+  restore?: Record<string, number | boolean>;
 }
 
 export interface LocalPair {
@@ -52,7 +53,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     nbdPort: ports[2 * i + 1]!,
     disks,
   }));
-  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs };
+  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, restore: o.restore };
   const configPath = join(o.dir, 'pair.yaml');
   writeFileSync(configPath, localPairConfig(spec));
   const img = qemuImg();

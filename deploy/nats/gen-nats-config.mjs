@@ -58,7 +58,7 @@ const kvRead = (bucket) => [...kvOpen(bucket), ...kvGet(bucket), ...kvWatch(buck
  * Permissions of every user of one pair (each pair is an account of its own,
  * so nothing here can see another pair). Agents publish only their own pair's
  * feed (heartbeats and status only as themselves), request only the harmless
- * verbs (readiness, status) of their peer, and answer requests through
+ * verbs (readiness, status, rejoin) of their peer, and answer requests through
  * allow_responses. drill, restore and command can be sent by the operator only.
  */
 export function pairPermissions(pair, node) {
@@ -90,6 +90,8 @@ export function pairPermissions(pair, node) {
         `${p}.*.resync`,
         `${p}.*.rpc.*.readiness`,
         `${p}.*.rpc.*.status`,
+        // After a takeover the survivor asks the old node to come back as secondary.
+        `${p}.*.rpc.*.rejoin`,
         `${p}.agent.*.status`,
         '$JS.API.INFO',
         ...[lease, status].flatMap((b) => [...kvOpen(b), ...kvGet(b), ...kvWrite(b)]),

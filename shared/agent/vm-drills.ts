@@ -26,8 +26,10 @@ export async function writePattern(vm: VmInstance, plan: VmPlan, checkpoints: ()
   const res = await qemuIo(vm, plan.disks[0]!.ids.top, `write -P ${p.byte} ${p.offset} ${p.length}`, 5_000);
   if (!res.ok) return { ok: false, detail: res.lines.join(' | '), checkpointCount: before };
   if (p.awaitCheckpoint) {
+    // A checkpoint already under way when the write landed may not cover it (the secondary can have
+    // emptied its hidden disk before the write arrived): wait for one that started after the write.
     const deadline = Date.now() + 10_000;
-    while (checkpoints() <= before) {
+    while (checkpoints() <= before + 1) {
       if (Date.now() > deadline) return { ok: false, detail: 'no checkpoint completed after the write', checkpointCount: before };
       await new Promise((r) => setTimeout(r, 5));
     }

@@ -35,6 +35,7 @@ describe('colo-ft demo', () => {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     await waitFor(() => /vm1: PROTECTED/.test(out), { timeoutMs: 60_000, what: 'the demo to print PROTECTED' });
+    expect(out).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/m);
     const pids = pidsIn(out);
     expect(pids.length).toBeGreaterThanOrEqual(3);
     for (const pid of pids) expect(isPidAlive(pid)).toBe(true);
