@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildDriveArgs, buildReplicationDriveAdd } from '../shared/disk/index.js';
@@ -50,7 +51,7 @@ export interface RawTimings {
 }
 
 /** Launch both qemu, prepare disks, run the Protect sequence; times from launch and from `migrate`. */
-export async function rawProtect(dir: string, kvm: boolean, sizeBytes: number, checkpointDelayMs = 200): Promise<{ pair: RawPair; timings: RawTimings }> {
+export async function rawProtect(dir: string, kvm: boolean, sizeBytes: number, checkpointDelayMs = 200, fillByte?: number): Promise<{ pair: RawPair; timings: RawTimings }> {
   const [migPort, nbdPort] = await freePorts(2);
   const migrationUri = `tcp:127.0.0.1:${migPort}`;
   const img = qemuImg();
@@ -58,6 +59,9 @@ export async function rawProtect(dir: string, kvm: boolean, sizeBytes: number, c
   const sPlan = rawPlan(dir, 'secondary', kvm, migrationUri, nbdPort!);
   await img.create(join(pPlan.runDir, 'disk0.img'), 'raw', sizeBytes);
   await img.create(join(sPlan.runDir, 'disk0.img'), 'raw', sizeBytes);
+  if (fillByte !== undefined) {
+    for (const p of [pPlan, sPlan]) execFileSync('qemu-io', ['-f', 'raw', '-c', `write -P ${fillByte} 0 ${sizeBytes}`, join(p.runDir, 'disk0.img')], { stdio: 'ignore' });
+  }
   const log = silentLogger();
   const call = { timeoutMs: 10_000 };
   const t0 = performance.now();

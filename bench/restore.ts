@@ -26,7 +26,7 @@ const SIZE = Number(process.env.BENCH_DISK_MIB ?? 1024) * 1024 * 1024;
 const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
 
 async function agentRestore(dir: string): Promise<{ totalMs: number; pauseMs: number; resyncMs: number }> {
-  const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', diskSizeBytes: SIZE, restore: { auto: false } });
+  const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', diskSizeBytes: SIZE, restore: { auto: false }, fillByte: 0x5c });
   try {
     const config = loadConfig(pair.configPath);
     const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-restore', log: silentLogger() });
@@ -51,7 +51,7 @@ async function agentRestore(dir: string): Promise<{ totalMs: number; pauseMs: nu
 
 /** The same restore by hand: fresh secondary, mirror, then the short switchover and a live migration into COLO. */
 async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: number; resyncMs: number }> {
-  const { pair } = await rawProtect(join(dir, 'pair'), kvm, SIZE);
+  const { pair } = await rawProtect(join(dir, 'pair'), kvm, SIZE, 200, 0x5c);
   const log = silentLogger();
   const call = { timeoutMs: 30_000 };
   // Fail the primary: the old secondary takes over.
@@ -59,7 +59,6 @@ async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: numb
   const s = pair.secondary.qmp;
   await s.execute('nbd-server-stop', undefined, call);
   await s.execute('x-colo-lost-heartbeat', undefined, call);
-  await awaitColoMode(s, 'secondary', { ...call, pollMs: 2 }).catch(() => undefined);
   while (((await s.execute('query-colo-status', undefined, call)) as { mode: string }).mode !== 'none') await new Promise((r) => setTimeout(r, 2));
   const [mig, nbd] = await freePorts(2);
   const fresh = join(dir, 'fresh');
@@ -113,7 +112,7 @@ async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: numb
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'colo-ft-bench-restore-'));
-  console.log(`bench:restore  ${RUNS} runs each, ${SIZE / 1024 / 1024} MiB disk, 64 MiB RAM, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, agents as separate processes`);
+  console.log(`bench:restore  ${RUNS} runs each, ${SIZE / 1024 / 1024} MiB disk filled with data, 64 MiB RAM, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, agents as separate processes`);
   const agent: Array<{ totalMs: number; pauseMs: number; resyncMs: number }> = [];
   const raw: Array<{ totalMs: number; pauseMs: number; resyncMs: number }> = [];
   for (let i = 0; i < RUNS; i++) {

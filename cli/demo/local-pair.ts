@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,8 @@ export interface LocalPairOptions {
   checkpointDelayMs?: number;
   logLevel?: string;
   restore?: Record<string, number | boolean>;
+  /** Fill every disk image with this byte (same content on both nodes), so a resync has real data to copy. */
+  fillByte?: number;
 }
 
 export interface LocalPair {
@@ -62,7 +64,12 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     mkdirSync(runtimeDir, { recursive: true });
     mkdirSync(imageDir, { recursive: true });
     for (const vm of vms) {
-      for (let i = 0; i < disks; i++) await img.create(join(imageDir, diskImageName(vm.name, i)), 'raw', o.diskSizeBytes ?? 64 * 1024 * 1024);
+      for (let i = 0; i < disks; i++) {
+        const path = join(imageDir, diskImageName(vm.name, i));
+        const size = o.diskSizeBytes ?? 64 * 1024 * 1024;
+        await img.create(path, 'raw', size);
+        if (o.fillByte !== undefined) execFileSync('qemu-io', ['-f', 'raw', '-c', `write -P ${o.fillByte} 0 ${size}`, path], { stdio: 'ignore' });
+      }
     }
   }
   const agents = LOCAL_NODES.map((n) => {

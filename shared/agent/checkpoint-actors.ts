@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { Bus } from '../nats/index.js';
 import { awaitColoMode, launchVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
 
-export const PEER_POLL_MS = 20;
+export const PEER_POLL_MS = 10;
 
 /** What the checkpoint machine's effects need from the VM's controller. */
 export interface CheckpointHost {

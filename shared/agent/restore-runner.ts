@@ -96,7 +96,7 @@ export class RestoreRunner {
         resync: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
           const qmp = h.requireVm().qmp;
           await startMirror(qmp, h.plan(), input.peer, this.bandwidth, this.call(signal));
-          await awaitMirrorReady(qmp, h.plan(), (progress) => this.actor?.send({ type: 'RESYNC_PROGRESS', progress }), this.call(signal));
+          await awaitMirrorReady(qmp, h.plan(), (progress) => this.actor?.send({ type: 'RESYNC_PROGRESS', progress }), { ...this.call(signal), pollMs: 10 });
         }),
         switchOver: fromPromise<{ pauseMs: number }, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => switchOver(h.requireVm().qmp, h.plan(), input.peer, this.call(signal))),
         migrateIntoColo: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
