@@ -93,7 +93,15 @@ export const restoreMachine = setup({
     },
     preparingPeer: {
       tags: ['restoring'],
-      entry: assign({ attempts: ({ context }) => context.attempts + 1, reason: ({ context }) => `asking ${context.peer} to start as a fresh secondary` }),
+      // A retry starts clean: no figures of the previous attempt are shown beside the new ones.
+      entry: assign({
+        attempts: ({ context }) => context.attempts + 1,
+        reason: ({ context }) => `asking ${context.peer} to start as a fresh secondary`,
+        endpoints: null,
+        resyncStartedAt: null,
+        resyncReadyAt: null,
+        pauseMs: null,
+      }),
       invoke: {
         src: 'requestRejoin',
         input: ({ context }) => ({ vm: context.vm, peer: context.peer }),
