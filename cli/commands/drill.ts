@@ -1,8 +1,7 @@
+import { connectCliOrExit, loadCliConfig } from '../command-setup.js';
 import { createInterface } from 'node:readline/promises';
-import { loadConfig } from '../../shared/config/index.js';
-import { ConfigError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
+import { errorMessage } from '../../shared/errors.js';
 import type { DrillMode } from '../../shared/nats/index.js';
-import { connectCli } from '../connect.js';
 import { runDrillWithRestore, type DrillReport } from '../drill/run-drill.js';
 import { formatRestoreReport } from './restore.js';
 import { EXIT } from '../exit-codes.js';
@@ -51,31 +50,14 @@ export async function confirm(question: string): Promise<boolean> {
 }
 
 export async function runDrillCommand(o: DrillCommandOptions): Promise<number> {
-  let config;
-  try {
-    config = loadConfig(o.config);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      return EXIT.usage;
-    }
-    throw e;
-  }
-  if (!config.vms.some((v) => v.name === o.vm)) {
-    console.error(`no VM named '${o.vm}' in ${o.config}`);
-    return EXIT.usage;
-  }
+  const config = loadCliConfig(o.config, { vm: o.vm });
+  if (typeof config === 'number') return config;
   if (!o.yes && !(await confirm(`This ${o.mode === 'crash' ? 'kills' : o.mode === 'hang' ? 'freezes' : 'cuts off'} the ${o.fail} of ${o.vm}. Go on?`))) {
     console.error('drill not confirmed (use --yes to run without asking)');
     return EXIT.usage;
   }
-  let bus;
-  try {
-    bus = await connectCli(config, 'drill');
-  } catch (e) {
-    console.error(`NATS unreachable: ${e instanceof NatsUnavailableError ? e.message : errorMessage(e)}`);
-    return EXIT.unreachable;
-  }
+  const bus = await connectCliOrExit(config, 'drill');
+  if (typeof bus === 'number') return bus;
   try {
     const report = await runDrillWithRestore(bus, config, {
       vm: o.vm,

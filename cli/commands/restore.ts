@@ -1,7 +1,6 @@
-import { loadConfig } from '../../shared/config/index.js';
-import { ConfigError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
+import { connectCliOrExit, loadCliConfig } from '../command-setup.js';
+import { errorMessage } from '../../shared/errors.js';
 import type { NodeStatus } from '../../shared/nats/index.js';
-import { connectCli } from '../connect.js';
 import { EXIT } from '../exit-codes.js';
 import { runRestore, type RestoreReport } from '../restore/run-restore.js';
 
@@ -37,31 +36,10 @@ export function formatRestoreReport(r: RestoreReport): string {
 }
 
 export async function runRestoreCommand(o: RestoreCommandOptions): Promise<number> {
-  let config;
-  try {
-    config = loadConfig(o.config);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      return EXIT.usage;
-    }
-    throw e;
-  }
-  if (!config.vms.some((v) => v.name === o.vm)) {
-    console.error(`no VM named '${o.vm}' in ${o.config}`);
-    return EXIT.usage;
-  }
-  if (o.to && !config.nodes.some((n) => n.name === o.to)) {
-    console.error(`no node named '${o.to}' in ${o.config}`);
-    return EXIT.usage;
-  }
-  let bus;
-  try {
-    bus = await connectCli(config, 'restore');
-  } catch (e) {
-    console.error(`NATS unreachable: ${e instanceof NatsUnavailableError ? e.message : errorMessage(e)}`);
-    return EXIT.unreachable;
-  }
+  const config = loadCliConfig(o.config, { vm: o.vm, node: o.to });
+  if (typeof config === 'number') return config;
+  const bus = await connectCliOrExit(config, 'restore');
+  if (typeof bus === 'number') return bus;
   const tty = process.stderr.isTTY && !o.json;
   let lastPrinted = 0;
   try {

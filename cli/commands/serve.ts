@@ -1,4 +1,5 @@
-import { loadConfig, type Config } from '../../shared/config/index.js';
+import { loadCliConfig } from '../command-setup.js';
+import type { Config } from '../../shared/config/index.js';
 import { ConfigError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
 import { startFeedServer } from '../../shared/feed/index.js';
 import { createLogger } from '../../shared/log.js';
@@ -17,16 +18,8 @@ export const DEFAULT_LISTEN = '127.0.0.1:8484';
 /** `colo-ft serve`: the dashboard, `/events` (SSE) and `/metrics` for every VM on this NATS, until SIGINT/SIGTERM. */
 export async function runServe(o: ServeOptions): Promise<number> {
   const log = createLogger('colo-ft-serve', { level: o.logLevel ?? 'warn', destination: process.stderr });
-  let config: Config;
-  try {
-    config = loadConfig(o.config);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      return EXIT.usage;
-    }
-    throw e;
-  }
+  const config = loadCliConfig(o.config);
+  if (typeof config === 'number') return config;
   let bus;
   try {
     // A long-running watcher: the bus reconnects forever once connected.

@@ -1,6 +1,4 @@
-import { loadConfig } from '../../shared/config/index.js';
-import { ConfigError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
-import { connectCli } from '../connect.js';
+import { connectCliOrExit, loadCliConfig } from '../command-setup.js';
 import { EXIT } from '../exit-codes.js';
 import { formatVmStatus } from '../format.js';
 import { queryPairStatus } from '../pair-status.js';
@@ -17,30 +15,11 @@ export interface StatusOptions {
 
 /** `colo-ft status`: one JSON object per VM per line with --json (one VM: exactly one object). */
 export async function runStatus(o: StatusOptions): Promise<number> {
-  let config;
-  try {
-    config = loadConfig(o.config);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      return EXIT.usage;
-    }
-    throw e;
-  }
-  if (o.vm && !config.vms.some((v) => v.name === o.vm)) {
-    console.error(`no VM named '${o.vm}' in ${o.config}`);
-    return EXIT.usage;
-  }
+  const config = loadCliConfig(o.config, { vm: o.vm });
+  if (typeof config === 'number') return config;
   if (o.watch) return runStatusWatch(config, o);
-  let bus;
-  try {
-    bus = await connectCli(config, 'status');
-  } catch (e) {
-    const msg = e instanceof NatsUnavailableError ? e.message : errorMessage(e);
-    if (o.json) console.log(JSON.stringify({ error: 'NATS_UNREACHABLE', message: msg }));
-    else console.error(`NATS unreachable: ${msg}`);
-    return EXIT.unreachable;
-  }
+  const bus = await connectCliOrExit(config, 'status', o.json);
+  if (typeof bus === 'number') return bus;
   try {
     const status = await queryPairStatus(bus, config, o.timeoutMs ?? 2_000);
     const vms = status.vms.filter((v) => !o.vm || v.vm === o.vm);
