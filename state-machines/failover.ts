@@ -6,55 +6,10 @@ import { assign, fromPromise, setup } from 'xstate';
  * epoch) does, except under the `relaxed` policy, which may act on heartbeat
  * loss alone and says so in every decision.
  */
-export type FailoverPolicy = 'strict' | 'relaxed';
-export type FailoverRole = 'primary' | 'secondary';
+import type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput } from './failover-types.js';
 
-export interface FailoverInput {
-  vm: string;
-  node: string;
-  role: FailoverRole;
-  policy: FailoverPolicy;
-  epoch: number;
-  /** How long to wait before trying the claim again after the peer kept the lease. */
-  standbyRetryMs: number;
-  /** Bound on a takeover or carry-on; past it the node reports failure instead of hanging. */
-  actionTimeoutMs: number;
-  /**
-   * Whether this node's disks hold a complete copy. A secondary becomes
-   * promotable only once COLO has run (its disk is in sync); while it is
-   * still resyncing it must never take over.
-   */
-  promotable: boolean;
-}
+export type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput, FailoverPolicy, FailoverRole } from './failover-types.js';
 
-export interface FailoverContext extends FailoverInput {
-  reason: string;
-  natsUp: boolean;
-  peerAlive: boolean;
-  /** Why failover started: kept for the status and the drill timeline. */
-  trigger: string | null;
-  /** Wall-clock ms of the trigger, the lease win and the takeover, for timelines. */
-  detectedAt: number | null;
-  leaseWonAt: number | null;
-  takeoverAt: number | null;
-}
-
-export type FailoverEvent =
-  | { type: 'PEER_LOST'; reason: string; at: number }
-  | { type: 'PEER_BACK' }
-  | { type: 'LOCAL_COLO_FAILED'; reason: string; at: number }
-  | { type: 'LOCAL_QEMU_LOST'; reason: string; at: number }
-  | { type: 'LEASE_LOST'; reason: string }
-  | { type: 'NATS_DOWN' }
-  | { type: 'NATS_UP' }
-  | { type: 'PROMOTABLE'; value: boolean }
-  /** The survivor brought a fresh secondary back into COLO: back to watching as primary. */
-  | { type: 'RESTORED' };
-
-export interface ClaimOutput {
-  epoch: number;
-  at: number;
-}
 
 interface Failure {
   name?: string;
@@ -110,6 +65,7 @@ export const failoverMachine = setup({
     reason: 'watching the peer',
     natsUp: true,
     peerAlive: false,
+    peerSilent: false,
     trigger: null,
     detectedAt: null,
     leaseWonAt: null,
@@ -121,7 +77,7 @@ export const failoverMachine = setup({
     NATS_UP: { actions: assign({ natsUp: true }) },
     PROMOTABLE: { actions: assign({ promotable: ({ event }) => event.value }) },
     PEER_LOST: { actions: assign({ peerAlive: false }) },
-    PEER_BACK: { actions: assign({ peerAlive: true }) },
+    PEER_BACK: { actions: assign({ peerAlive: true, peerSilent: false }) },
   },
   states: {
     watching: {
@@ -131,6 +87,10 @@ export const failoverMachine = setup({
           {
             guard: 'natsDown',
             actions: ['peerGone', assign({ reason: 'NATS unreachable: not judging the peer without it' })],
+          },
+          {
+            guard: ({ event }) => event.type === 'PEER_LOST' && event.coloAlive === true,
+            actions: ['peerGone', assign({ peerSilent: true, reason: ({ event }) => `peer agent silent (${event.reason}) but checkpoints still complete: its VM is alive, not failing over` })],
           },
           {
             guard: 'notPromotable',

@@ -95,7 +95,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
   const ctx = snapshot.context;
   const fo = extra.failover;
   const failoverActed = fo !== undefined && !fo.hasTag('watching');
-  const failoverSpeaks = fo !== undefined && (failoverActed || fo.hasTag('passive') || !fo.context.natsUp || phaseOf(fo.value) === 'standingBy');
+  const failoverSpeaks = fo !== undefined && (failoverActed || fo.hasTag('passive') || !fo.context.natsUp || fo.context.peerSilent || phaseOf(fo.value) === 'standingBy');
   const isProtected = !failoverActed && snapshot.hasTag('protected') && live.coloMode === ctx.role && live.qemuPid !== null;
   const restoring = extra.restore?.hasTag('restoring') ? extra.restore : null;
   return {

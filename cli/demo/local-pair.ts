@@ -6,7 +6,10 @@ import { freePorts, isPidAlive, readPidFile, startLocalNats, type LocalNatsServe
 import { qemuImg } from '../../shared/qemu/index.js';
 import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalPairSpec } from './pair-config.js';
 
-const CLI_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+// From dist/ the CLI sits beside this module; from the TypeScript sources (tests) use the build.
+const CLI_MAIN = import.meta.url.endsWith('.ts')
+  ? fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+  : fileURLToPath(new URL('../main.js', import.meta.url));
 
 export interface LocalPairOptions {
   dir: string;
@@ -27,6 +30,7 @@ export interface LocalPair {
   readonly vmNames: string[];
   /** PIDs of everything this pair started, for the teardown check. */
   pids(): number[];
+  agentPid(node: string): number;
   /** Stop agents (they stop their qemu), then anything left by PID, then nats-server. Returns PIDs still alive (should be none). */
   teardown(): Promise<number[]>;
 }
@@ -89,6 +93,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     nats,
     vmNames: vms.map((v) => v.name),
     pids: () => [nats.pid, ...agents.map((a) => a.pid!).filter(Boolean), ...qemuPids()],
+    agentPid: (node) => agents[LOCAL_NODES.findIndex((n) => n.name === node)]!.pid!,
     teardown() {
       torn ??= (async () => {
         const all = [nats.pid, ...agents.map((a) => a.pid!), ...qemuPids()];

@@ -22,6 +22,8 @@ export interface FailoverDeps {
   log: Logger;
   role: FailoverRole;
   vm: () => VmInstance | null;
+  /** Wall-clock ms of the last checkpoint completed on this node (null: none yet). */
+  lastCheckpointAt: () => number | null;
   onTransition: (record: TransitionRecord) => void;
 }
 
@@ -47,6 +49,7 @@ export class FailoverController {
   readonly actor: Actor<typeof failoverMachine>;
   readonly heartbeat: HeartbeatMonitor;
   private subscription: { unsubscribe(): void } | null = null;
+  private recheckTimer: NodeJS.Timeout | null = null;
   readonly keeper: LeaseKeeper;
   private readonly unsubs: Unsubscribe[] = [];
   private qemuOk = true;
@@ -86,9 +89,28 @@ export class FailoverController {
       onEpochSeen: (epoch) => {
         this.seenEpoch = Math.max(this.seenEpoch, epoch);
       },
-      onPeerLost: (reason, at) => this.actor.send({ type: 'PEER_LOST', reason, at }),
+      onPeerLost: (reason, at, announced) => this.actor.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.coloAlive() }),
       onPeerBack: () => this.actor.send({ type: 'PEER_BACK' }),
     });
+  }
+
+  /**
+   * Checkpoints completing here prove the peer's qemu is running: a silent
+   * peer agent (crashed, restarting, cut off from NATS) is then no reason to
+   * fail over. Only when checkpoints stop too is the peer's VM judged lost.
+   */
+  private coloAlive(): boolean {
+    const last = this.d.lastCheckpointAt();
+    const t = this.d.config.timings;
+    return last !== null && Date.now() - last < Math.max(t.heartbeatTimeoutMs, 3 * this.d.plan().checkpointDelayMs);
+  }
+
+  /** A peer that went silent while checkpoints still flowed is judged again once they stop. */
+  private recheckSilentPeer(): void {
+    const snap = this.actor.getSnapshot();
+    if (snap.value !== 'watching' || this.heartbeat.isPeerAlive || snap.context.peerAlive || !snap.context.natsUp) return;
+    if (!this.heartbeat.lastPeerBeat || this.coloAlive()) return;
+    this.actor.send({ type: 'PEER_LOST', reason: `no heartbeat from ${this.d.peerName} and no checkpoint for a while`, at: Date.now(), coloAlive: false });
   }
 
   get lease(): Lease {
@@ -198,6 +220,7 @@ export class FailoverController {
     this.unsubs.push(this.d.bus.onStateChange((s) => this.actor.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));
     this.actor.start();
     this.heartbeat.start();
+    this.recheckTimer = setInterval(() => this.recheckSilentPeer(), this.d.config.timings.heartbeatIntervalMs);
   }
 
   /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */
@@ -230,6 +253,7 @@ export class FailoverController {
   }
 
   stop(): void {
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
     this.subscription?.unsubscribe();
     this.heartbeat.stop();
     this.keeper.letGo();

@@ -16,7 +16,8 @@ export interface HeartbeatOptions {
   knownEpoch: () => number;
   /** The peer's epoch, so a node that never held the lease still learns the current fencing token. */
   onEpochSeen: (epoch: number) => void;
-  onPeerLost: (reason: string, at: number) => void;
+  /** `announced`: the peer said its qemu is gone; otherwise it merely went silent. */
+  onPeerLost: (reason: string, at: number, announced: boolean) => void;
   onPeerBack: () => void;
   monotonic?: () => number;
 }
@@ -95,7 +96,7 @@ export class HeartbeatMonitor {
     this.lastAnyBeat = this.now();
     this.o.onEpochSeen(hb.epoch);
     if (!hb.qemuOk) {
-      if (this.peerAlive) this.lose(`peer ${hb.node} reports its qemu is gone`);
+      if (this.peerAlive) this.lose(`peer ${hb.node} reports its qemu is gone`, true);
       return;
     }
     this.lastSeen = this.now();
@@ -109,12 +110,12 @@ export class HeartbeatMonitor {
     if (!this.peerAlive || this.muted) return;
     if (this.o.bus.state !== 'connected') return;
     const age = this.now() - this.lastSeen;
-    if (age > this.o.timeoutMs) this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`);
+    if (age > this.o.timeoutMs) this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`, false);
   }
 
-  private lose(reason: string): void {
+  private lose(reason: string, announced: boolean): void {
     this.peerAlive = false;
-    this.o.onPeerLost(reason, Date.now());
+    this.o.onPeerLost(reason, Date.now(), announced);
   }
 
   stop(): void {

@@ -136,6 +136,7 @@ export class VmController {
       log: this.log,
       role,
       vm: () => this.vm,
+      lastCheckpointAt: () => this.cp?.getSnapshot().context.checkpoints.lastAt ?? null,
       onTransition: (record) => {
         if (record.to === 'fencing') this.restore.leaseLost(record.reason);
         this.recordTransition('failover', record);

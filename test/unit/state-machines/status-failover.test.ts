@@ -191,6 +191,7 @@ describe('toNodeStatus with the failover machine', () => {
       reason: 'secondary lost (x): running alone, not protected',
       natsUp: true,
       peerAlive: false,
+      peerSilent: false,
       trigger: 'x',
       detectedAt: T0,
       leaseWonAt: null,

@@ -1,0 +1,57 @@
+/** Inputs, context and events of the failover machine (state-machines/failover.ts). */
+export type FailoverPolicy = 'strict' | 'relaxed';
+export type FailoverRole = 'primary' | 'secondary';
+
+export interface FailoverInput {
+  vm: string;
+  node: string;
+  role: FailoverRole;
+  policy: FailoverPolicy;
+  epoch: number;
+  /** How long to wait before trying the claim again after the peer kept the lease. */
+  standbyRetryMs: number;
+  /** Bound on a takeover or carry-on; past it the node reports failure instead of hanging. */
+  actionTimeoutMs: number;
+  /**
+   * Whether this node's disks hold a complete copy. A secondary becomes
+   * promotable only once COLO has run (its disk is in sync); while it is
+   * still resyncing it must never take over.
+   */
+  promotable: boolean;
+}
+
+export interface FailoverContext extends FailoverInput {
+  reason: string;
+  natsUp: boolean;
+  peerAlive: boolean;
+  /** The peer's agent is silent while its VM evidently runs (checkpoints complete): worth saying in the status. */
+  peerSilent: boolean;
+  /** Why failover started: kept for the status and the drill timeline. */
+  trigger: string | null;
+  /** Wall-clock ms of the trigger, the lease win and the takeover, for timelines. */
+  detectedAt: number | null;
+  leaseWonAt: number | null;
+  takeoverAt: number | null;
+}
+
+export type FailoverEvent =
+  /**
+   * The peer went silent (or announced its qemu gone). `coloAlive`: checkpoints
+   * still complete here, so the peer's VM is evidently running and only its
+   * agent (or its NATS link) is gone.
+   */
+  | { type: 'PEER_LOST'; reason: string; at: number; coloAlive?: boolean }
+  | { type: 'PEER_BACK' }
+  | { type: 'LOCAL_COLO_FAILED'; reason: string; at: number }
+  | { type: 'LOCAL_QEMU_LOST'; reason: string; at: number }
+  | { type: 'LEASE_LOST'; reason: string }
+  | { type: 'NATS_DOWN' }
+  | { type: 'NATS_UP' }
+  | { type: 'PROMOTABLE'; value: boolean }
+  /** The survivor brought a fresh secondary back into COLO: back to watching as primary. */
+  | { type: 'RESTORED' };
+
+export interface ClaimOutput {
+  epoch: number;
+  at: number;
+}

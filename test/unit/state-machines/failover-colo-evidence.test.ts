@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { peerLost, reasonOf, startFailover, stateOf, T0 } from './failover-harness.js';
+
+/** A silent peer agent is not a dead peer VM while checkpoints still complete here. */
+describe('failover machine: checkpoints as evidence that the peer VM lives', () => {
+  it.each(['primary', 'secondary'] as const)('%s: PEER_LOST with coloAlive stays watching, claims nothing, and says why', (role) => {
+    const { actor, f, send } = startFailover(role);
+    send({ type: 'PEER_BACK' });
+    send({ ...peerLost(T0), coloAlive: true });
+    expect(stateOf(actor)).toBe('watching');
+    expect(f.claimLease.calls).toHaveLength(0);
+    expect(reasonOf(actor)).toMatch(/checkpoints still complete.*not failing over/);
+    expect(actor.getSnapshot().context.peerSilent).toBe(true);
+    expect(actor.getSnapshot().context.peerAlive).toBe(false);
+  });
+
+  it('once checkpoints stop as well, the same silence leads to a claim', () => {
+    const { actor, f, send } = startFailover('secondary');
+    send({ type: 'PEER_BACK' });
+    send({ ...peerLost(T0), coloAlive: true });
+    send({ ...peerLost(T0 + 600, 'no heartbeat from alpha and no checkpoint for a while'), coloAlive: false });
+    expect(stateOf(actor)).toBe('claiming');
+    expect(f.claimLease.calls).toHaveLength(1);
+  });
+
+  it('PEER_BACK clears the silent-peer note', () => {
+    const { actor, send } = startFailover('primary');
+    send({ ...peerLost(T0), coloAlive: true });
+    send({ type: 'PEER_BACK' });
+    expect(actor.getSnapshot().context.peerSilent).toBe(false);
+    expect(actor.getSnapshot().context.peerAlive).toBe(true);
+  });
+
+  it('an announced loss (coloAlive false) acts at once even with recent checkpoints', () => {
+    const { actor, f, send } = startFailover('primary');
+    send({ type: 'PEER_BACK' });
+    send({ ...peerLost(T0, 'peer beta reports its qemu is gone'), coloAlive: false });
+    expect(stateOf(actor)).toBe('claiming');
+    expect(f.claimLease.calls[0]!.input).toEqual({ vm: 'vm1', force: false });
+  });
+});
