@@ -28,6 +28,7 @@ program
   .requiredOption('--config <file>', 'pair config (YAML)')
   .requiredOption('--node <name>', 'this host, as named in the config')
   .option('--log-level <level>', 'pino level', undefined)
+  .addOption(new Option('--on-exit <what>', 'on SIGTERM/SIGINT: stop the VMs, or leave them running for the next agent to adopt (default: leave-vms under systemd, else stop-vms)').choices(['stop-vms', 'leave-vms']))
   .action(async (o) => {
     exitCode = await runAgent(o);
   });

@@ -20,6 +20,10 @@ export interface CheckpointInput {
   retryDelayMs: number;
   /** Start by watching a COLO that is already running (after a restore, or when adopting a live qemu). */
   resumeColo?: boolean;
+  /** Adopted a live qemu that is not in COLO: keep hands off it, say why. */
+  holdAdopted?: boolean;
+  /** The reason to show for a resumed or held start. */
+  resumeReason?: string;
 }
 
 export interface CheckpointContext extends CheckpointInput {
@@ -99,7 +103,8 @@ export const checkpointMachine = setup({
   states: {
     starting: {
       always: [
-        { guard: ({ context }) => context.resumeColo === true, target: 'coloRunning', actions: assign({ reason: 'COLO running: watching checkpoints' }) },
+        { guard: ({ context }) => context.resumeColo === true, target: 'coloRunning', actions: assign({ reason: ({ context }) => context.resumeReason ?? 'COLO running: watching checkpoints' }) },
+        { guard: ({ context }) => context.holdAdopted === true, target: 'adoptedIdle', actions: assign({ reason: ({ context }) => context.resumeReason ?? 'adopted a running qemu outside COLO' }) },
         { guard: 'isPrimary', target: 'launching', actions: assign({ reason: 'cold start as primary: launching qemu with a quorum drive' }) },
         { target: 'preparingDisks', actions: assign({ reason: 'starting as secondary: preparing active and hidden disks' }) },
       ],
@@ -241,6 +246,7 @@ export const checkpointMachine = setup({
       },
     },
     coloLost: { tags: ['degraded'] },
+    adoptedIdle: { tags: ['degraded'] },
     qemuGone: { tags: ['degraded'] },
     failed: { tags: ['degraded'] },
   },

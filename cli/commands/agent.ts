@@ -8,6 +8,8 @@ export interface AgentCommandOptions {
   config: string;
   node: string;
   logLevel?: string;
+  /** What SIGTERM/SIGINT do to the VMs: stop them, or leave them running to be adopted. */
+  onExit?: 'stop-vms' | 'leave-vms';
 }
 
 /** `colo-ft agent`: runs one host's agent until SIGINT/SIGTERM. */
@@ -30,9 +32,11 @@ export async function runAgent(o: AgentCommandOptions): Promise<number> {
   }
   const running = agent;
   return new Promise<number>((resolve) => {
+    // Under systemd (INVOCATION_ID) a restart must never take the VM down.
+    const onExit = o.onExit ?? (process.env.INVOCATION_ID ? 'leave-vms' : 'stop-vms');
     const shutdown = (signal: string) => {
-      log.info({ signal }, 'stopping');
-      running.stop().then(
+      log.info({ signal, onExit }, 'stopping');
+      (onExit === 'leave-vms' ? running.detach() : running.stop()).then(
         () => resolve(EXIT.ok),
         () => resolve(EXIT.failed),
       );

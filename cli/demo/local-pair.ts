@@ -31,6 +31,8 @@ export interface LocalPair {
   /** PIDs of everything this pair started, for the teardown check. */
   pids(): number[];
   agentPid(node: string): number;
+  /** Start a new agent process for this node (after the test killed or stopped the old one); returns its pid. */
+  restartAgent(node: string, extraArgs?: string[]): number;
   /** Stop agents (they stop their qemu), then anything left by PID, then nats-server. Returns PIDs still alive (should be none). */
   teardown(): Promise<number[]>;
 }
@@ -76,13 +78,15 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
       }
     }
   }
-  const agents = LOCAL_NODES.map((n) => {
-    const log = openSync(join(o.dir, `agent-${n.name}.log`), 'a');
-    const args = [CLI_MAIN, 'agent', '--config', configPath, '--node', n.name, ...(o.logLevel ? ['--log-level', o.logLevel] : [])];
+  const spawnAgent = (node: string, extra: string[] = []) => {
+    const log = openSync(join(o.dir, `agent-${node}.log`), 'a');
+    const args = [CLI_MAIN, 'agent', '--config', configPath, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
     return child;
-  });
+  };
+  const agents = LOCAL_NODES.map((n) => spawnAgent(n.name));
+  const retired: ChildProcess[] = [];
   const qemuPids = () =>
     LOCAL_NODES.flatMap((n) => vms.map((vm) => readPidFile(join(nodeDirs(o.dir, n.name).runtimeDir, vm.name, 'qemu.pid')))).filter(
       (p): p is number => p !== null,
@@ -94,9 +98,16 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     vmNames: vms.map((v) => v.name),
     pids: () => [nats.pid, ...agents.map((a) => a.pid!).filter(Boolean), ...qemuPids()],
     agentPid: (node) => agents[LOCAL_NODES.findIndex((n) => n.name === node)]!.pid!,
+    restartAgent(node, extra = []) {
+      const i = LOCAL_NODES.findIndex((n) => n.name === node);
+      retired.push(agents[i]!);
+      agents[i] = spawnAgent(node, extra);
+      return agents[i]!.pid!;
+    },
     teardown() {
       torn ??= (async () => {
-        const all = [nats.pid, ...agents.map((a) => a.pid!), ...qemuPids()];
+        const all = [nats.pid, ...agents.map((a) => a.pid!), ...retired.map((a) => a.pid!), ...qemuPids()];
+        for (const a of retired) if (a.pid && a.exitCode === null && a.signalCode === null) signal(a.pid, 'SIGKILL');
         for (const a of agents) if (a.pid) signal(a.pid, 'SIGTERM');
         for (const a of agents) if (!(await waitExit(a, 15_000)) && a.pid) signal(a.pid, 'SIGKILL');
         for (const pid of qemuPids()) if (isPidAlive(pid)) signal(pid, 'SIGKILL');

@@ -20,7 +20,10 @@ export interface Agent {
   readonly bus: Bus;
   controllers(): readonly VmController[];
   status(): Promise<AgentStatusReply>;
+  /** Stop the agent and its VMs (demo, tests). */
   stop(): Promise<void>;
+  /** Stop the agent only: VMs keep running for the next agent to adopt (systemd restarts, upgrades). */
+  detach(): Promise<void>;
 }
 
 /**
@@ -89,6 +92,15 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
         await Promise.all(controllers.map((c) => c.stop().catch((e) => log.warn({ reason: errorMessage(e) }, 'stop failed'))));
         await bus.close();
         log.info('agent stopped');
+      })();
+      return stopped;
+    },
+    detach() {
+      stopped ??= (async () => {
+        serving();
+        await Promise.all(controllers.map((c) => c.detach().catch((e) => log.warn({ reason: errorMessage(e) }, 'detach failed'))));
+        await bus.close();
+        log.info('agent stopped; VMs left running for the next agent to adopt');
       })();
       return stopped;
     },

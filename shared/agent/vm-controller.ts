@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { AcceptedReply, Bus, DrillReply, DrillRequest, KvStore, NodeStatus, ReadinessReply, ReadinessRequest, RejoinRequest, RestoreRequest, Unsubscribe } from '../nats/index.js';
 import { kvKeys } from '../nats/index.js';
 import { findNode, peerOf, planVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
+import { adoptRunningQemu, type AdoptionHost } from './adoption.js';
 import { provideCheckpoint, type CheckpointHost } from './checkpoint-actors.js';
 import { followTransitions } from './transitions.js';
 import { FailoverController } from './failover-controller.js';
@@ -99,14 +100,34 @@ export class VmController {
   }
 
   async start(): Promise<void> {
-    this.role = await this.reconcileRole();
-    this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, this.role, this.d.kvmUsable);
-    this.failover = this.newFailover(this.role);
     this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, this));
     this.timers.push(setInterval(() => void this.refreshLive(), LIVE_POLL_MS));
     this.timers.push(setInterval(() => this.publishStatus(), STATUS_PUBLISH_MS));
     this.timers.push(setInterval(() => this.maybeRestore(), RESTORE_CHECK_MS));
+    if (await adoptRunningQemu(this.adoptionHost())) return;
+    this.role = await this.reconcileRole();
+    this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, this.role, this.d.kvmUsable);
+    this.failover = this.newFailover(this.role);
     this.startCheckpoint(false);
+  }
+
+  private adoptionHost(): AdoptionHost {
+    return {
+      config: this.d.config,
+      nodeName: this.d.nodeName,
+      vmName: this.vmName,
+      kvmUsable: this.d.kvmUsable,
+      lease: this.lease,
+      log: this.log,
+      begin: (role, plan) => {
+        this.role = role;
+        this.plan = plan;
+        this.failover = this.newFailover(role);
+        return this.failover;
+      },
+      attachVm: (vm) => this.attachVm(vm),
+      startCheckpoint: (mode, reason) => this.startCheckpoint(mode === 'resume', reason, mode === 'hold'),
+    };
   }
 
   /** A node whose peer holds a live lease starts as secondary, whatever the config's initial role says. */
@@ -147,7 +168,7 @@ export class VmController {
     return fc;
   }
 
-  private startCheckpoint(resumeColo: boolean): void {
+  private startCheckpoint(resumeColo: boolean, resumeReason?: string, holdAdopted = false): void {
     this.cpSub?.unsubscribe();
     this.cp?.stop();
     const t = this.d.config.timings;
@@ -160,6 +181,8 @@ export class VmController {
         stallBoundMs: stallBoundMs(this.plan.checkpointDelayMs),
         retryDelayMs: 2_000,
         resumeColo,
+        resumeReason,
+        holdAdopted,
       },
     });
     this.cpSub = followTransitions(
@@ -323,6 +346,20 @@ export class VmController {
   async statusFresh(): Promise<NodeStatus> {
     await this.refreshLive();
     return this.status();
+  }
+
+  /** Leave the VM running for the next agent to adopt: stop watching, close the monitors, change nothing in qemu. */
+  async detach(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const c of this.cleanups.splice(0)) c();
+    this.liveness.stop();
+    this.restore.stop();
+    this.failover?.stop();
+    this.cpSub?.unsubscribe();
+    this.cp?.stop();
+    await this.vm?.qmp.close();
+    await this.vm?.oob.close();
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { QemuExitedError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -23,59 +24,138 @@ export interface LaunchOptions {
   binary: string;
   args: readonly string[];
   log: Logger;
+  /**
+   * qemu's stdout and stderr go to this file, not to pipes: qemu must outlive
+   * the agent (a restarted agent adopts it), and a pipe to a dead agent would not.
+   */
+  outputFile: string;
   tailLines?: number;
 }
 
 const DEFAULT_TAIL = 40;
+const TAIL_POLL_MS = 10;
+
+/** Follows a growing log file line by line from a given offset. */
+class FileTail {
+  private offset: number;
+  private partial = '';
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly onLine: (line: string) => void,
+    offset: number,
+  ) {
+    this.offset = offset;
+    this.timer = setInterval(() => this.drain(), TAIL_POLL_MS);
+    this.timer.unref();
+  }
+
+  drain(): void {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        if (n <= 0) break;
+        this.offset += n;
+        const lines = (this.partial + buf.subarray(0, n).toString('utf8')).split('\n');
+        this.partial = lines.pop() ?? '';
+        for (const line of lines) this.onLine(line);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.drain();
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Start qemu in its own process group, so a Ctrl-C aimed at the agent's
  * terminal does not reach the VM: the agent decides when qemu stops.
  */
 export function launchQemu(options: LaunchOptions): QemuProcess {
-  const child = spawn(options.binary, [...options.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Output of earlier runs stays in the file; follow only what this qemu writes.
+  const startAt = sizeOf(options.outputFile);
+  const out = openSync(options.outputFile, 'a');
+  const child = spawn(options.binary, [...options.args], { stdio: ['ignore', out, out], detached: true });
+  closeSync(out);
   if (child.pid === undefined) {
     throw new QemuExitedError(null, null, [`could not start ${options.binary}`]);
   }
-  return new SpawnedQemu(child, child.pid, options.log, options.tailLines ?? DEFAULT_TAIL);
+  const proc = new TrackedQemu(child.pid, options.log, options.tailLines ?? DEFAULT_TAIL, options.outputFile, startAt);
+  child.on('error', (e) => proc.fail(`spawn error: ${errorMessage(e)}`));
+  child.on('exit', (code, signal) => proc.ended({ code, signal }));
+  // The agent need not wait for qemu: a restarted agent adopts it.
+  child.unref();
+  return proc;
 }
 
-class SpawnedQemu implements QemuProcess {
+/** Take over a qemu started by an earlier agent: its exit is noticed by polling, its output by tailing its log. */
+export function adoptQemu(options: { pid: number; outputFile: string; log: Logger; tailLines?: number }): QemuProcess {
+  const proc = new TrackedQemu(options.pid, options.log, options.tailLines ?? DEFAULT_TAIL, options.outputFile, sizeOf(options.outputFile));
+  const poll = setInterval(() => {
+    try {
+      process.kill(options.pid, 0);
+    } catch {
+      clearInterval(poll);
+      proc.ended({ code: null, signal: null });
+    }
+  }, 50);
+  poll.unref();
+  void proc.exited.then(() => clearInterval(poll));
+  return proc;
+}
+
+class TrackedQemu implements QemuProcess {
   readonly exited: Promise<QemuExit>;
   private running = true;
   private exit: QemuExit = { code: null, signal: null };
   private readonly tail: string[] = [];
   private readonly listeners = new Set<(line: string) => void>();
+  private resolveExit!: (e: QemuExit) => void;
+  private readonly file: FileTail;
 
   constructor(
-    child: ChildProcess,
     readonly pid: number,
     private readonly log: Logger,
     private readonly tailLines: number,
+    outputFile: string,
+    offset: number,
   ) {
-    this.follow(child.stdout);
-    this.follow(child.stderr);
-    child.on('error', (e) => this.push(`spawn error: ${errorMessage(e)}`));
-    this.exited = new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
-        this.running = false;
-        this.exit = { code, signal };
-        this.log.info({ pid: this.pid, code, signal }, 'qemu exited');
-        resolve(this.exit);
-      });
-    });
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.file = new FileTail(outputFile, (line) => this.push(line), offset);
   }
 
-  private follow(stream: NodeJS.ReadableStream | null): void {
-    if (!stream) return;
-    let partial = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) this.push(line);
-    });
-    stream.on('error', () => undefined);
+  fail(line: string): void {
+    this.push(line);
+  }
+
+  ended(exit: QemuExit): void {
+    if (!this.running) return;
+    this.file.stop();
+    this.running = false;
+    this.exit = exit;
+    this.log.info({ pid: this.pid, code: exit.code, signal: exit.signal }, 'qemu exited');
+    this.resolveExit(exit);
   }
 
   private push(line: string): void {

@@ -1,9 +1,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectQmp, queryCommandNames, type QmpClient } from '../qmp/index.js';
 import { checkQmpCommands } from './host.js';
-import { launchQemu, stopQemu, type QemuProcess } from './process.js';
+import { adoptQemu, launchQemu, stopQemu, type QemuProcess } from './process.js';
+import { isPidAlive, processCmdline, readPidFile } from '../local/index.js';
 import type { VmPlan } from './vm-plan.js';
 
 /** One running qemu with its two monitors: the main one, and an OOB one for `yank`. */
@@ -27,7 +29,7 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
   mkdirSync(plan.runDir, { recursive: true });
   for (const stale of [plan.qmpSocket, plan.oobQmpSocket, plan.pidFile]) rmSync(stale, { force: true });
   log.info({ args: plan.args }, 'launching qemu');
-  const proc = launchQemu({ binary: o.binary, args: plan.args, log });
+  const proc = launchQemu({ binary: o.binary, args: plan.args, log, outputFile: join(plan.runDir, 'qemu.log') });
   // If qemu dies while we wait for its monitor, fail with its own words, not a connect timeout.
   const gone = new AbortController();
   void proc.exited.then(() => gone.abort());
@@ -60,4 +62,34 @@ function instance(proc: QemuProcess, qmp: QmpClient, oob: QmpClient): VmInstance
       await oob.close();
     },
   };
+}
+
+export type AdoptResult =
+  | { kind: 'none' }
+  | { kind: 'stranger'; pid: number; reason: string }
+  | { kind: 'unresponsive'; pid: number; reason: string }
+  | { kind: 'adopted'; vm: VmInstance };
+
+/**
+ * Find the qemu an earlier agent left running for this VM. A pid is accepted
+ * only if its command line carries this VM's `-name` and QMP socket (never
+ * adopt a stranger); then both monitors are reconnected. Nothing here changes the VM.
+ */
+export async function adoptVm(o: { plan: VmPlan; qemuName: string; qmpTimeoutMs: number; log: Logger }): Promise<AdoptResult> {
+  const { plan, log } = o;
+  const pid = readPidFile(plan.pidFile);
+  if (pid === null || !isPidAlive(pid)) return { kind: 'none' };
+  const cmdline = processCmdline(pid);
+  const ours = cmdline.includes(o.qemuName) && cmdline.some((a) => a.includes(`unix:${plan.qmpSocket},`));
+  if (!ours) return { kind: 'stranger', pid, reason: `pid ${pid} in ${plan.pidFile} is not this VM's qemu (${cmdline.slice(0, 3).join(' ') || 'no command line'})` };
+  let qmp: QmpClient | undefined;
+  try {
+    qmp = await connectQmp({ socketPath: plan.qmpSocket, timeoutMs: o.qmpTimeoutMs, connectTimeoutMs: o.qmpTimeoutMs, log });
+    const oob = await connectQmp({ socketPath: plan.oobQmpSocket, timeoutMs: o.qmpTimeoutMs, connectTimeoutMs: o.qmpTimeoutMs, oob: true, log });
+    const proc = adoptQemu({ pid, outputFile: join(plan.runDir, 'qemu.log'), log });
+    return { kind: 'adopted', vm: instance(proc, qmp, oob) };
+  } catch (e) {
+    await qmp?.close();
+    return { kind: 'unresponsive', pid, reason: `our qemu (pid ${pid}) does not answer its monitors: ${errorMessage(e)}` };
+  }
 }

@@ -68,6 +68,11 @@ function under(dir: string, path: string): string {
   return isAbsolute(path) ? path : join(dir, path);
 }
 
+/** The `-name` every qemu of ours carries: how an agent recognises its own VM after a restart. */
+export function qemuNameOf(pair: string, vm: string): string {
+  return `colo-ft.${pair}.${vm}`;
+}
+
 export function vmRunDir(node: NodeConfig, vm: string): string {
   return join(node.runtimeDir, vm);
 }
@@ -136,7 +141,7 @@ export function planVm(
     nbd: nbdPort === undefined ? null : { host: node.address, port: nbdPort },
     checkpointDelayMs: vm.checkpointDelayMs,
     args: buildQemuArgs({
-      name: `colo-ft.${config.pair}.${vm.name}`,
+      name: qemuNameOf(config.pair, vm.name),
       accel,
       machineType: machine.machineType,
       vcpus: machine.vcpus,
