@@ -20,6 +20,8 @@ export interface Agent {
   readonly bus: Bus;
   controllers(): readonly VmController[];
   status(): Promise<AgentStatusReply>;
+  /** A real health check for the watchdog: a NATS round trip and every running qemu answering. */
+  healthy(): Promise<boolean>;
   /** Stop the agent and its VMs (demo, tests). */
   stop(): Promise<void>;
   /** Stop the agent only: VMs keep running for the next agent to adopt (systemd restarts, upgrades). */
@@ -86,6 +88,14 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     bus,
     controllers: () => controllers,
     status,
+    async healthy() {
+      try {
+        await bus.rtt();
+      } catch {
+        return false;
+      }
+      return (await Promise.all(controllers.map((c) => c.healthy()))).every(Boolean);
+    },
     stop() {
       stopped ??= (async () => {
         serving();

@@ -348,6 +348,18 @@ export class VmController {
     return this.status();
   }
 
+  /** Watchdog health: qemu (when it should be running) answers its monitor. */
+  async healthy(): Promise<boolean> {
+    const vm = this.vm;
+    if (!vm || !vm.proc.isRunning) return true;
+    try {
+      await vm.qmp.execute('query-status', undefined, { timeoutMs: 1_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Leave the VM running for the next agent to adopt: stop watching, close the monitors, change nothing in qemu. */
   async detach(): Promise<void> {
     this.stopping = true;

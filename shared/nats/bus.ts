@@ -54,6 +54,8 @@ export interface Bus {
   subscribe<T>(subject: string, schema: z.ZodType<T>, onMessage: (message: T, subject: string) => void): Unsubscribe;
   kv(bucket: string, options?: { replicas?: number }): Promise<KvStore>;
   readonly state: ConnectionState;
+  /** A NATS round trip (the watchdog's proof that the control plane answers). */
+  rtt(): Promise<number>;
   onStateChange(listener: (state: ConnectionState) => void): Unsubscribe;
   close(): Promise<void>;
 }
@@ -190,6 +192,10 @@ class NatsBus implements Bus {
       },
     });
     return this.track(sub);
+  }
+
+  rtt(): Promise<number> {
+    return this.nc.rtt();
   }
 
   kv(bucket: string, options?: { replicas?: number }): Promise<KvStore> {

@@ -75,7 +75,7 @@ describe('systemd units', () => {
     expect(one(u, 'Service', 'Restart')).toBe('on-failure');
     expect(one(u, 'Service', 'ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(one(u, 'Service', 'EnvironmentFile')).toBe('/etc/colo-ft/node.env');
-    expect(one(u, 'Service', 'ExecStart')).toBe('/usr/bin/node /opt/colo-ft/dist/cli/main.js agent --config /etc/colo-ft/%i.yaml --node ${COLO_FT_NODE}');
+    expect(one(u, 'Service', 'ExecStart')).toBe('/usr/bin/node /opt/colo-ft/dist/cli/main.js agent --config /etc/colo-ft/%i.yaml --node ${COLO_FT_NODE} --on-exit leave-vms');
     expect(one(u, 'Service', 'User')).toBe('colo-ft');
     expect(one(u, 'Service', 'SupplementaryGroups')).toBe('kvm');
     expect(one(u, 'Service', 'RuntimeDirectory')).toBe('colo-ft');
@@ -190,7 +190,7 @@ describe('install.sh and uninstall.sh in --root mode', () => {
     run('install.sh', ['--root', root, '--skip-deps', '--prefix', '/srv/colo-ft', '--agent-user', 'root']);
     const unitDir = join(root, 'etc/systemd/system');
     const agent = parseUnit(readFileSync(join(unitDir, 'colo-ft-agent@.service'), 'utf8'));
-    expect(one(agent, 'Service', 'ExecStart')).toBe('/usr/bin/node /srv/colo-ft/dist/cli/main.js agent --config /etc/colo-ft/%i.yaml --node ${COLO_FT_NODE}');
+    expect(one(agent, 'Service', 'ExecStart')).toBe('/usr/bin/node /srv/colo-ft/dist/cli/main.js agent --config /etc/colo-ft/%i.yaml --node ${COLO_FT_NODE} --on-exit leave-vms');
     expect(agent.Service!.Environment).toContain('PATH=/srv/colo-ft/libexec:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
     expect(one(agent, 'Service', 'User')).toBe('root');
     // A root agent needs no polkit grant to create the scopes.
