@@ -60,3 +60,18 @@ export async function adoptRunningQemu(h: AdoptionHost): Promise<boolean> {
   else h.startCheckpoint('hold', `${what}: not in COLO; restore protection with colo-ft restore`);
   return true;
 }
+
+/** Without a qemu to adopt: a node whose peer holds a live lease starts as secondary, whatever the config's initial role says. */
+export async function startupRole(config: Config, nodeName: string, lease: Lease, log: Logger): Promise<'primary' | 'secondary'> {
+  const initial = findNode(config, nodeName).initialRole;
+  try {
+    const held = await lease.read();
+    if (held && held.holder && held.holder !== nodeName && held.expiresAtMs > Date.now()) {
+      if (initial === 'primary') log.warn({ holder: held.holder, epoch: held.epoch }, 'the peer holds the lease: starting as secondary');
+      return 'secondary';
+    }
+  } catch (e) {
+    log.warn({ reason: errorMessage(e) }, 'cannot read the lease at start: using the configured role');
+  }
+  return initial;
+}

@@ -1,7 +1,7 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { carryOnAlone } from '../../primary/index.js';
 import { takeOver } from '../../secondary/index.js';
-import { failoverMachine, phaseOf, type ClaimOutput, type FailoverRole, type TransitionRecord } from '../../state-machines/index.js';
+import { failoverMachine, type ClaimOutput, type FailoverRole, type TransitionRecord } from '../../state-machines/index.js';
 import type { Config } from '../config/index.js';
 import { LockConflictError, NatsUnavailableError, errorMessage } from '../errors.js';
 import type { Lease } from '../lease/index.js';

@@ -28,6 +28,15 @@ export class LiveState {
     if (e.event === 'STOP' || e.event === 'RESUME') this.value = { ...this.value, runState: e.event === 'STOP' ? 'paused' : 'running' };
   }
 
+  /** True when there is no running qemu to ask, or it answers its monitor. */
+  static async answers(vm: VmInstance | null): Promise<boolean> {
+    if (!vm || !vm.proc.isRunning) return true;
+    return vm.qmp.execute('query-status', undefined, { timeoutMs: 1_000 }).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** Read run state and COLO mode; ignored if `vm` is no longer the current one when the answer comes. */
   async refresh(vm: VmInstance | null, isCurrent: (vm: VmInstance) => boolean, log: Logger): Promise<void> {
     if (!vm || !vm.proc.isRunning) return;

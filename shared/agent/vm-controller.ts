@@ -1,14 +1,14 @@
 import { createActor, type Actor } from 'xstate';
 import { readinessReply } from '../../secondary/index.js';
 import { phaseOf, stallBoundMs, toNodeStatus, type checkpointMachine, type TransitionRecord } from '../../state-machines/index.js';
-import type { Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { createLease, type Lease } from '../lease/index.js';
 import type { Logger } from '../log.js';
-import type { AcceptedReply, Bus, DrillReply, DrillRequest, KvStore, NodeStatus, ReadinessReply, ReadinessRequest, RejoinRequest, RestoreRequest, Unsubscribe } from '../nats/index.js';
+import type { AcceptedReply, NodeStatus, ReadinessReply, ReadinessRequest, RejoinRequest, RestoreRequest, Unsubscribe } from '../nats/index.js';
 import { kvKeys } from '../nats/index.js';
-import { findNode, peerOf, planVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
-import { adoptRunningQemu, type AdoptionHost } from './adoption.js';
+import { findNode, peerOf, planVm, type VmInstance, type VmPlan } from '../qemu/index.js';
+import type { VmControllerDeps } from './vm-controller-deps.js';
+import { adoptRunningQemu, startupRole, type AdoptionHost } from './adoption.js';
 import { provideCheckpoint, type CheckpointHost } from './checkpoint-actors.js';
 import { followTransitions } from './transitions.js';
 import { FailoverController } from './failover-controller.js';
@@ -20,18 +20,7 @@ import { LiveState } from './live-state.js';
 import { injectFault, verifyPattern, writePattern } from './vm-drills.js';
 import { serveVmRpc } from './vm-rpc.js';
 
-export interface VmControllerDeps {
-  config: Config;
-  nodeName: string;
-  vmName: string;
-  bus: Bus;
-  img: QemuImg;
-  qemuBinary: string;
-  kvmUsable: boolean;
-  kv: KvStore;
-  statusKv: KvStore | null;
-  log: Logger;
-}
+export type { VmControllerDeps } from './vm-controller-deps.js';
 
 type Role = 'primary' | 'secondary';
 const LIVE_POLL_MS = 1_000;
@@ -100,12 +89,16 @@ export class VmController {
   }
 
   async start(): Promise<void> {
-    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, this));
+    const drills = {
+      drill: (req: Parameters<typeof injectFault>[0]) => ({ ...injectFault(req, this.vm, this.failover, this.log), node: this.d.nodeName }),
+      verifyPattern: (byte: number, offset: number, length: number) => verifyPattern(this.requireVm(), this.plan, { byte, offset, length }),
+    };
+    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, this, drills));
     this.timers.push(setInterval(() => void this.refreshLive(), LIVE_POLL_MS));
     this.timers.push(setInterval(() => this.publishStatus(), STATUS_PUBLISH_MS));
     this.timers.push(setInterval(() => this.maybeRestore(), RESTORE_CHECK_MS));
     if (await adoptRunningQemu(this.adoptionHost())) return;
-    this.role = await this.reconcileRole();
+    this.role = await startupRole(this.d.config, this.d.nodeName, this.lease, this.log);
     this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, this.role, this.d.kvmUsable);
     this.failover = this.newFailover(this.role);
     this.startCheckpoint(false);
@@ -128,21 +121,6 @@ export class VmController {
       attachVm: (vm) => this.attachVm(vm),
       startCheckpoint: (mode, reason) => this.startCheckpoint(mode === 'resume', reason, mode === 'hold'),
     };
-  }
-
-  /** A node whose peer holds a live lease starts as secondary, whatever the config's initial role says. */
-  private async reconcileRole(): Promise<Role> {
-    const initial = findNode(this.d.config, this.d.nodeName).initialRole;
-    try {
-      const lease = await this.lease.read();
-      if (lease && lease.holder && lease.holder !== this.d.nodeName && lease.expiresAtMs > Date.now()) {
-        if (initial === 'primary') this.log.warn({ holder: lease.holder, epoch: lease.epoch }, 'the peer holds the lease: starting as secondary');
-        return 'secondary';
-      }
-    } catch (e) {
-      this.log.warn({ reason: errorMessage(e) }, 'cannot read the lease at start: using the configured role');
-    }
-    return initial;
   }
 
   /** Replace the failover side (at start, and when rejoining as a fresh secondary). */
@@ -304,11 +282,6 @@ export class VmController {
     }
   }
 
-  drill(req: DrillRequest): DrillReply {
-    this.log.warn({ mode: req.mode }, 'drill: injecting fault');
-    return { ...injectFault(req.mode, this.vm, this.failover), node: this.d.nodeName };
-  }
-
   /** A human-monitor command on this VM's qemu (qemu-io in tests and drills). */
   hmp(commandLine: string): Promise<string> {
     return this.requireVm().qmp.hmp(commandLine, this.call());
@@ -316,10 +289,6 @@ export class VmController {
 
   writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean) {
     return writePattern(this.requireVm(), this.plan, () => this.cp?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint });
-  }
-
-  verifyPattern(byte: number, offset: number, length: number) {
-    return verifyPattern(this.requireVm(), this.plan, { byte, offset, length });
   }
 
   private recordTransition(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord): void {
@@ -349,32 +318,20 @@ export class VmController {
   }
 
   /** Watchdog health: qemu (when it should be running) answers its monitor. */
-  async healthy(): Promise<boolean> {
-    const vm = this.vm;
-    if (!vm || !vm.proc.isRunning) return true;
-    try {
-      await vm.qmp.execute('query-status', undefined, { timeoutMs: 1_000 });
-      return true;
-    } catch {
-      return false;
-    }
+  healthy(): Promise<boolean> {
+    return LiveState.answers(this.vm);
   }
 
   /** Leave the VM running for the next agent to adopt: stop watching, close the monitors, change nothing in qemu. */
-  async detach(): Promise<void> {
-    this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
-    for (const c of this.cleanups.splice(0)) c();
-    this.liveness.stop();
-    this.restore.stop();
-    this.failover?.stop();
-    this.cpSub?.unsubscribe();
-    this.cp?.stop();
-    await this.vm?.qmp.close();
-    await this.vm?.oob.close();
+  detach(): Promise<void> {
+    return this.shutdown(false);
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.shutdown(true);
+  }
+
+  private async shutdown(stopVm: boolean): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.cleanups.splice(0)) c();
@@ -383,6 +340,7 @@ export class VmController {
     this.failover?.stop();
     this.cpSub?.unsubscribe();
     this.cp?.stop();
-    await this.vm?.stop();
+    if (stopVm) await this.vm?.stop();
+    else await Promise.all([this.vm?.qmp.close(), this.vm?.oob.close()]);
   }
 }

@@ -1,10 +1,13 @@
 import type { DrillMode } from '../nats/index.js';
 import type { VmInstance, VmPlan } from '../qemu/index.js';
+import type { Logger } from '../log.js';
 import type { FailoverController } from './failover-controller.js';
 import { qemuIo } from './qemu-io.js';
 
 /** Drill: the fault the operator asked for, on this side. crash: SIGKILL qemu; hang: SIGSTOP it; partition: go silent. */
-export function injectFault(mode: DrillMode | 'heal', vm: VmInstance | null, failover: FailoverController): { mode: string; faultAt: number; epoch: number } {
+export function injectFault(req: { mode: DrillMode | 'heal' }, vm: VmInstance | null, failover: FailoverController, log: Logger): { mode: string; faultAt: number; epoch: number } {
+  const { mode } = req;
+  log.warn({ mode }, 'drill: injecting fault');
   const faultAt = Date.now();
   if (mode === 'partition' || mode === 'heal') failover.partition(mode === 'partition');
   else {
