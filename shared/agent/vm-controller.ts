@@ -297,7 +297,9 @@ export class VmController {
     void this.refreshLive().then(() => this.publishStatus());
   }
 
+  /** Not while a takeover is under way: status queries would queue behind, and delay, its QMP commands. */
   private refreshLive(): Promise<void> {
+    if (this.failover?.actor.getSnapshot().hasTag('failingOver')) return Promise.resolve();
     return this.live.refresh(this.vm, (vm) => this.vm === vm, this.log);
   }
 
