@@ -100,7 +100,8 @@ async function idleRun(dir: string): Promise<{ failovers: number; minutes: numbe
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'colo-ft-bench-failover-'));
   console.log(`bench:failover  ${N} drills per mode, agents as separate processes, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, default timings`);
-  for (const mode of ['crash', 'hang'] as const) {
+  const modes = (process.env.BENCH_MODES ?? 'crash,hang').split(',') as Array<'crash' | 'hang'>;
+  for (const mode of modes) {
     const agent: number[] = [];
     const raw: number[] = [];
     let failures = 0;

@@ -4,7 +4,7 @@ import { takeOver } from '../../secondary/index.js';
 import { failoverMachine, type ClaimOutput, type FailoverRole, type TransitionRecord } from '../../state-machines/index.js';
 import type { Config } from '../config/index.js';
 import { LockConflictError, NatsUnavailableError, errorMessage } from '../errors.js';
-import type { Lease } from '../lease/index.js';
+import type { Lease, LeaseView } from '../lease/index.js';
 import type { Logger } from '../log.js';
 import type { Bus, Unsubscribe } from '../nats/index.js';
 import { sleep, type VmInstance, type VmPlan } from '../qemu/index.js';
@@ -50,6 +50,9 @@ export class FailoverController {
   readonly heartbeat: HeartbeatMonitor;
   private subscription: { unsubscribe(): void } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
+  private stopWatch: (() => void) | null = null;
+  private lastView: LeaseView | null = null;
+  private onHandover: ((view: LeaseView) => void) | null = null;
   readonly keeper: LeaseKeeper;
   private readonly unsubs: Unsubscribe[] = [];
   private qemuOk = true;
@@ -147,32 +150,23 @@ export class FailoverController {
     return failoverMachine.provide({
       actors: {
         claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(async ({ input, signal }) => {
-          // The dead side usually hands the lease over within ms; otherwise it expires within one TTL.
-          const deadline = performance.now() + this.d.config.timings.leaseTtlMs + 250;
-          let last: unknown;
-          let attempts = 0;
-          while (performance.now() < deadline) {
-            try {
-              attempts++;
-              if (this.d.bus.state !== 'connected') throw new NatsUnavailableError('NATS is unreachable from this node');
-              const { epoch } = await lease.claim({ signal, bump: true });
+          // A peer whose qemu died gives us the lease outright: take it as soon as the watch shows it.
+          const loopDone = new AbortController();
+          const handed = new Promise<ClaimOutput>((resolve) => {
+            this.onHandover = (view) => {
+              if (!lease.accept(view)) return;
               this.keeper.hold();
-              this.d.log.info({ epoch, attempts }, 'lease won');
-              return { epoch, at: Date.now() };
-            } catch (e) {
-              last = e;
-              this.d.log.debug({ reason: errorMessage(e) }, 'lease claim attempt failed');
-              if (signal.aborted) throw e;
-            }
-            await sleep(CLAIM_RETRY_MS, signal);
+              loopDone.abort();
+              this.d.log.info({ epoch: view.epoch }, 'lease handed over to us');
+              resolve({ epoch: view.epoch, at: Date.now() });
+            };
+            if (this.lastView) this.onHandover(this.lastView);
+          });
+          try {
+            return await Promise.race([handed, this.claimLoop(input.force, AbortSignal.any([signal, loopDone.signal]))]);
+          } finally {
+            this.onHandover = null;
           }
-          if (input.force && last instanceof LockConflictError) {
-            const { epoch } = await lease.claim({ signal, force: true });
-            this.keeper.hold();
-            this.d.log.warn({ epoch }, 'relaxed policy: took the lease from a live holder');
-            return { epoch, at: Date.now() };
-          }
-          throw last;
         }),
         takeOver: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
           this.assertLease();
@@ -199,8 +193,9 @@ export class FailoverController {
         }),
         releaseLease: fromPromise<void, { vm: string }>(async () => {
           this.keeper.letGo();
-          await lease.release();
-          this.d.log.info({ epoch: lease.epoch }, 'lease handed over');
+          // Our qemu is gone: the peer may act at once, with the next epoch already in the record.
+          await lease.handOver(this.d.peerName);
+          this.d.log.info({ to: this.d.peerName, epoch: lease.epoch }, 'lease handed over');
         }),
       },
     });
@@ -221,6 +216,48 @@ export class FailoverController {
     this.actor.start();
     this.heartbeat.start();
     this.recheckTimer = setInterval(() => this.recheckSilentPeer(), this.d.config.timings.heartbeatIntervalMs);
+    void this.d.lease
+      .watch((view) => this.onLeaseView(view))
+      .then((stop) => {
+        if (this.stopped) stop();
+        else this.stopWatch = stop;
+      })
+      .catch((e: unknown) => this.d.log.warn({ reason: errorMessage(e) }, 'cannot watch the lease: claims will poll'));
+  }
+
+  /** Claim by compare-and-set until won, lost for good, or the lease could have expired (the dead side's lease lasts at most one TTL). */
+  private async claimLoop(force: boolean, signal: AbortSignal): Promise<ClaimOutput> {
+    const lease = this.d.lease;
+    const deadline = performance.now() + this.d.config.timings.leaseTtlMs + 250;
+    let last: unknown;
+    let attempts = 0;
+    while (performance.now() < deadline) {
+      try {
+        attempts++;
+        if (this.d.bus.state !== 'connected') throw new NatsUnavailableError('NATS is unreachable from this node');
+        const { epoch } = await lease.claim({ signal, bump: true });
+        this.keeper.hold();
+        this.d.log.info({ epoch, attempts }, 'lease won');
+        return { epoch, at: Date.now() };
+      } catch (e) {
+        last = e;
+        this.d.log.debug({ reason: errorMessage(e) }, 'lease claim attempt failed');
+        if (signal.aborted) throw e;
+      }
+      await sleep(CLAIM_RETRY_MS, signal);
+    }
+    if (force && last instanceof LockConflictError) {
+      const { epoch } = await lease.claim({ signal, force: true });
+      this.keeper.hold();
+      this.d.log.warn({ epoch }, 'relaxed policy: took the lease from a live holder');
+      return { epoch, at: Date.now() };
+    }
+    throw last;
+  }
+
+  private onLeaseView(view: LeaseView): void {
+    this.lastView = view;
+    this.onHandover?.(view);
   }
 
   /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */
@@ -252,7 +289,11 @@ export class FailoverController {
     this.keeper.mute(on);
   }
 
+  private stopped = false;
+
   stop(): void {
+    this.stopped = true;
+    this.stopWatch?.();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
     this.subscription?.unsubscribe();
     this.heartbeat.stop();

@@ -45,7 +45,8 @@ export class QemuLiveness {
     try {
       await vm.qmp.execute('query-status', undefined, { timeoutMs: this.o.timeoutMs });
     } catch {
-      if (!vm.proc.isRunning) return;
+      // A closed monitor means qemu is dying (its exit is handled elsewhere), not hung.
+      if (!vm.proc.isRunning || !vm.qmp.isOpen) return;
       try {
         await vm.oob.executeOob('yank', { instances: [] }, { timeoutMs: this.o.oobTimeoutMs });
         this.o.log.warn('qemu main monitor slow but out-of-band monitor answers: not hung');

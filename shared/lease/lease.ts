@@ -52,6 +52,15 @@ export interface Lease {
   renew(): Promise<{ epoch: number }>;
   /** Hand it over at once (holder null, expiresAtMs 0, same epoch); only if still ours (CAS); a no-op if not ours. */
   release(): Promise<void>;
+  /**
+   * Our VM is gone: give the lease straight to `to` with the next epoch, so it
+   * can act the moment it sees the record, without a write of its own. Only if still ours.
+   */
+  handOver(to: string): Promise<void>;
+  /** Take a lease handed over to us (seen by watching the key); false if it is not a live handover to this node. */
+  accept(view: LeaseView): boolean;
+  /** Follow the key: every new record, as it is written. */
+  watch(onChange: (view: LeaseView) => void): Promise<() => void>;
   read(): Promise<LeaseView | null>;
   /** Local, monotonic judgement: true until (monotonic time the last successful claim/renew was sent) + ttlMs - safetyMs. */
   isHeldLocally(): boolean;
@@ -75,6 +84,9 @@ export interface LeaseOptions {
 }
 
 type Write = { kind: 'create' } | { kind: 'update'; revision: number };
+
+/** Nonce prefix of a record written by a holder giving the lease to its peer. */
+const HANDOVER = 'handover:';
 
 export function createLease(o: LeaseOptions): Lease {
   const safetyMs = o.safetyMs ?? o.ttlMs / 5;
@@ -156,9 +168,12 @@ export function createLease(o: LeaseOptions): Lease {
       switch (decision.kind) {
         case 'create':
           return hold(1, { kind: 'create' });
-        case 'renew':
-          // A failover by the holder itself (secondary lost) still moves the fencing token on.
-          return hold(decision.current.epoch + (bump ? 1 : 0), { kind: 'update', revision: decision.current.revision });
+        case 'renew': {
+          // A failover by the holder itself (secondary lost) still moves the fencing token on;
+          // a lease just handed to us already carries the new epoch.
+          const handedToUs = decision.current.nonce.startsWith(HANDOVER);
+          return hold(decision.current.epoch + (bump && !handedToUs ? 1 : 0), { kind: 'update', revision: decision.current.revision });
+        }
         case 'held':
           if (!force) {
             lose();
@@ -188,6 +203,44 @@ export function createLease(o: LeaseOptions): Lease {
         throw e;
       }
     }),
+
+    handOver: (to: string) =>
+      serial(async () => {
+        if (ownRevision === null) return;
+        const revision = ownRevision;
+        lose();
+        const record: LeaseRecord = { holder: to, epoch: epoch + 1, expiresAtMs: now() + o.ttlMs, nonce: `${HANDOVER}${randomUUID()}` };
+        try {
+          await write(record, { kind: 'update', revision });
+        } catch (e) {
+          if (e instanceof LockConflictError) return;
+          throw e;
+        }
+      }),
+
+    accept(view) {
+      const remaining = view.expiresAtMs - now();
+      if (view.holder !== node || !view.nonce.startsWith(HANDOVER) || remaining <= safetyMs || view.epoch < epoch) return false;
+      ownRevision = view.revision;
+      epoch = view.epoch;
+      deadline = monotonic() + remaining - safetyMs;
+      return true;
+    },
+
+    async watch(onChange) {
+      const w = await kv.watch();
+      void (async () => {
+        for await (const change of w) {
+          if (change.key !== key || change.value === null) continue;
+          try {
+            onChange({ ...decodeWith(leaseRecordSchema, change.value, key), revision: change.revision });
+          } catch {
+            // a bad record is not a lease: the next read reports it
+          }
+        }
+      })().catch(() => undefined);
+      return () => w.stop();
+    },
 
     read,
 

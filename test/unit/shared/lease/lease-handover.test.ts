@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { LockConflictError } from '../../../../shared/errors.js';
+import { createLease, type Lease } from '../../../../shared/lease/index.js';
+import { FakeKv } from './fake-kv.js';
+
+const KEY = 'vm1.lease';
+const TTL = 1_500;
+const SAFETY = 300;
+
+function setup() {
+  const kv = new FakeKv();
+  let wall = 1_700_000_000_000;
+  let mono = 5_000;
+  const clock = { now: () => wall, monotonic: () => mono, advance: (ms: number) => ((wall += ms), (mono += ms)) };
+  const lease = (node: string): Lease => createLease({ kv, key: KEY, node, ttlMs: TTL, safetyMs: SAFETY, now: clock.now, monotonic: clock.monotonic });
+  return { kv, clock, alpha: lease('alpha'), beta: lease('beta') };
+}
+
+describe('lease handover: the side whose qemu died gives the lease straight to its peer', () => {
+  it('hands over with the next epoch; the peer accepts it without a write and holds it locally', async () => {
+    const { alpha, beta } = setup();
+    expect((await alpha.claim()).epoch).toBe(1);
+    await alpha.handOver('beta');
+    expect(alpha.isHeldLocally()).toBe(false);
+    const record = (await beta.read())!;
+    expect(record).toMatchObject({ holder: 'beta', epoch: 2 });
+    expect(beta.accept(record)).toBe(true);
+    expect(beta.isHeldLocally()).toBe(true);
+    expect(beta.epoch).toBe(2);
+    // Beta's renewals continue from the handed-over revision; alpha can no longer renew.
+    expect((await beta.renew()).epoch).toBe(2);
+    await expect(alpha.renew()).rejects.toBeInstanceOf(LockConflictError);
+  });
+
+  it('a claim by the receiver after a handover does not bump the epoch twice', async () => {
+    const { alpha, beta } = setup();
+    await alpha.claim();
+    await alpha.handOver('beta');
+    expect((await beta.claim({ bump: true })).epoch).toBe(2);
+    // A later failover by the same holder still moves the token on.
+    expect((await beta.claim({ bump: true })).epoch).toBe(3);
+  });
+
+  it('accept refuses what is not a live handover to this node', async () => {
+    const { alpha, beta, clock } = setup();
+    await alpha.claim();
+    const held = (await beta.read())!;
+    expect(beta.accept(held)).toBe(false);
+    await alpha.handOver('beta');
+    const handed = (await beta.read())!;
+    expect(alpha.accept(handed)).toBe(false);
+    clock.advance(TTL - SAFETY + 1);
+    expect(beta.accept(handed)).toBe(false);
+    expect(beta.isHeldLocally()).toBe(false);
+  });
+
+  it('handOver is a no-op for a node that does not hold the lease', async () => {
+    const { alpha, beta } = setup();
+    await alpha.claim();
+    await beta.handOver('alpha');
+    expect(await beta.read()).toMatchObject({ holder: 'alpha', epoch: 1 });
+  });
+});
