@@ -95,6 +95,8 @@ export function pairPermissions(pair, node) {
         `${p}.agent.*.status`,
         '$JS.API.INFO',
         ...[lease, status].flatMap((b) => [...kvOpen(b), ...kvGet(b), ...kvWrite(b)]),
+        // The agent watches its lease key: a peer whose qemu died hands the lease over through it.
+        ...kvWatch(lease),
       ],
     },
     subscribe: { allow: [`${p}.>`, '_INBOX.>'] },

@@ -111,7 +111,8 @@ export function createLease(o: LeaseOptions): Lease {
     const entry = await kv.get(key);
     if (entry === null) return null;
     const record = decodeWith(leaseRecordSchema, entry.value, key);
-    epoch = record.epoch;
+    // Epochs only grow: a read answered after a newer record was accepted must not take us back.
+    epoch = Math.max(epoch, record.epoch);
     return { ...record, revision: entry.revision };
   };
 

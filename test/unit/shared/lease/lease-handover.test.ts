@@ -61,3 +61,21 @@ describe('lease handover: the side whose qemu died gives the lease straight to i
     expect(await beta.read()).toMatchObject({ holder: 'alpha', epoch: 1 });
   });
 });
+
+describe('lease epochs never go back', () => {
+  it('a read answered late (an older record) after a handover was accepted keeps the newer epoch for renewals', async () => {
+    const { kv, alpha, beta } = setup();
+    await alpha.claim();
+    const stale = await kv.get(KEY);
+    await alpha.handOver('beta');
+    expect(beta.accept((await beta.read())!)).toBe(true);
+    // The late answer of a read issued before the handover.
+    const realGet = kv.get.bind(kv);
+    kv.get = async () => stale;
+    await beta.read();
+    kv.get = realGet;
+    expect(beta.epoch).toBe(2);
+    expect((await beta.renew()).epoch).toBe(2);
+    expect(await beta.read()).toMatchObject({ holder: 'beta', epoch: 2 });
+  });
+});
