@@ -28,6 +28,14 @@ export class LiveState {
     if (e.event === 'STOP' || e.event === 'RESUME') this.value = { ...this.value, runState: e.event === 'STOP' ? 'paused' : 'running' };
   }
 
+  static kill(vm: VmInstance): void {
+    try {
+      process.kill(vm.proc.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
   /** True when there is no running qemu to ask, or it answers its monitor. */
   static async answers(vm: VmInstance | null): Promise<boolean> {
     if (!vm || !vm.proc.isRunning) return true;

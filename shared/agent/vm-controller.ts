@@ -204,9 +204,11 @@ export class VmController {
         this.live.event(e);
       }),
     );
-    // The monitor socket closes as the process dies, well before the exit is reaped: act on whichever comes first.
+    // The monitor closes as qemu dies, well before the exit is reaped; a qemu still alive without its monitor can no longer be fenced, so it is killed.
     void vm.qmp.closed.then(() => {
-      if (!this.stopping && this.vm === vm) this.failover.qemuGone('qemu closed its monitor (process dying)');
+      if (this.stopping || this.vm !== vm) return;
+      if (vm.proc.isRunning) LiveState.kill(vm);
+      this.failover.qemuGone('qemu closed its monitor (process dying)');
     });
     void vm.proc.exited.then(() => {
       if (this.stopping || this.vm !== vm) return;
