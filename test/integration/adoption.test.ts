@@ -3,69 +3,47 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { nodeDirs } from '../../cli/demo/pair-config.js';
-import { startLocalPair, type LocalPair } from '../../cli/demo/local-pair.js';
-import { queryPairStatus } from '../../cli/pair-status.js';
-import { loadConfig, type Config } from '../../shared/config/index.js';
 import { isPidAlive } from '../../shared/local/index.js';
-import { silentLogger } from '../../shared/log.js';
-import { agentStatusReplySchema, connectBus, subjects, type Bus } from '../../shared/nats/index.js';
-import { kvmForTests } from '../helpers/pair.js';
+import { processPair } from '../helpers/process-pair.js';
 import { tmpRun } from '../helpers/tmp-run.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-async function localPair(name: string): Promise<{ pair: LocalPair; config: Config; bus: Bus; dir: string }> {
-  const dir = tmpRun(name);
-  const pair = await startLocalPair({ dir, accelerator: kvmForTests() ? 'auto' : 'tcg' });
-  onTestFinished(async () => {
-    await pair.teardown();
-  });
-  const config = loadConfig(pair.configPath);
-  const bus = await connectBus({ servers: [pair.nats.url], name: 'test', log: silentLogger() });
-  onTestFinished(() => bus.close());
-  return { pair, config, bus, dir };
+async function localPair(name: string) {
+  return processPair(tmpRun(name));
 }
-
-const nodeStatus = async (bus: Bus, config: Config, node: string) =>
-  (await bus.request(subjects.agentStatus(config.pair, node), {}, agentStatusReplySchema, { timeoutMs: 1_000 })).vms[0]!;
-
-const protectedStatus = (bus: Bus, config: Config, timeoutMs = 60_000) =>
-  waitFor(async () => {
-    const vm = (await queryPairStatus(bus, config, 1_000)).vms[0];
-    return vm?.protected ? vm : false;
-  }, { timeoutMs, what: 'protected' });
 
 describe('agent restarts adopt the running qemu and never disturb the VM', () => {
   it.each(['alpha', 'beta'] as const)('SIGKILL then restart of the %s agent: adopted, COLO never left, no failover', async (node) => {
-    const { pair, config, bus } = await localPair(`adopt-${node}`);
-    const before = await protectedStatus(bus, config);
+    const { pair, nodeStatus, protectedStatus } = await localPair(`adopt-${node}`);
+    const before = await protectedStatus();
     const qemuPid = before.nodes.find((n) => n.node === node)!.qemuPid!;
     process.kill(pair.agentPid(node), 'SIGKILL');
     await new Promise((r) => setTimeout(r, 1_000));
     pair.restartAgent(node);
     const adopted = await waitFor(async () => {
-      const s = await nodeStatus(bus, config, node).catch(() => null);
+      const s = await nodeStatus(node).catch(() => null);
       return s && /adopted the running qemu/.test(s.reason) ? s : false;
     }, { timeoutMs: 20_000, what: `${node} to report adoption` });
     expect(adopted.qemuPid).toBe(qemuPid);
-    const after = await protectedStatus(bus, config, 10_000);
+    const after = await protectedStatus(10_000);
     expect(after.epoch).toBe(before.epoch);
     expect(after.nodes.map((n) => n.qemuPid)).toEqual(before.nodes.map((n) => n.qemuPid));
-    const restarted = await nodeStatus(bus, config, node);
+    const restarted = await nodeStatus(node);
     expect(restarted.transitions.map((t) => t.to)).not.toContain('launching');
     for (const n of ['alpha', 'beta']) {
-      const s = await nodeStatus(bus, config, n);
+      const s = await nodeStatus(n);
       expect(s.transitions.some((t) => ['claiming', 'takingOver', 'carryingOn', 'fencing'].includes(t.to))).toBe(false);
       expect(s.failover?.phase).toBe('watching');
     }
   });
 
   it('SIGTERM with --on-exit leave-vms leaves the VM running; the next agent adopts it', async () => {
-    const { pair, config, bus } = await localPair('adopt-leave');
-    await protectedStatus(bus, config);
+    const { pair, nodeStatus, protectedStatus } = await localPair('adopt-leave');
+    await protectedStatus();
     process.kill(pair.agentPid('alpha'), 'SIGKILL');
     pair.restartAgent('alpha', ['--on-exit', 'leave-vms']);
     // The first alpha agent is replaced by one that leaves its VM on exit; wait for it to adopt.
-    const before = await protectedStatus(bus, config);
+    const before = await protectedStatus();
     const qemuPid = before.nodes.find((n) => n.node === 'alpha')!.qemuPid!;
     const agentPid = pair.agentPid('alpha');
     process.kill(agentPid, 'SIGTERM');
@@ -73,10 +51,10 @@ describe('agent restarts adopt the running qemu and never disturb the VM', () =>
     expect(isPidAlive(qemuPid)).toBe(true);
     pair.restartAgent('alpha');
     await waitFor(async () => {
-      const s = await nodeStatus(bus, config, 'alpha').catch(() => null);
+      const s = await nodeStatus('alpha').catch(() => null);
       return s && /adopted/.test(s.reason) ? s : false;
     }, { timeoutMs: 20_000, what: 'adoption' });
-    const after = await protectedStatus(bus, config, 10_000);
+    const after = await protectedStatus(10_000);
     expect(after.epoch).toBe(before.epoch);
     expect(after.nodes.find((n) => n.node === 'alpha')!.qemuPid).toBe(qemuPid);
   });
@@ -88,17 +66,11 @@ describe('agent restarts adopt the running qemu and never disturb the VM', () =>
     const runDir = join(nodeDirs(dir, 'alpha').runtimeDir, 'vm1');
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, 'qemu.pid'), `${stranger.pid}\n`);
-    const pair = await startLocalPair({ dir, accelerator: kvmForTests() ? 'auto' : 'tcg' });
-    onTestFinished(async () => {
-      await pair.teardown();
-    });
-    const config = loadConfig(pair.configPath);
-    const bus = await connectBus({ servers: [pair.nats.url], name: 'test', log: silentLogger() });
-    onTestFinished(() => bus.close());
-    const s = await protectedStatus(bus, config);
+    const { nodeStatus, protectedStatus } = await processPair(dir);
+    const s = await protectedStatus();
     const alpha = s.nodes.find((n) => n.node === 'alpha')!;
     expect(alpha.qemuPid).not.toBe(stranger.pid);
     expect(isPidAlive(stranger.pid!)).toBe(true);
-    expect((await nodeStatus(bus, config, 'alpha')).reason).not.toMatch(/adopted/);
+    expect((await nodeStatus('alpha')).reason).not.toMatch(/adopted/);
   });
 });

@@ -1,10 +1,5 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { startLocalPair } from '../../cli/demo/local-pair.js';
-import { queryPairStatus } from '../../cli/pair-status.js';
-import { loadConfig } from '../../shared/config/index.js';
-import { silentLogger } from '../../shared/log.js';
-import { agentStatusReplySchema, connectBus, subjects } from '../../shared/nats/index.js';
-import { kvmForTests } from '../helpers/pair.js';
+import { describe, expect, it } from 'vitest';
+import { processPair } from '../helpers/process-pair.js';
 import { tmpRun } from '../helpers/tmp-run.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -14,22 +9,11 @@ import { waitFor } from '../helpers/wait-for.js';
  */
 describe('an agent process killed in COLO running', () => {
   it.each(['alpha', 'beta'] as const)('SIGKILL of the %s agent: its qemu keeps running in COLO and the peer does not fail over', async (victim) => {
-    const dir = tmpRun(`agent-killed-${victim}`);
-    const pair = await startLocalPair({ dir, accelerator: kvmForTests() ? 'auto' : 'tcg' });
-    onTestFinished(async () => {
-      await pair.teardown();
-    });
-    const config = loadConfig(pair.configPath);
-    const bus = await connectBus({ servers: [pair.nats.url], name: 'test', log: silentLogger() });
-    onTestFinished(() => bus.close());
-    const before = await waitFor(async () => {
-      const vm = (await queryPairStatus(bus, config, 1_000)).vms[0];
-      return vm?.protected ? vm : false;
-    }, { timeoutMs: 60_000, what: 'protected' });
+    const { pair, nodeStatus, protectedStatus } = await processPair(tmpRun(`agent-killed-${victim}`));
+    const before = await protectedStatus();
     const survivor = victim === 'alpha' ? 'beta' : 'alpha';
-    const victimPid = pair.agentPid(victim);
-    process.kill(victimPid, 'SIGKILL');
-    const peer = async () => (await bus.request(subjects.agentStatus(config.pair, survivor), {}, agentStatusReplySchema, { timeoutMs: 1_000 })).vms[0]!;
+    process.kill(pair.agentPid(victim), 'SIGKILL');
+    const peer = () => nodeStatus(survivor);
     const noticed = await waitFor(async () => {
       const s = await peer();
       return /checkpoints still complete/.test(s.reason) ? s : false;
