@@ -10,6 +10,16 @@ export interface PairStatus {
   silent: Array<{ node: string; reason: string }>;
 }
 
+/** One node's view of one VM, or null when its agent does not answer. */
+export async function queryNodeStatus(bus: Bus, pair: string, node: string, vm: string, timeoutMs = 1_000): Promise<NodeStatus | null> {
+  try {
+    const reply = await bus.request(subjects.agentStatus(pair, node), {}, agentStatusReplySchema, { timeoutMs });
+    return reply.vms.find((v) => v.vm === vm) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Ask every node's agent for its view, then merge per VM. The CLI never speaks QMP. */
 export async function queryPairStatus(bus: Bus, config: Config, timeoutMs: number): Promise<PairStatus> {
   const nodeNames = config.nodes.map((n) => n.name);

@@ -2,11 +2,8 @@ import { ColoError } from '../shared/errors.js';
 import type { VmPlan } from '../shared/qemu/index.js';
 import { sleep } from '../shared/qemu/index.js';
 import { queryColoStatus, queryStatus, type QmpClient } from '../shared/qmp/index.js';
+import { hmpStrict, type Call } from './steps.js';
 
-interface Call {
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
 
 /**
  * Cut the links to a lost secondary out-of-band first: a checkpoint or an NBD
@@ -19,12 +16,6 @@ async function yankReplicationLinks(oob: QmpClient, plan: VmPlan, call: Call): P
     { type: 'migration' },
   ];
   await oob.executeOob('yank', { instances }, call).catch(() => undefined);
-}
-
-/** HMP answers errors as text: a non-empty reply means it failed. */
-async function hmpStrict(qmp: QmpClient, line: string, call: Call): Promise<void> {
-  const out = (await qmp.hmp(line, call)).trim();
-  if (out) throw new ColoError(`HMP '${line}' failed: ${out}`, 'local');
 }
 
 /**

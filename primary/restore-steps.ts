@@ -2,12 +2,8 @@ import { ColoError } from '../shared/errors.js';
 import { sleep, type VmPlan } from '../shared/qemu/index.js';
 import { queryBlockJobs, queryStatus, type QmpClient } from '../shared/qmp/index.js';
 import type { PeerEndpoints, ResyncProgress } from '../state-machines/index.js';
-import { addReplicationNodes, linkReplicationNodes } from './steps.js';
+import { addReplicationNodes, linkReplicationNodes, type Call } from './steps.js';
 
-interface Call {
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
 
 export const resyncJobId = (index: number) => `resync${index}`;
 

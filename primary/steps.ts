@@ -6,7 +6,7 @@ import { sleep, type QemuImg, type VmPlan } from '../shared/qemu/index.js';
 import type { QmpClient } from '../shared/qmp/index.js';
 import type { PeerEndpoints } from '../state-machines/index.js';
 
-interface Call {
+export interface Call {
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -55,7 +55,7 @@ export async function awaitPeerReady(
 }
 
 /** HMP answers errors as text, not as QMP errors: a non-empty reply means it failed. */
-async function hmpStrict(qmp: QmpClient, line: string, call: Call): Promise<void> {
+export async function hmpStrict(qmp: QmpClient, line: string, call: Call): Promise<void> {
   const out = (await qmp.hmp(line, call)).trim();
   if (out) throw new ColoError(`HMP '${line.split(' ')[0]}' failed: ${out}`, 'local');
 }

@@ -1,6 +1,5 @@
 import type { Config } from '../../shared/config/index.js';
 import {
-  agentStatusReplySchema,
   commandReplySchema,
   drillReplySchema,
   subjects,
@@ -8,7 +7,7 @@ import {
   type DrillMode,
   type NodeStatus,
 } from '../../shared/nats/index.js';
-import { queryPairStatus } from '../pair-status.js';
+import { queryNodeStatus, queryPairStatus } from '../pair-status.js';
 import { runRestore, type RestoreReport } from '../restore/run-restore.js';
 
 export interface DrillOptions {
@@ -46,15 +45,6 @@ const MiB = 1024 * 1024;
 const PATTERN_OFFSET = 2 * MiB;
 const PATTERN_LENGTH = MiB;
 
-async function nodeStatus(bus: Bus, pair: string, node: string, vm: string): Promise<NodeStatus | null> {
-  try {
-    const reply = await bus.request(subjects.agentStatus(pair, node), {}, agentStatusReplySchema, { timeoutMs: 1_000 });
-    return reply.vms.find((v) => v.vm === vm) ?? null;
-  } catch {
-    return null;
-  }
-}
-
 function since(at: number | null, faultAt: number): number | null {
   return at === null ? null : Math.max(0, at - faultAt);
 }
@@ -90,7 +80,7 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
   const deadline = Date.now() + (o.timeoutMs ?? 30_000);
   let took: NodeStatus | null = null;
   while (Date.now() < deadline) {
-    const s = await nodeStatus(bus, pair, survivor, o.vm);
+    const s = await queryNodeStatus(bus, pair, survivor, o.vm);
     if (s && s.failover?.phase === 'runningAlone' && s.role === 'primary' && s.epoch > before.epoch) {
       took = s;
       report.totalMs = Date.now() - fault.faultAt;
@@ -100,7 +90,7 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
   }
   if (o.mode === 'partition') await bus.request(subjects.rpc(pair, o.vm, failed, 'drill'), { mode: 'heal' }, drillReplySchema, { timeoutMs: 5_000 }).catch(() => undefined);
   if (!took) {
-    const s = await nodeStatus(bus, pair, survivor, o.vm);
+    const s = await queryNodeStatus(bus, pair, survivor, o.vm);
     report.reason = `${survivor} did not take over within ${o.timeoutMs ?? 30_000} ms: ${s?.reason ?? 'no answer'}`;
     return report;
   }
@@ -117,12 +107,12 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
   let loserActive = true;
   const loserDeadline = Date.now() + 5_000;
   while (Date.now() < loserDeadline) {
-    const loser = await nodeStatus(bus, pair, failed, o.vm);
+    const loser = await queryNodeStatus(bus, pair, failed, o.vm);
     loserActive = loser !== null && loser.role === 'primary' && loser.qemuPid !== null && loser.runState === 'running';
     if (!loserActive) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  const survivorLive = await nodeStatus(bus, pair, survivor, o.vm);
+  const survivorLive = await queryNodeStatus(bus, pair, survivor, o.vm);
   // Running alone (COLO mode none), or already protected again by an automatic restore with the survivor as primary.
   const survivorActive = survivorLive?.runState === 'running' && survivorLive.role === 'primary' && survivorLive.coloMode !== 'secondary';
   report.singleActive = survivorActive && !loserActive;

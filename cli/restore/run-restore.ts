@@ -1,6 +1,6 @@
 import type { Config } from '../../shared/config/index.js';
-import { acceptedReplySchema, agentStatusReplySchema, subjects, type Bus, type NodeStatus } from '../../shared/nats/index.js';
-import { queryPairStatus } from '../pair-status.js';
+import { acceptedReplySchema, subjects, type Bus, type NodeStatus } from '../../shared/nats/index.js';
+import { queryNodeStatus, queryPairStatus } from '../pair-status.js';
 
 export interface RestoreOptions {
   vm: string;
@@ -24,15 +24,6 @@ export interface RestoreReport {
   reason: string;
 }
 
-async function nodeStatus(bus: Bus, pair: string, node: string, vm: string): Promise<NodeStatus | null> {
-  try {
-    const r = await bus.request(subjects.agentStatus(pair, node), {}, agentStatusReplySchema, { timeoutMs: 1_000 });
-    return r.vms.find((v) => v.vm === vm) ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Ask the node running the VM alone to restore protection (it may already be
  * doing so on its own), then follow its progress until the pair is protected.
@@ -40,7 +31,7 @@ async function nodeStatus(bus: Bus, pair: string, node: string, vm: string): Pro
 export async function runRestore(bus: Bus, config: Config, o: RestoreOptions): Promise<RestoreReport> {
   const pair = config.pair;
   const report: RestoreReport = { vm: o.vm, survivor: null, target: null, protected: false, epoch: 0, resyncMs: null, pauseMs: null, totalMs: null, attempts: 0, reason: '' };
-  const statuses = await Promise.all(config.nodes.map((n) => nodeStatus(bus, pair, n.name, o.vm)));
+  const statuses = await Promise.all(config.nodes.map((n) => queryNodeStatus(bus, pair, n.name, o.vm)));
   const survivor = statuses.find((s) => s?.role === 'primary' && (s.failover?.phase === 'runningAlone' || s.resync !== null)) ?? statuses.find((s) => s?.role === 'primary');
   if (!survivor) {
     report.reason = 'no node runs this VM as primary: nothing to restore from';
@@ -51,7 +42,7 @@ export async function runRestore(bus: Bus, config: Config, o: RestoreOptions): P
   const reply = await bus.request(subjects.rpc(pair, o.vm, survivor.node, 'restore'), { ...(o.to ? { to: o.to } : {}), ...(o.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: o.bandwidthBytesPerSec } : {}) }, acceptedReplySchema, { timeoutMs: 5_000 });
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
   while (Date.now() < deadline) {
-    const s = await nodeStatus(bus, pair, survivor.node, o.vm);
+    const s = await queryNodeStatus(bus, pair, survivor.node, o.vm);
     if (s) {
       o.onProgress?.(s);
       const vm = (await queryPairStatus(bus, config, 1_000)).vms.find((v) => v.vm === o.vm);
@@ -70,7 +61,7 @@ export async function runRestore(bus: Bus, config: Config, o: RestoreOptions): P
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const last = await nodeStatus(bus, pair, survivor.node, o.vm);
+  const last = await queryNodeStatus(bus, pair, survivor.node, o.vm);
   report.reason = `not protected within ${o.timeoutMs ?? 120_000} ms: ${last?.reason ?? 'no answer'}${reply.accepted ? '' : ` (${reply.reason})`}`;
   return report;
 }
