@@ -29,6 +29,8 @@ function simulatedStatus(vm: string, node: string, tick: number, now: number): N
     checkpoints: { count: tick * 10, ratePerSec: 5, lastPauseMs: 10 + (tick % 7), lastAgeMs: 120 },
     transitions: [{ at: now - 60_000, from: 'enteringColo', to: 'coloRunning', reason: 'COLO running' }],
     natsConnected: true,
+    replication: { state: 'replicating', reason: 'every COLO disk replicates', checkedAgoMs: 500 },
+    disks: [{ index: 0, replication: { state: 'replicating', reason: 'disk 0 replicates', checkedAgoMs: 500 } }],
     heartbeatAgeMs: 50,
     resync: null,
     failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },

@@ -38,6 +38,7 @@ function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migra
     migrationUri,
     nbd: { host: '127.0.0.1', port: nbdPort },
     checkpointDelayMs: 200,
+    assumeIdentical: true,
   };
   return {
     ...plan,

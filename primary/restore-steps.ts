@@ -1,8 +1,8 @@
 import { ColoError } from '../shared/errors.js';
-import { sleep, type VmPlan } from '../shared/qemu/index.js';
+import { awaitColoMode, sleep, type VmPlan } from '../shared/qemu/index.js';
 import { queryBlockJobs, queryStatus, type QmpClient } from '../shared/qmp/index.js';
 import type { PeerEndpoints, ResyncProgress } from '../state-machines/index.js';
-import { addReplicationNodes, linkReplicationNodes, type Call } from './steps.js';
+import { addReplicationNodes, linkReplicationNodes, startMigration, type Call } from './steps.js';
 
 
 export const resyncJobId = (index: number) => `resync${index}`;
@@ -71,12 +71,15 @@ async function awaitJobsGone(qmp: QmpClient, ids: Set<string>, call: Call): Prom
 }
 
 /**
- * The short pause: stop, complete the mirror without pivoting (cancel of a
- * ready mirror), attach the replication child, and resume at once. Writes
- * replicate through the quorum from then on; the migration into COLO runs live.
+ * Complete the mirror and enter COLO with the guest stopped: stop, complete
+ * the mirror without pivoting (cancel of a ready mirror), link the replication
+ * child, migrate, and let COLO resume the VM. The guest must not run between
+ * the link and COLO's start of block replication: a replication child writes
+ * nothing until then (and tells no one), so every guest write in that window
+ * would be missing on the secondary. qemu resumes the VM right after it starts
+ * replication, so the RESUME that ends this pause is the proof it is on.
  */
-export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<{ pauseMs: number }> {
-  const ids = new Set(coloDisks(plan).map((d) => resyncJobId(d.index)));
+export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call & { coloSignal?: AbortSignal }): Promise<{ pauseMs: number }> {
   // Connecting the replication nodes needs no pause: only linking them into the quorum does.
   await addReplicationNodes(qmp, plan, peer, call);
   // The guest's pause as qemu itself saw it: from its STOP event to its RESUME event.
@@ -85,24 +88,39 @@ export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoin
   const off = qmp.onEvent((e) => {
     const t = e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000;
     if (e.event === 'STOP' && stopAt === null) stopAt = t;
-    if (e.event === 'RESUME' && stopAt !== null) resumeAt = t;
+    if (e.event === 'RESUME' && stopAt !== null && resumeAt === null) resumeAt = t;
   });
   const t0 = performance.now();
   try {
-    await qmp.execute('stop', undefined, call);
-    try {
-      for (const id of ids) await qmp.execute('block-job-cancel', { device: id }, call);
-      await awaitJobsGone(qmp, ids, call);
-      await linkReplicationNodes(qmp, plan, call);
-    } finally {
-      await qmp.execute('cont', undefined, call);
-    }
+    await pauseAndLink(qmp, plan, call);
+    await startMigration(qmp, plan, peer, call);
+    await awaitColoMode(qmp, 'primary', { timeoutMs: call.timeoutMs, signal: call.coloSignal ?? call.signal, pollMs: 2, untilRunning: true });
     const wallMs = performance.now() - t0;
     for (let i = 0; i < 50 && resumeAt === null; i++) await sleep(1);
     return { pauseMs: stopAt !== null && resumeAt !== null ? resumeAt - stopAt : wallMs };
   } finally {
     off();
   }
+}
+
+/**
+ * Stop the guest, complete any mirror still running (without pivoting) and
+ * link the replication children. The guest stays stopped: the migration into
+ * COLO that follows resumes it once qemu has started block replication.
+ */
+export async function pauseAndLink(qmp: QmpClient, plan: VmPlan, call: Call): Promise<void> {
+  const ids = new Set(coloDisks(plan).map((d) => resyncJobId(d.index)));
+  await qmp.execute('stop', undefined, call);
+  const running = (await queryBlockJobs(qmp, call)).filter((j) => ids.has(j.device));
+  for (const j of running) await qmp.execute('block-job-cancel', { device: j.device }, call);
+  await awaitJobsGone(qmp, ids, call);
+  await linkReplicationNodes(qmp, plan, call);
+}
+
+/** First protection: open the replication nodes, then pause, complete the copy and link (see pauseAndLink). */
+export async function attachReplication(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
+  await addReplicationNodes(qmp, plan, peer, call);
+  await pauseAndLink(qmp, plan, call);
 }
 
 /** After a failed attempt: no mirror left, no replication child, the VM running. Each step tolerates "already so". */
@@ -114,5 +132,5 @@ export async function cleanUpResync(qmp: QmpClient, plan: VmPlan, call: Call): P
   }
   await qmp.execute('migrate_cancel', undefined, call).catch(() => undefined);
   const st = await queryStatus(qmp, call);
-  if (!st.running && st.status === 'paused') await qmp.execute('cont', undefined, call);
+  if (!st.running && (st.status === 'paused' || st.status === 'postmigrate')) await qmp.execute('cont', undefined, call);
 }

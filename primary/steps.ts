@@ -78,12 +78,6 @@ export async function linkReplicationNodes(qmp: QmpClient, plan: VmPlan, call: C
   }
 }
 
-/** Add each disk's NBD replication child to its quorum (colo-procedure.md, Protect step 2). */
-export async function attachReplication(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
-  await addReplicationNodes(qmp, plan, peer, call);
-  await linkReplicationNodes(qmp, plan, call);
-}
-
 export async function startMigration(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
   await qmp.execute(
     'migrate-set-capabilities',

@@ -1,5 +1,11 @@
 import { assign, fromPromise, setup } from 'xstate';
+import type { ReplicationAudit } from '../shared/disk/index.js';
 import { emptyCheckpointLog, recordCheckpoint, type CheckpointLog } from './checkpoint-figures.js';
+
+/** The last audit of qemu's own replication state (shared/disk/replication-audit.ts), with when it ran. */
+export interface ReplicationView extends ReplicationAudit {
+  checkedAt: number;
+}
 
 /** Where the secondary receives the COLO stream and serves its disks. */
 export interface PeerEndpoints {
@@ -24,6 +30,8 @@ export interface CheckpointInput {
   holdAdopted?: boolean;
   /** The reason to show for a resumed or held start. */
   resumeReason?: string;
+  /** Skip the first protection's copy of the disks onto the secondary (the operator vouches they are identical). */
+  assumeIdentical?: boolean;
 }
 
 export interface CheckpointContext extends CheckpointInput {
@@ -32,6 +40,8 @@ export interface CheckpointContext extends CheckpointInput {
   peer: PeerEndpoints | null;
   checkpoints: CheckpointLog;
   attempts: number;
+  /** Null until qemu's block graph has been audited in COLO: until then the node is not protected. */
+  replication: ReplicationView | null;
 }
 
 export type CheckpointEvent =
@@ -39,7 +49,11 @@ export type CheckpointEvent =
   | { type: 'QEMU_EXITED'; reason: string }
   | { type: 'COLO_EXITED'; reason: string }
   /** The secondary turned the primary away (e.g. disk sizes differ); it keeps waiting for a fixed primary. */
-  | { type: 'PRIMARY_REFUSED'; reason: string };
+  | { type: 'PRIMARY_REFUSED'; reason: string }
+  /** Progress of the first protection's copy of the disks onto the secondary. */
+  | { type: 'SYNC_PROGRESS'; bytesDone: number; bytesTotal: number }
+  /** An audit of qemu's own replication state finished (only successful reads of qemu are sent). */
+  | { type: 'REPLICATION_AUDITED'; audit: ReplicationView };
 
 interface Failure {
   message?: string;
@@ -65,12 +79,15 @@ export const checkpointMachine = setup({
     launchQemu: fromPromise<{ pid: number }, { vm: string; role: ColoRole }>(async () => notProvided('launchQemu')),
     exportDisks: fromPromise<void, { vm: string }>(async () => notProvided('exportDisks')),
     awaitPeerReady: fromPromise<PeerEndpoints, { vm: string }>(async () => notProvided('awaitPeerReady')),
+    syncPeer: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => notProvided('syncPeer')),
     attachReplication: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => notProvided('attachReplication')),
+    cleanUpProtect: fromPromise<void, { vm: string }>(async () => notProvided('cleanUpProtect')),
     startMigration: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => notProvided('startMigration')),
     awaitColo: fromPromise<void, { vm: string; role: ColoRole }>(async () => notProvided('awaitColo')),
   },
   guards: {
     isPrimary: ({ context }) => context.role === 'primary',
+    auditReplicating: ({ event }) => event.type === 'REPLICATION_AUDITED' && event.audit.state === 'replicating',
   },
   delays: {
     protectTimeoutMs: ({ context }) => context.protectTimeoutMs,
@@ -78,6 +95,7 @@ export const checkpointMachine = setup({
     retryDelayMs: ({ context }) => context.retryDelayMs,
   },
   actions: {
+    recordAudit: assign({ replication: ({ context, event }) => (event.type === 'REPLICATION_AUDITED' ? event.audit : context.replication) }),
     recordCheckpoint: assign({
       checkpoints: ({ context, event }) =>
         event.type === 'CHECKPOINT_COMPLETED' ? recordCheckpoint(context.checkpoints, event.at, event.pauseMs) : context.checkpoints,
@@ -92,6 +110,7 @@ export const checkpointMachine = setup({
     peer: null,
     checkpoints: emptyCheckpointLog,
     attempts: 0,
+    replication: null,
   }),
   initial: 'starting',
   on: {
@@ -168,13 +187,23 @@ export const checkpointMachine = setup({
       invoke: {
         src: 'awaitPeerReady',
         input: ({ context }) => ({ vm: context.vm }),
-        onDone: {
-          target: 'attaching',
-          actions: assign({
-            peer: ({ event }) => event.output,
-            reason: ({ event }) => `secondary ${event.output.node} ready: attaching the replication child`,
-          }),
-        },
+        onDone: [
+          {
+            guard: ({ context }) => context.assumeIdentical === true,
+            target: 'attaching',
+            actions: assign({
+              peer: ({ event }) => event.output,
+              reason: ({ event }) => `secondary ${event.output.node} ready; its disks are assumed identical (assumeIdentical, not copied): attaching the replication child`,
+            }),
+          },
+          {
+            target: 'syncing',
+            actions: assign({
+              peer: ({ event }) => event.output,
+              reason: ({ event }) => `secondary ${event.output.node} ready: copying every COLO disk onto it before protecting`,
+            }),
+          },
+        ],
         onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `secondary not usable: ${describe(event.error)}` }) },
       },
       after: {
@@ -185,11 +214,28 @@ export const checkpointMachine = setup({
         },
       },
     },
+    syncing: {
+      tags: ['waiting'],
+      on: {
+        SYNC_PROGRESS: {
+          actions: assign({
+            reason: ({ context, event }) =>
+              `copying the disks onto ${context.peer?.node ?? 'the secondary'}: ${event.bytesTotal > 0 ? Math.floor((100 * event.bytesDone) / event.bytesTotal) : 0}% of ${event.bytesTotal} bytes`,
+          }),
+        },
+      },
+      invoke: {
+        src: 'syncPeer',
+        input: ({ context }) => ({ vm: context.vm, peer: context.peer! }),
+        onDone: { target: 'attaching', actions: assign({ reason: 'disks in sync: pausing the VM to link the replication child' }) },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `cannot copy the disks onto the secondary: ${describe(event.error)}` }) },
+      },
+    },
     attaching: {
       invoke: {
         src: 'attachReplication',
         input: ({ context }) => ({ vm: context.vm, peer: context.peer! }),
-        onDone: { target: 'migrating', actions: assign({ reason: 'replication attached: migrating into COLO' }) },
+        onDone: { target: 'migrating', actions: assign({ reason: 'replication attached, VM paused until COLO starts replicating: migrating into COLO' }) },
         onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `cannot attach replication: ${describe(event.error)}` }) },
       },
     },
@@ -216,6 +262,10 @@ export const checkpointMachine = setup({
       tags: ['protected'],
       on: {
         CHECKPOINT_COMPLETED: { target: 'coloRunning', reenter: true, actions: 'recordCheckpoint' },
+        REPLICATION_AUDITED: [
+          { guard: 'auditReplicating', actions: 'recordAudit' },
+          { target: 'unreplicated', actions: ['recordAudit', assign({ reason: ({ event }) => `not replicating: ${event.audit.reason}` })] },
+        ],
         COLO_EXITED: { target: 'coloLost', actions: assign({ reason: ({ event }) => `COLO stopped: ${event.reason}` }) },
       },
       after: {
@@ -236,8 +286,21 @@ export const checkpointMachine = setup({
         COLO_EXITED: { target: 'coloLost', actions: assign({ reason: ({ event }) => `COLO stopped: ${event.reason}` }) },
       },
     },
+    unreplicated: {
+      tags: ['degraded'],
+      on: {
+        CHECKPOINT_COMPLETED: { actions: 'recordCheckpoint' },
+        REPLICATION_AUDITED: [
+          { guard: 'auditReplicating', target: 'coloRunning', actions: ['recordAudit', assign({ reason: 'replication verified again in qemu: COLO running' })] },
+          { actions: ['recordAudit', assign({ reason: ({ event }) => `not replicating: ${event.audit.reason}` })] },
+        ],
+        COLO_EXITED: { target: 'coloLost', actions: assign({ reason: ({ event }) => `COLO stopped: ${event.reason}` }) },
+      },
+    },
     unprotected: {
       tags: ['degraded'],
+      // Never leave the VM paused, a mirror running or a half-linked child behind a failed attempt.
+      invoke: { src: 'cleanUpProtect', input: ({ context }) => ({ vm: context.vm }), onError: { actions: assign({ reason: ({ context, event }) => `${context.reason} (clean-up: ${describe(event.error)})` }) } },
       after: {
         retryDelayMs: {
           guard: ({ context }) => context.peer === null,

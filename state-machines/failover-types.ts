@@ -32,6 +32,12 @@ export interface FailoverContext extends FailoverInput {
   detectedAt: number | null;
   leaseWonAt: number | null;
   takeoverAt: number | null;
+  /**
+   * An audit (ours as secondary, or the primary's, carried by its heartbeat)
+   * found a COLO disk not replicating since this node last synced: its disk
+   * may miss writes, so it is not promotable until it rejoins as a fresh secondary.
+   */
+  unreplicatedSinceSync: boolean;
 }
 
 export type FailoverEvent =
@@ -48,6 +54,14 @@ export type FailoverEvent =
   | { type: 'NATS_DOWN' }
   | { type: 'NATS_UP' }
   | { type: 'PROMOTABLE'; value: boolean }
+  /** An audit found replication broken (see `unreplicatedSinceSync`). */
+  | { type: 'REPLICATION_UNVERIFIED'; reason: string }
+  /**
+   * The primary's audit keeps finding a disk not replicating while it holds
+   * the lease and its peer is healthy: drop the secondary (which was told it is
+   * not promotable) so a restore can resync it.
+   */
+  | { type: 'REPLICATION_BROKEN'; reason: string; at: number }
   /** The survivor brought a fresh secondary back into COLO: back to watching as primary. */
   | { type: 'RESTORED' };
 

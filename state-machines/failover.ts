@@ -23,6 +23,10 @@ function notProvided(name: string): never {
   throw new Error(`actor ${name} not provided`);
 }
 
+function whyIncomplete(c: FailoverContext): string {
+  return c.unreplicatedSinceSync ? 'an audit found a disk not replicating since its last resync' : 'not yet in sync';
+}
+
 export const failoverMachine = setup({
   types: {
     input: {} as FailoverInput,
@@ -70,12 +74,14 @@ export const failoverMachine = setup({
     detectedAt: null,
     leaseWonAt: null,
     takeoverAt: null,
+    unreplicatedSinceSync: false,
   }),
   initial: 'watching',
   on: {
     NATS_DOWN: { actions: assign({ natsUp: false }) },
     NATS_UP: { actions: assign({ natsUp: true }) },
-    PROMOTABLE: { actions: assign({ promotable: ({ event }) => event.value }) },
+    PROMOTABLE: { actions: assign({ promotable: ({ context, event }) => event.value && !context.unreplicatedSinceSync }) },
+    REPLICATION_UNVERIFIED: { actions: assign({ promotable: ({ context }) => context.role === 'primary', unreplicatedSinceSync: true }) },
     PEER_LOST: { actions: assign({ peerAlive: false }) },
     PEER_BACK: { actions: assign({ peerAlive: true, peerSilent: false }) },
   },
@@ -95,7 +101,7 @@ export const failoverMachine = setup({
           {
             guard: 'notPromotable',
             target: 'notPromotable',
-            actions: ['peerGone', 'noteTrigger', assign({ reason: ({ event }) => `peer lost (${event.reason}) but this node's disk is incomplete (not yet in sync): not taking over` })],
+            actions: ['peerGone', 'noteTrigger', assign({ reason: ({ context, event }) => `peer lost (${event.reason}) but this node's disk is incomplete (${whyIncomplete(context)}): not taking over` })],
           },
           {
             target: 'claiming',
@@ -106,7 +112,7 @@ export const failoverMachine = setup({
           {
             guard: 'notPromotable',
             target: 'notPromotable',
-            actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed (${event.reason}) before this node's disk was in sync: not taking over` })],
+            actions: ['noteTrigger', assign({ reason: ({ context, event }) => `COLO failed (${event.reason}) but this node's disk is incomplete (${whyIncomplete(context)}): not taking over` })],
           },
           {
             target: 'claiming',
@@ -116,6 +122,11 @@ export const failoverMachine = setup({
         LOCAL_QEMU_LOST: {
           target: 'releasing',
           actions: ['noteTrigger', assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` })],
+        },
+        REPLICATION_BROKEN: {
+          guard: 'isPrimary',
+          target: 'carryingOn',
+          actions: ['noteTrigger', assign({ reason: ({ event }) => `replication broken (${event.reason}): dropping the secondary so a resync can repair it` })],
         },
         LEASE_LOST: {
           guard: 'isPrimary',

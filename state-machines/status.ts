@@ -91,12 +91,24 @@ function currentRole(snapshot: CheckpointSnapshotView, extra: NodeExtras): Role 
   return extra.role ?? fo?.context.role ?? snapshot.context.role;
 }
 
+function replicationViews(ctx: CheckpointContext, now: number): Pick<NodeStatus, 'replication' | 'disks'> {
+  const r = ctx.replication;
+  if (!r) return { replication: null, disks: [] };
+  const checkedAgoMs = Math.max(0, now - r.checkedAt);
+  return {
+    replication: { state: r.state, reason: r.reason, checkedAgoMs },
+    disks: r.disks.map((d) => ({ index: d.index, replication: { state: d.state, reason: d.reason, checkedAgoMs } })),
+  };
+}
+
 export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, extra: NodeExtras, now: number): NodeStatus {
   const ctx = snapshot.context;
   const fo = extra.failover;
   const failoverActed = fo !== undefined && !fo.hasTag('watching');
   const failoverSpeaks = fo !== undefined && (failoverActed || fo.hasTag('passive') || !fo.context.natsUp || fo.context.peerSilent || phaseOf(fo.value) === 'standingBy');
-  const isProtected = !failoverActed && snapshot.hasTag('protected') && live.coloMode === ctx.role && live.qemuPid !== null;
+  // Proven from qemu: the COLO mode it reports and an audit of its block graph, not what the agent sent it.
+  const replicating = ctx.replication?.state === 'replicating';
+  const isProtected = !failoverActed && snapshot.hasTag('protected') && replicating && live.coloMode === ctx.role && live.qemuPid !== null;
   const restoring = extra.restore?.hasTag('restoring') ? extra.restore : null;
   return {
     vm: ctx.vm,
@@ -114,6 +126,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
     checkpoints: checkpointFigures(ctx.checkpoints, now),
     transitions: extra.transitions.slice(-20).map((t) => ({ ...t })),
     natsConnected: extra.natsConnected ?? true,
+    ...replicationViews(ctx, now),
     resync: extra.restore ? resyncView(extra.restore) : null,
     heartbeatAgeMs: extra.heartbeatAgeMs ?? null,
     failover: fo
@@ -140,6 +153,8 @@ export interface VmNodeView {
   runState: string | null;
   coloMode: 'primary' | 'secondary' | 'none' | null;
   checkpoints: CheckpointFigures | null;
+  replication: NodeStatus['replication'];
+  disks: NodeStatus['disks'];
 }
 
 /** The pair's status for one VM, as `colo-ft status --json` prints it. */
@@ -161,9 +176,9 @@ export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports:
   const nodes: VmNodeView[] = nodeNames.map((name) => {
     const r = byNode.get(name);
     if (!r) {
-      return { node: name, reachable: false, role: null, phase: null, reason: `agent on ${name} did not answer`, qemuPid: null, qmpSocket: null, runState: null, coloMode: null, checkpoints: null };
+      return { node: name, reachable: false, role: null, phase: null, reason: `agent on ${name} did not answer`, qemuPid: null, qmpSocket: null, runState: null, coloMode: null, checkpoints: null, replication: null, disks: [] };
     }
-    return { node: name, reachable: true, role: r.role, phase: r.phase, reason: r.reason, qemuPid: r.qemuPid, qmpSocket: r.qmpSocket, runState: r.runState, coloMode: r.coloMode, checkpoints: r.checkpoints };
+    return { node: name, reachable: true, role: r.role, phase: r.phase, reason: r.reason, qemuPid: r.qemuPid, qmpSocket: r.qmpSocket, runState: r.runState, coloMode: r.coloMode, checkpoints: r.checkpoints, replication: r.replication, disks: r.disks };
   });
   const mine = reports.filter((r) => r.vm === vm && nodeNames.includes(r.node));
   // After a failover only the newest epoch's primary counts.
@@ -194,6 +209,8 @@ export function eventForTransition(machine: 'checkpoint' | 'failover' | 'restore
     return null;
   }
   if (machine === 'checkpoint') {
+    if (t.to === 'unreplicated') return 'replication-degraded';
+    if (t.from === 'unreplicated' && t.to === 'coloRunning') return 'replication-verified';
     if (t.to === 'coloRunning' && t.from !== 'coloRunning' && t.from !== 'stalled') return 'protected';
     if (t.from === 'coloRunning' && t.to !== 'stalled') return 'unprotected';
     return null;

@@ -1,5 +1,5 @@
 import { fromPromise } from 'xstate';
-import { attachReplication, awaitPeerReady, primaryDiskSizes, startMigration } from '../../primary/index.js';
+import { attachReplication, awaitMirrorReady, awaitPeerReady, cleanUpResync, primaryDiskSizes, startMigration, startMirror } from '../../primary/index.js';
 import { coloDiskSizes, ensureParentImages, exportDisks, prepareOverlays } from '../../secondary/index.js';
 import { checkpointMachine, type PeerEndpoints } from '../../state-machines/index.js';
 import type { Config } from '../config/index.js';
@@ -25,6 +25,8 @@ export interface CheckpointHost {
   requireVm(): VmInstance;
   setColoSizes(sizes: Map<number, number>): void;
   call(signal?: AbortSignal): { timeoutMs: number; signal?: AbortSignal };
+  hasVm(): boolean;
+  onSyncProgress(bytesDone: number, bytesTotal: number): void;
 }
 
 function actor<T, I = unknown>(body: (args: { input: I; signal: AbortSignal }) => Promise<T>) {
@@ -59,9 +61,21 @@ export function provideCheckpoint(h: CheckpointHost) {
           ...h.call(signal),
         }),
       ),
-      attachReplication: actor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => attachReplication(h.requireVm().qmp, plan, input.peer, h.call(signal))),
+      syncPeer: actor<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
+        const qmp = h.requireVm().qmp;
+        h.log.info({ peer: input.peer.node }, 'first protection: copying every COLO disk onto the secondary');
+        await startMirror(qmp, plan, input.peer, h.config.restore.bandwidthBytesPerSec, h.call(signal));
+        await awaitMirrorReady(qmp, plan, (p) => h.onSyncProgress(p.bytesDone, p.bytesTotal), { ...h.call(signal), pollMs: 20 });
+      }),
+      attachReplication: actor<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
+        if (plan.assumeIdentical) h.log.warn({ peer: input.peer.node }, 'assumeIdentical: protecting without copying the disks onto the secondary');
+        await attachReplication(h.requireVm().qmp, plan, input.peer, h.call(signal));
+      }),
+      cleanUpProtect: actor(async () => {
+        if (plan.role === 'primary' && h.hasVm()) await cleanUpResync(h.requireVm().qmp, plan, h.call());
+      }),
       startMigration: actor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => startMigration(h.requireVm().qmp, plan, input.peer, h.call(signal))),
-      awaitColo: actor(({ signal }) => awaitColoMode(h.requireVm().qmp, plan.role, { ...h.call(signal), pollMs: 5 })),
+      awaitColo: actor(({ signal }) => awaitColoMode(h.requireVm().qmp, plan.role, { ...h.call(signal), pollMs: 5, untilRunning: plan.role === 'primary' })),
     },
   });
 }

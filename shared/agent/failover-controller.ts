@@ -56,6 +56,8 @@ export class FailoverController {
   readonly keeper: LeaseKeeper;
   private readonly unsubs: Unsubscribe[] = [];
   private qemuOk = true;
+  /** Set by the replication audit (primary): said in every heartbeat so the secondary knows its copy may be incomplete. */
+  private unreplicated = false;
   private seenEpoch = 0;
 
   constructor(private readonly d: FailoverDeps) {
@@ -87,13 +89,16 @@ export class FailoverController {
       intervalMs: t.heartbeatIntervalMs,
       timeoutMs: t.heartbeatTimeoutMs,
       log: d.log,
-      self: () => ({ role: this.role, epoch: this.epoch, qemuOk: this.qemuOk }),
+      self: () => ({ role: this.role, epoch: this.epoch, qemuOk: this.qemuOk, unreplicated: this.unreplicated }),
       knownEpoch: () => this.epoch,
       onEpochSeen: (epoch) => {
         this.seenEpoch = Math.max(this.seenEpoch, epoch);
       },
       onPeerLost: (reason, at, announced) => this.actor.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.coloAlive() }),
       onPeerBack: () => this.actor.send({ type: 'PEER_BACK' }),
+      onPeerUnreplicated: () => {
+        if (!this.actor.getSnapshot().context.unreplicatedSinceSync) this.actor.send({ type: 'REPLICATION_UNVERIFIED', reason: `${d.peerName}'s audit found a disk not replicating` });
+      },
     });
   }
 
@@ -266,6 +271,22 @@ export class FailoverController {
     this.keeper.hold();
     this.actor.send({ type: 'PEER_BACK' });
     return epoch;
+  }
+
+  /** The audit's verdict on this node: as primary, tell the peer at once (its copy may miss writes); as secondary, stop being promotable. */
+  replicationAudited(ok: boolean, reason: string): void {
+    if (this.role === 'primary') {
+      const changed = this.unreplicated !== !ok;
+      this.unreplicated = !ok;
+      if (changed) this.heartbeat.beat();
+    } else if (!ok && !this.actor.getSnapshot().context.unreplicatedSinceSync) {
+      this.actor.send({ type: 'REPLICATION_UNVERIFIED', reason });
+    }
+  }
+
+  /** Repair: the audit keeps failing while this primary holds the lease and the peer was told. */
+  replicationBroken(reason: string): void {
+    this.actor.send({ type: 'REPLICATION_BROKEN', reason, at: Date.now() });
   }
 
   qemuStarted(): void {

@@ -12,13 +12,15 @@ export interface HeartbeatOptions {
   timeoutMs: number;
   log: Logger;
   /** What we say about ourselves in each beat. */
-  self: () => { role: Role; epoch: number; qemuOk: boolean };
+  self: () => { role: Role; epoch: number; qemuOk: boolean; unreplicated?: boolean };
   knownEpoch: () => number;
   /** The peer's epoch, so a node that never held the lease still learns the current fencing token. */
   onEpochSeen: (epoch: number) => void;
   /** `announced`: the peer said its qemu is gone; otherwise it merely went silent. */
   onPeerLost: (reason: string, at: number, announced: boolean) => void;
   onPeerBack: () => void;
+  /** The primary peer's audit says a disk is not replicating: our copy may miss writes. */
+  onPeerUnreplicated?: () => void;
   monotonic?: () => number;
 }
 
@@ -67,7 +69,7 @@ export class HeartbeatMonitor {
   beat(): void {
     if (this.muted || this.o.bus.state !== 'connected') return;
     const self = this.o.self();
-    const hb: Heartbeat = { vm: this.o.vm, node: this.o.node, role: self.role, epoch: self.epoch, seq: ++this.seq, sentAt: Date.now(), qemuOk: self.qemuOk };
+    const hb: Heartbeat = { vm: this.o.vm, node: this.o.node, role: self.role, epoch: self.epoch, seq: ++this.seq, sentAt: Date.now(), qemuOk: self.qemuOk, ...(self.unreplicated ? { unreplicated: true } : {}) };
     this.o.bus.publish(subjects.heartbeat(this.o.pair, this.o.vm, this.o.node), hb);
   }
 
@@ -95,6 +97,7 @@ export class HeartbeatMonitor {
     this.lastPeerBeat = hb;
     this.lastAnyBeat = this.now();
     this.o.onEpochSeen(hb.epoch);
+    if (hb.unreplicated && hb.role === 'primary') this.o.onPeerUnreplicated?.();
     if (!hb.qemuOk) {
       if (this.peerAlive) this.lose(`peer ${hb.node} reports its qemu is gone`, true);
       return;

@@ -1,5 +1,5 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { awaitMirrorReady, awaitPeerReady, cleanUpResync, primaryDiskSizes, setMirrorSpeed, startMigration, startMirror, switchOver } from '../../primary/index.js';
+import { awaitMirrorReady, awaitPeerReady, cleanUpResync, primaryDiskSizes, setMirrorSpeed, startMirror, switchOver } from '../../primary/index.js';
 import { restoreMachine, type PeerEndpoints, type RestoreSnapshotView, type TransitionRecord } from '../../state-machines/index.js';
 import type { Config } from '../config/index.js';
 import { RemoteError, errorMessage } from '../errors.js';
@@ -22,6 +22,10 @@ export interface RestoreHost {
   onTransition(record: TransitionRecord): void;
   /** The pair is in COLO again with this node as primary. */
   onRestored(): void;
+  /** Resolve once qemu's own block graph shows every COLO disk replicating to the new secondary (the audit). */
+  verifyReplication(signal: AbortSignal): Promise<void>;
+  /** About to ask the lost node to start over as a fresh secondary. */
+  onRejoinRequested(): void;
 }
 
 /** The survivor's side of a restore: one restore machine at a time, with its effects on this qemu. */
@@ -77,6 +81,7 @@ export class RestoreRunner {
     const provided = restoreMachine.provide({
       actors: {
         requestRejoin: fromPromise(async () => {
+          h.onRejoinRequested();
           const disks = await primaryDiskSizes(h.plan(), h.img);
           const reply = await h.bus.request(subjects.rpc(config.pair, h.plan().vm, h.peerName, 'rejoin'), { epoch: h.epoch(), disks }, acceptedReplySchema, { timeoutMs: 10_000 });
           if (!reply.accepted) throw new RemoteError('REJOIN_REFUSED', `${h.peerName} refused to rejoin: ${reply.reason}`);
@@ -98,11 +103,12 @@ export class RestoreRunner {
           await startMirror(qmp, h.plan(), input.peer, this.bandwidth, this.call(signal));
           await awaitMirrorReady(qmp, h.plan(), (progress) => this.actor?.send({ type: 'RESYNC_PROGRESS', progress }), { ...this.call(signal), pollMs: 10 });
         }),
-        switchOver: fromPromise<{ pauseMs: number }, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => switchOver(h.requireVm().qmp, h.plan(), input.peer, this.call(signal))),
-        migrateIntoColo: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
-          const qmp = h.requireVm().qmp;
-          await startMigration(qmp, h.plan(), input.peer, this.call(signal));
-          await awaitColoMode(qmp, 'primary', { ...this.call(this.bounded(signal)), pollMs: 5 });
+        switchOver: fromPromise<{ pauseMs: number }, { vm: string; peer: PeerEndpoints }>(({ input, signal }) =>
+          switchOver(h.requireVm().qmp, h.plan(), input.peer, { ...this.call(signal), coloSignal: this.bounded(signal) }),
+        ),
+        migrateIntoColo: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async ({ signal }) => {
+          await awaitColoMode(h.requireVm().qmp, 'primary', { ...this.call(this.bounded(signal)), pollMs: 5, untilRunning: true });
+          await h.verifyReplication(this.bounded(signal));
         }),
         cleanUp: fromPromise(async () => {
           await cleanUpResync(h.requireVm().qmp, h.plan(), this.call());

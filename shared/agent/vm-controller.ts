@@ -18,6 +18,7 @@ import { RestoreRunner } from './restore-runner.js';
 import { StatusPublisher } from './status-publisher.js';
 import { LiveState } from './live-state.js';
 import { injectFault, verifyPattern, writePattern } from './vm-drills.js';
+import { ReplicationWatch } from './replication-watch.js';
 import { serveVmRpc } from './vm-rpc.js';
 
 export type { VmControllerDeps } from './vm-controller-deps.js';
@@ -53,6 +54,7 @@ export class VmController {
   private stopping = false;
   private readonly liveness: QemuLiveness;
   private readonly feed: StatusPublisher;
+  private readonly audit: ReplicationWatch;
 
   constructor(private readonly d: VmControllerDeps) {
     const { config, nodeName, vmName } = d;
@@ -72,6 +74,17 @@ export class VmController {
       epoch: () => this.failover.epoch,
       onTransition: (r) => this.recordTransition('restore', r),
       onRestored: () => this.becomeProtectedPrimary(),
+      verifyReplication: (signal) => this.audit.verify({ ...this.plan, role: 'primary' }, signal),
+      onRejoinRequested: () => this.failover.replicationAudited(true, 'resyncing a fresh secondary'),
+    });
+    this.audit = new ReplicationWatch({
+      config,
+      kvmUsable: d.kvmUsable,
+      log: this.log,
+      vm: () => this.vm,
+      plan: () => this.plan,
+      checkpoint: () => this.cp,
+      failover: () => this.failover,
     });
   }
 
@@ -97,6 +110,7 @@ export class VmController {
     this.timers.push(setInterval(() => void this.refreshLive(), LIVE_POLL_MS));
     this.timers.push(setInterval(() => this.publishStatus(), STATUS_PUBLISH_MS));
     this.timers.push(setInterval(() => this.maybeRestore(), RESTORE_CHECK_MS));
+    this.timers.push(setInterval(() => void this.audit.run(), this.d.config.timings.auditIntervalMs));
     if (await adoptRunningQemu(this.adoptionHost())) return;
     this.role = await startupRole(this.d.config, this.d.nodeName, this.lease, this.log);
     this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, this.role, this.d.kvmUsable);
@@ -161,6 +175,7 @@ export class VmController {
         resumeColo,
         resumeReason,
         holdAdopted,
+        assumeIdentical: this.plan.assumeIdentical,
       },
     });
     this.cpSub = followTransitions(
@@ -169,6 +184,8 @@ export class VmController {
         this.log[snap.hasTag('degraded') ? 'warn' : 'info']({ machine: 'checkpoint', role: this.role, from: record.from, to: record.to, reason: record.reason }, 'transition');
         // Once COLO has run, the secondary's disk is a complete replica: from then on it may take over.
         if (record.to === 'coloRunning') this.failover.actor.send({ type: 'PROMOTABLE', value: true });
+        // Protected is proven from qemu: audit at once on entering COLO (protection, restore, adoption).
+        if (record.to === 'coloRunning' && record.from !== 'unreplicated') void this.audit.run();
         this.recordTransition('checkpoint', record);
       },
       (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),
@@ -186,6 +203,8 @@ export class VmController {
       requireVm: () => this.requireVm(),
       setColoSizes: (sizes) => void (this.coloSizes = sizes),
       call: (signal) => this.call(signal),
+      hasVm: () => this.vm !== null && this.vm.proc.isRunning,
+      onSyncProgress: (bytesDone, bytesTotal) => this.cp?.send({ type: 'SYNC_PROGRESS', bytesDone, bytesTotal }),
     };
   }
 

@@ -93,6 +93,8 @@ const timingsSchema = z
     /** How long a node waits for its peer, and for COLO to come up. */
     protectTimeoutMs: positiveMs.default(60000),
     leaseTtlMs: positiveMs.default(1500),
+    /** How often each node re-reads qemu's block graph to prove its COLO disks replicate (four read-only QMP queries). */
+    auditIntervalMs: positiveMs.default(2000),
   })
   .superRefine((t, ctx) => {
     if (t.heartbeatTimeoutMs < 3 * t.heartbeatIntervalMs) {
@@ -196,6 +198,12 @@ const vmSchema = z
     migrationPort: port,
     /** x-checkpoint-delay. */
     checkpointDelayMs: z.int().min(10).default(200),
+    /**
+     * Skip the first protection's full copy of every COLO disk onto the
+     * secondary: only for an operator who knows both images are identical
+     * (a wrong guess is silent data loss at the next failover).
+     */
+    assumeIdentical: z.boolean().default(false),
     disks: disksSchema,
   })
   .superRefine((vm, ctx) => {
@@ -236,6 +244,12 @@ const restoreSchema = z
     bandwidthBytesPerSec: z.int().min(0).default(0),
     retryBaseMs: z.int().min(10).default(1_000),
     retryMaxMs: z.int().min(10).default(30_000),
+    /**
+     * When the primary's audit finds a disk not replicating twice in a row while it
+     * holds the lease and the peer is healthy, drop the secondary so a restore
+     * (auto, or `colo-ft restore`) resyncs it; false leaves it degraded and visible.
+     */
+    repair: z.boolean().default(true),
   })
   .superRefine((r, ctx) => {
     if (r.retryMaxMs < r.retryBaseMs) ctx.addIssue({ code: 'custom', path: ['retryMaxMs'], message: 'must be at least retryBaseMs' });

@@ -24,3 +24,14 @@ export {
   type DriveArgsInput,
   type ReplicationDriveAddInput,
 } from './drive-layout.js';
+export {
+  auditPrimaryDisk,
+  auditSecondaryDisk,
+  combineAudit,
+  type AuditInput,
+  type DiskAudit,
+  type PrimaryDiskExpectation,
+  type ReplicationAudit,
+  type ReplicationState,
+  type SecondaryDiskExpectation,
+} from './replication-audit.js';

@@ -18,6 +18,13 @@ export const checkpointFiguresSchema = z
 export type CheckpointFigures = z.infer<typeof checkpointFiguresSchema>;
 
 /** One node's view of one VM, as its agent reports it. */
+const replicationStateSchema = z.enum(['replicating', 'degraded', 'none']);
+/** What the last audit of qemu's block graph said (state-machines/checkpoint.ts `replication`). */
+export const replicationViewSchema = z
+  .object({ state: replicationStateSchema, reason: z.string(), checkedAgoMs: z.number().nonnegative().nullable() })
+  .strict();
+export type ReplicationViewMessage = z.infer<typeof replicationViewSchema>;
+
 export const nodeStatusSchema = z
   .object({
     vm: z.string().min(1),
@@ -37,6 +44,9 @@ export const nodeStatusSchema = z
       .array(z.object({ at: z.number(), from: z.string(), to: z.string(), reason: z.string() }).strict())
       .max(50),
     natsConnected: z.boolean(),
+    /** Replication as qemu shows it, for the node and per COLO disk; null when no audit has run yet. */
+    replication: replicationViewSchema.nullable().default(null),
+    disks: z.array(z.object({ index: z.number().int().nonnegative(), replication: replicationViewSchema }).strict()).default([]),
     /** ms since the peer's last heartbeat, as this node sees it. */
     heartbeatAgeMs: z.number().nonnegative().nullable(),
     /** The failover machine's view; wall-clock ms for the timeline of the last failover. */
@@ -121,6 +131,11 @@ export const heartbeatSchema = z
     sentAt: z.number(),
     /** False when the sender's own qemu is gone or hung: the peer may act at once instead of waiting for a timeout. */
     qemuOk: z.boolean(),
+    /**
+     * The primary's audit found a COLO disk not replicating: the secondary's
+     * disk may miss writes, so it must not be promoted until a resync.
+     */
+    unreplicated: z.boolean().optional(),
   })
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
@@ -158,7 +173,18 @@ export type CommandRequest = z.infer<typeof commandRequestSchema>;
 export const commandReplySchema = z.object({ ok: z.boolean(), detail: z.string(), checkpointCount: z.number().int().nonnegative().optional() }).strict();
 export type CommandReply = z.infer<typeof commandReplySchema>;
 
-export const eventKindSchema = z.enum(['protected', 'unprotected', 'failover-started', 'takeover-done', 'fenced', 'qemu-lost', 'resync-started', 'resync-done']);
+export const eventKindSchema = z.enum([
+  'protected',
+  'unprotected',
+  'failover-started',
+  'takeover-done',
+  'fenced',
+  'qemu-lost',
+  'resync-started',
+  'resync-done',
+  'replication-degraded',
+  'replication-verified',
+]);
 export type EventKind = z.infer<typeof eventKindSchema>;
 
 /** A notable fact on the events subject: what happened, where, under which epoch, and why. */
@@ -182,6 +208,8 @@ export const feedNodeSchema = z
     runState: z.string().nullable(),
     coloMode: coloModeSchema.nullable(),
     checkpoints: checkpointFiguresSchema.nullable(),
+    replication: replicationViewSchema.nullable().default(null),
+    disks: z.array(z.object({ index: z.number().int().nonnegative(), replication: replicationViewSchema }).strict()).default([]),
     epoch: z.number().int().nonnegative().nullable(),
     natsConnected: z.boolean().nullable(),
     heartbeatAgeMs: z.number().nonnegative().nullable(),

@@ -1,5 +1,5 @@
 import { AbortedError } from '../errors.js';
-import { queryColoStatus, queryMigrate, type QmpClient } from '../qmp/index.js';
+import { queryColoStatus, queryMigrate, queryStatus, type QmpClient } from '../qmp/index.js';
 import { ColoError } from '../errors.js';
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -22,16 +22,27 @@ export { sleep };
 /**
  * Poll until qemu reports the COLO mode of its role. On the primary a failed
  * migration ends the wait early with qemu's own error text.
+ *
+ * `untilRunning` (the primary, whose VM was stopped before its replication
+ * children were linked): COLO mode alone is not enough. qemu reports mode
+ * primary as soon as the migration enters COLO, but starts block replication
+ * only after the secondary's CHECKPOINT_READY, and a replication child writes
+ * nothing (silently) until then. qemu resumes the VM right after starting
+ * replication, so "mode primary and running" proves replication is on.
  */
 export async function awaitColoMode(
   qmp: QmpClient,
   mode: 'primary' | 'secondary',
-  o: { timeoutMs: number; pollMs?: number; signal?: AbortSignal },
+  o: { timeoutMs: number; pollMs?: number; signal?: AbortSignal; untilRunning?: boolean },
 ): Promise<void> {
   for (;;) {
     if (o.signal?.aborted) throw new AbortedError(`waiting for COLO ${mode}`);
     const colo = await queryColoStatus(qmp, { timeoutMs: o.timeoutMs, signal: o.signal });
-    if (colo.mode === mode) return;
+    if (colo.mode === mode) {
+      if (!o.untilRunning) return;
+      const st = await queryStatus(qmp, { timeoutMs: o.timeoutMs, signal: o.signal });
+      if (st.running) return;
+    }
     if (mode === 'primary') {
       const mig = await queryMigrate(qmp, { timeoutMs: o.timeoutMs, signal: o.signal });
       if (mig.status === 'failed' || mig.status === 'cancelled') {

@@ -42,6 +42,8 @@ export interface VmPlan {
   /** Where this node serves its disks over NBD when it is the secondary (null: no COLO disk). */
   nbd: { host: string; port: number } | null;
   checkpointDelayMs: number;
+  /** First protection without copying the disks onto the secondary (config `assumeIdentical`). */
+  assumeIdentical: boolean;
 }
 
 export function findNode(config: Config, nodeName: string): NodeConfig {
@@ -140,6 +142,7 @@ export function planVm(
     migrationUri,
     nbd: nbdPort === undefined ? null : { host: node.address, port: nbdPort },
     checkpointDelayMs: vm.checkpointDelayMs,
+    assumeIdentical: vm.assumeIdentical,
     args: buildQemuArgs({
       name: qemuNameOf(config.pair, vm.name),
       accel,

@@ -112,3 +112,43 @@ export async function queryVersion(qmp: QmpClient, o?: CallOptions): Promise<Qem
   const r = await query(qmp, 'query-version', VersionInfo, o);
   return { major: r.qemu.major, minor: r.qemu.minor, micro: r.qemu.micro, package: r.package };
 }
+
+export interface BlockGraph {
+  nodes: Array<{ id: number; type: string; name: string }>;
+  edges: Array<{ parent: number; child: number; name: string }>;
+}
+export interface NamedBlockNode {
+  nodeName: string;
+  drv: string;
+  /** qemu's filename for the node: a path, an nbd:// URL or a `json:{...}` description. */
+  file: string;
+  ro: boolean;
+}
+export interface BlockExport {
+  id: string;
+  type: string;
+  nodeName: string;
+}
+
+const BlockGraphInfo = z.object({
+  nodes: z.array(z.object({ id: z.number().int(), type: z.string(), name: z.string() })),
+  edges: z.array(z.object({ parent: z.number().int(), child: z.number().int(), name: z.string() })),
+});
+const NamedBlockNodes = z.array(z.object({ 'node-name': z.string(), drv: z.string(), file: z.string(), ro: z.boolean() }));
+const BlockExports = z.array(z.object({ id: z.string(), type: z.string(), 'node-name': z.string() }));
+
+/** The block graph as qemu has it now (backends, nodes and the named edges between them). */
+export async function queryBlockGraph(qmp: QmpClient, o?: CallOptions): Promise<BlockGraph> {
+  return query(qmp, 'x-debug-query-block-graph', BlockGraphInfo, o);
+}
+
+export async function queryNamedBlockNodes(qmp: QmpClient, o?: CallOptions): Promise<NamedBlockNode[]> {
+  const reply = await qmp.execute('query-named-block-nodes', { flat: true }, o);
+  const parsed = NamedBlockNodes.safeParse(reply);
+  if (!parsed.success) throw new QmpProtocolError(`QMP query-named-block-nodes reply: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`, { cause: parsed.error });
+  return parsed.data.map((n) => ({ nodeName: n['node-name'], drv: n.drv, file: n.file, ro: n.ro }));
+}
+
+export async function queryBlockExports(qmp: QmpClient, o?: CallOptions): Promise<BlockExport[]> {
+  return (await query(qmp, 'query-block-exports', BlockExports, o)).map((e) => ({ id: e.id, type: e.type, nodeName: e['node-name'] }));
+}

@@ -1,7 +1,10 @@
 export { connectQmp } from './qmp-client.js';
 export type { CallOptions, QmpClient, QmpConnectOptions, QmpEvent } from './qmp-client.js';
 export {
+  queryBlockExports,
+  queryBlockGraph,
   queryBlockJobs,
+  queryNamedBlockNodes,
   queryColoStatus,
   queryCommandNames,
   queryMigrate,
@@ -9,7 +12,10 @@ export {
   queryVersion,
 } from './commands.js';
 export type {
+  BlockExport,
+  BlockGraph,
   BlockJob,
+  NamedBlockNode,
   ColoMode,
   ColoStatus,
   MigrateStatus,

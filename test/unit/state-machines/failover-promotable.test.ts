@@ -68,7 +68,7 @@ describe('failover: a secondary whose disk is not in sync never takes over', () 
     expect(stateOf(actor)).toBe('notPromotable');
     expect(tagsOf(actor)).toEqual(['down']);
     expect(reasonOf(actor)).toBe(
-      "COLO failed (colo-compare reported a checkpoint error) before this node's disk was in sync: not taking over",
+      "COLO failed (colo-compare reported a checkpoint error) but this node's disk is incomplete (not yet in sync): not taking over",
     );
     expect(reasonOf(actor)).toMatch(/disk was in sync: not taking over/);
     expect(ctxOf(actor)).toMatchObject({ trigger: 'colo-compare reported a checkpoint error', detectedAt: T0 + 7 });

@@ -1,0 +1,49 @@
+import type { Config } from '../config/index.js';
+import { auditPrimaryDisk, auditSecondaryDisk, combineAudit, type ReplicationAudit } from '../disk/index.js';
+import { peerOf, planVm, type VmInstance, type VmPlan } from '../qemu/index.js';
+import { queryBlockExports, queryBlockGraph, queryColoStatus, queryNamedBlockNodes } from '../qmp/index.js';
+
+export interface TimedAudit extends ReplicationAudit {
+  checkedAt: number;
+  /** QMP time the round took, for bench:audit. */
+  costMs: number;
+}
+
+/**
+ * One audit round on this node's qemu: four read-only QMP queries, judged by
+ * the pure auditor in shared/disk. The primary's expected NBD target is the
+ * peer's export as the config places it on whichever node is secondary now.
+ */
+export async function auditReplication(
+  vm: VmInstance,
+  plan: VmPlan,
+  config: Config,
+  o: { timeoutMs: number; signal?: AbortSignal; kvmUsable: boolean },
+): Promise<TimedAudit> {
+  const call = { timeoutMs: o.timeoutMs, signal: o.signal };
+  const t0 = performance.now();
+  const [graph, named, exports, colo] = await Promise.all([
+    queryBlockGraph(vm.qmp, call),
+    queryNamedBlockNodes(vm.qmp, call),
+    plan.role === 'secondary' ? queryBlockExports(vm.qmp, call) : Promise.resolve([]),
+    queryColoStatus(vm.qmp, call),
+  ]);
+  const costMs = performance.now() - t0;
+  const input = { graph, named, exports };
+  const colos = plan.disks.filter((d) => d.layout !== 'plain');
+  let disks;
+  if (plan.role === 'primary') {
+    const peer = planVm(config, plan.vm, peerOf(config, plan.node).name, 'secondary', o.kvmUsable);
+    disks = colos.map((d) => {
+      const exported = peer.disks.find((p) => p.index === d.index);
+      return auditPrimaryDisk(input, {
+        index: d.index,
+        ids: d.ids,
+        target: { host: peer.nbd?.host ?? '', port: peer.nbd?.port ?? 0, exportName: exported?.exportName ?? '' },
+      });
+    });
+  } else {
+    disks = colos.map((d) => auditSecondaryDisk(input, { index: d.index, ids: d.ids, activePath: d.activePath ?? '', hiddenPath: d.hiddenPath ?? '' }));
+  }
+  return { ...combineAudit(colo.mode, plan.role, disks), checkedAt: Date.now(), costMs };
+}

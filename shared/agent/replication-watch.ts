@@ -1,0 +1,105 @@
+import type { Actor } from 'xstate';
+import type { checkpointMachine } from '../../state-machines/index.js';
+import type { Config } from '../config/index.js';
+import { ColoError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { sleep, type VmInstance, type VmPlan } from '../qemu/index.js';
+import type { FailoverController } from './failover-controller.js';
+import { auditReplication, type TimedAudit } from './replication-auditor.js';
+
+export interface ReplicationWatchDeps {
+  config: Config;
+  kvmUsable: boolean;
+  log: Logger;
+  vm(): VmInstance | null;
+  plan(): VmPlan;
+  checkpoint(): Actor<typeof checkpointMachine> | null;
+  failover(): FailoverController;
+}
+
+/** Consecutive failed audits before the primary drops an unreplicated secondary (its heartbeat has told the peer by then). */
+const REPAIR_AFTER_FAILED_AUDITS = 2;
+/** A mismatch is read again after this long before it counts. */
+const CONFIRM_MS = 100;
+
+/**
+ * Runs the replication audit against this node's qemu while COLO runs and
+ * hands each verdict to the machines (the checkpoint machine decides protected
+ * or unreplicated; the failover side learns who is promotable). A QMP read that
+ * fails is no verdict: only what qemu showed counts.
+ */
+export class ReplicationWatch {
+  private running = false;
+  private failures = 0;
+  /** The last audit's QMP cost, for bench:audit. */
+  lastCostMs: number | null = null;
+
+  constructor(private readonly d: ReplicationWatchDeps) {}
+
+  async run(): Promise<TimedAudit | null> {
+    const vm = this.d.vm();
+    const cp = this.d.checkpoint();
+    if (!vm || !vm.proc.isRunning || !cp || this.running) return null;
+    const snap = cp.getSnapshot();
+    if (!snap.matches('coloRunning') && !snap.matches('unreplicated')) return null;
+    const fo = this.d.failover();
+    if (fo.actor.getSnapshot().hasTag('failingOver')) return null;
+    this.running = true;
+    try {
+      const plan = this.d.plan();
+      const o = { timeoutMs: this.d.config.timings.qmpTimeoutMs, kvmUsable: this.d.kvmUsable };
+      let audit = await auditReplication(vm, plan, this.d.config, o);
+      if (audit.state !== 'replicating') {
+        // qemu builds the graph in steps while COLO starts (the backup job's filter comes last): confirm a mismatch once.
+        await sleep(CONFIRM_MS);
+        audit = await auditReplication(vm, plan, this.d.config, o);
+      }
+      if (this.d.vm() !== vm || this.d.checkpoint() !== cp) return null;
+      this.lastCostMs = audit.costMs;
+      cp.send({ type: 'REPLICATION_AUDITED', audit });
+      const ok = audit.state === 'replicating';
+      this.d.failover().replicationAudited(ok, audit.reason);
+      this.maybeRepair(plan, ok, audit.reason);
+      return audit;
+    } catch (e) {
+      this.d.log.debug({ reason: errorMessage(e) }, 'replication audit could not read qemu');
+      return null;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private maybeRepair(plan: VmPlan, ok: boolean, reason: string): void {
+    if (ok || plan.role !== 'primary') {
+      this.failures = 0;
+      return;
+    }
+    this.failures++;
+    const fo = this.d.failover();
+    const safe = fo.lease.isHeldLocally() && fo.heartbeat.isPeerAlive && fo.actor.getSnapshot().hasTag('watching');
+    if (this.d.config.restore.repair && safe && this.failures >= REPAIR_AFTER_FAILED_AUDITS) {
+      this.failures = 0;
+      this.d.log.warn({ reason }, 'replication audit failed twice: dropping the secondary so a resync repairs it');
+      fo.replicationBroken(reason);
+    }
+  }
+
+  /** Restore: resolve once qemu shows every COLO disk replicating to the new secondary; fail with the audit's reason otherwise. */
+  async verify(plan: VmPlan, signal: AbortSignal): Promise<void> {
+    let last = 'no audit could read qemu';
+    // The graph is settled once COLO runs: a mismatch that outlasts a second of retries is real.
+    for (let attempt = 0; attempt < 50 && !signal.aborted; attempt++) {
+      const vm = this.d.vm();
+      if (!vm || !vm.proc.isRunning) throw new ColoError('qemu is not running', 'local');
+      try {
+        const audit = await auditReplication(vm, plan, this.d.config, { timeoutMs: this.d.config.timings.qmpTimeoutMs, signal, kvmUsable: this.d.kvmUsable });
+        if (audit.state === 'replicating') return;
+        last = audit.reason;
+      } catch (e) {
+        last = errorMessage(e);
+      }
+      await sleep(20, signal).catch(() => undefined);
+    }
+    throw new ColoError(`replication not verified in qemu: ${last}`, 'local');
+  }
+}
