@@ -30,8 +30,20 @@ function nodeLine(n) {
   const nats = n.natsConnected === false ? ' · <span class="warn">NATS down</span>' : '';
   return (
     `<li class="node"><b>${esc(n.node)}</b> <span class="role role-${esc(n.role)}">${esc(n.role)}</span> ` +
-    `${esc(n.phase)} · qemu ${esc(n.runState ?? '-')} · COLO ${esc(n.coloMode ?? '-')}${hb}${nats}</li>`
+    `${esc(n.phase)} · qemu ${esc(n.runState ?? '-')} · COLO ${esc(n.coloMode ?? '-')}${hb}${nats}${diskLines(n)}</li>`
   );
+}
+
+/** Replication per disk, as the node's last audit of qemu's block graph found it; a degraded disk shows red with its reason. */
+function diskLines(n) {
+  const disks = n.disks ?? [];
+  if (!disks.length) return n.replication ? ` · <span class="repl repl-${esc(n.replication.state)}">${esc(n.replication.state)}</span>` : '';
+  const items = disks.map((d) => {
+    const r = d.replication;
+    const why = r.state === 'replicating' ? '' : ` <span class="why">${esc(r.reason)}</span>`;
+    return `<li class="disk repl-${esc(r.state)}" data-disk="${d.index}">disk ${d.index}: ${esc(r.state)}${why}</li>`;
+  });
+  return `<ul class="disks">${items.join('')}</ul>`;
 }
 
 function resyncBlock(r) {

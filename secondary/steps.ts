@@ -44,6 +44,8 @@ export async function ensureParentImages(plan: VmPlan, img: QemuImg, survivorSiz
  * the right size is recreated empty, since stale overlay content would corrupt
  * the replica.
  */
+export const OVERLAY_OPTIONS = 'compat=0.10';
+
 export async function prepareOverlays(plan: VmPlan, img: QemuImg): Promise<void> {
   const sizes = await coloDiskSizes(plan, img);
   for (const d of plan.disks) {
@@ -57,7 +59,11 @@ export async function prepareOverlays(plan: VmPlan, img: QemuImg): Promise<void>
           throw new DiskError(`disk ${d.index}: existing ${what} disk ${path} is ${existing} bytes but the parent image is ${size} bytes; remove it or fix the image`);
         }
       }
-      await img.create(path, 'qcow2', size);
+      // Always a fresh, empty overlay. qcow2 v2 (compat=0.10): COLO empties both overlays at every
+      // checkpoint, and for v3 images qemu 7.2 takes a shortcut (make_completely_empty) that
+      // aborts the secondary ("First cluster in emptied image is in use") when an allocation
+      // races it; v2 images take the discard path, which has no such abort.
+      await img.create(path, 'qcow2', size, OVERLAY_OPTIONS);
     }
   }
 }

@@ -18,6 +18,8 @@ export interface LocalPairSpec {
   memoryMiB?: number;
   timings?: Record<string, number>;
   restore?: Record<string, number | boolean>;
+  /** Extra keys for every VM (e.g. assumeIdentical). */
+  vmExtra?: Record<string, unknown>;
 }
 
 export const LOCAL_NODES = [
@@ -47,6 +49,7 @@ export function localPairConfig(s: LocalPairSpec): string {
       machine: { type: 'auto', accelerator: s.accelerator ?? 'auto' },
       migrationPort: vm.migrationPort,
       checkpointDelayMs: s.checkpointDelayMs ?? 200,
+      ...(s.vmExtra ?? {}),
       disks: Array.from({ length: vm.disks }, (_, i) =>
         [
           'format=raw',

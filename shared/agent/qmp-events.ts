@@ -36,3 +36,20 @@ export function coloEventTranslator(now: () => number = Date.now): (e: QmpEvent)
     }
   };
 }
+
+/**
+ * A write the quorum could not complete on one of its children, as qemu itself
+ * reports it (QUORUM_REPORT_BAD, type write or flush). With vote-threshold 1
+ * the guest never sees the error, so this event is the only trace that a
+ * write did not reach the secondary. Reads are not counted: the replication
+ * child is write-only by design.
+ */
+export function quorumWriteFailure(e: QmpEvent): { node: string; detail: string } | null {
+  if (e.event !== 'QUORUM_REPORT_BAD') return null;
+  const type = typeof e.data.type === 'string' ? e.data.type : 'write';
+  if (type !== 'write' && type !== 'flush') return null;
+  const node = typeof e.data['node-name'] === 'string' ? e.data['node-name'] : '';
+  const error = typeof e.data.error === 'string' ? e.data.error : 'error';
+  const sector = typeof e.data.sector === 'number' ? e.data.sector : null;
+  return { node, detail: `a ${type} did not reach ${node || 'a quorum child'} (${error}${sector === null ? '' : ` at sector ${sector}`})` };
+}

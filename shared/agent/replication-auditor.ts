@@ -18,7 +18,7 @@ export async function auditReplication(
   vm: VmInstance,
   plan: VmPlan,
   config: Config,
-  o: { timeoutMs: number; signal?: AbortSignal; kvmUsable: boolean },
+  o: { timeoutMs: number; signal?: AbortSignal; kvmUsable: boolean; missedWrites?: ReadonlyMap<number, string> },
 ): Promise<TimedAudit> {
   const call = { timeoutMs: o.timeoutMs, signal: o.signal };
   const t0 = performance.now();
@@ -36,11 +36,14 @@ export async function auditReplication(
     const peer = planVm(config, plan.vm, peerOf(config, plan.node).name, 'secondary', o.kvmUsable);
     disks = colos.map((d) => {
       const exported = peer.disks.find((p) => p.index === d.index);
-      return auditPrimaryDisk(input, {
+      const verdict = auditPrimaryDisk(input, {
         index: d.index,
         ids: d.ids,
         target: { host: peer.nbd?.host ?? '', port: peer.nbd?.port ?? 0, exportName: exported?.exportName ?? '' },
       });
+      // The graph can look right while the child drops writes (e.g. linked after COLO started replication): qemu said so.
+      const missed = o.missedWrites?.get(d.index);
+      return missed && verdict.state === 'replicating' ? { index: d.index, state: 'degraded' as const, reason: `disk ${d.index}: ${missed}; the secondary's copy misses it until a resync` } : verdict;
     });
   } else {
     disks = colos.map((d) => auditSecondaryDisk(input, { index: d.index, ids: d.ids, activePath: d.activePath ?? '', hiddenPath: d.hiddenPath ?? '' }));

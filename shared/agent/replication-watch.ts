@@ -33,6 +33,22 @@ export class ReplicationWatch {
   private failures = 0;
   /** The last audit's QMP cost, for bench:audit. */
   lastCostMs: number | null = null;
+  /** Disks whose replication child qemu reported a failed write on (QUORUM_REPORT_BAD), since the child was last linked. */
+  private readonly missed = new Map<number, string>();
+
+  /** A fresh COLO (protection, restore, adoption): the replication children were just linked or are unseen so far. */
+  reset(): void {
+    this.missed.clear();
+  }
+
+  /** qemu's QUORUM_REPORT_BAD for a write: if it names a replication child, that disk missed a write on the secondary. */
+  noteWriteFailure(node: string, detail: string): void {
+    const disk = this.d.plan().disks.find((d) => d.ids.replicationNode === node || d.ids.nbdNode === node);
+    if (!disk || this.missed.has(disk.index)) return;
+    this.missed.set(disk.index, detail);
+    this.d.log.warn({ disk: disk.index, reason: detail }, 'qemu reports a write that did not reach the secondary');
+    void this.run();
+  }
 
   constructor(private readonly d: ReplicationWatchDeps) {}
 
@@ -47,7 +63,7 @@ export class ReplicationWatch {
     this.running = true;
     try {
       const plan = this.d.plan();
-      const o = { timeoutMs: this.d.config.timings.qmpTimeoutMs, kvmUsable: this.d.kvmUsable };
+      const o = { timeoutMs: this.d.config.timings.qmpTimeoutMs, kvmUsable: this.d.kvmUsable, missedWrites: this.missed };
       let audit = await auditReplication(vm, plan, this.d.config, o);
       if (audit.state !== 'replicating') {
         // qemu builds the graph in steps while COLO starts (the backup job's filter comes last): confirm a mismatch once.
@@ -92,7 +108,7 @@ export class ReplicationWatch {
       const vm = this.d.vm();
       if (!vm || !vm.proc.isRunning) throw new ColoError('qemu is not running', 'local');
       try {
-        const audit = await auditReplication(vm, plan, this.d.config, { timeoutMs: this.d.config.timings.qmpTimeoutMs, signal, kvmUsable: this.d.kvmUsable });
+        const audit = await auditReplication(vm, plan, this.d.config, { timeoutMs: this.d.config.timings.qmpTimeoutMs, signal, kvmUsable: this.d.kvmUsable, missedWrites: this.missed });
         if (audit.state === 'replicating') return;
         last = audit.reason;
       } catch (e) {

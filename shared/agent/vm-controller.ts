@@ -13,7 +13,7 @@ import { provideCheckpoint, type CheckpointHost } from './checkpoint-actors.js';
 import { followTransitions } from './transitions.js';
 import { FailoverController } from './failover-controller.js';
 import { QemuLiveness } from './qemu-liveness.js';
-import { coloEventTranslator } from './qmp-events.js';
+import { coloEventTranslator, quorumWriteFailure } from './qmp-events.js';
 import { RestoreRunner } from './restore-runner.js';
 import { StatusPublisher } from './status-publisher.js';
 import { LiveState } from './live-state.js';
@@ -77,24 +77,12 @@ export class VmController {
       verifyReplication: (signal) => this.audit.verify({ ...this.plan, role: 'primary' }, signal),
       onRejoinRequested: () => this.failover.replicationAudited(true, 'resyncing a fresh secondary'),
     });
-    this.audit = new ReplicationWatch({
-      config,
-      kvmUsable: d.kvmUsable,
-      log: this.log,
-      vm: () => this.vm,
-      plan: () => this.plan,
-      checkpoint: () => this.cp,
-      failover: () => this.failover,
-    });
+    this.audit = new ReplicationWatch({ config, kvmUsable: d.kvmUsable, log: this.log, vm: () => this.vm, plan: () => this.plan, checkpoint: () => this.cp, failover: () => this.failover });
   }
 
-  get vmName(): string {
-    return this.plan.vm;
-  }
+  get vmName(): string { return this.plan.vm; }
 
-  call(signal?: AbortSignal): { timeoutMs: number; signal?: AbortSignal } {
-    return { timeoutMs: this.d.config.timings.qmpTimeoutMs, signal };
-  }
+  call = (signal?: AbortSignal) => ({ timeoutMs: this.d.config.timings.qmpTimeoutMs, signal });
 
   requireVm(): VmInstance {
     if (!this.vm || !this.vm.proc.isRunning) throw new Error('qemu is not running');
@@ -161,6 +149,7 @@ export class VmController {
   }
 
   private startCheckpoint(resumeColo: boolean, resumeReason?: string, holdAdopted = false): void {
+    this.audit.reset();
     this.cpSub?.unsubscribe();
     this.cp?.stop();
     const t = this.d.config.timings;
@@ -220,6 +209,8 @@ export class VmController {
         const signal = translate(e);
         if (signal) this.cp?.send(signal);
         if (e.event === 'COLO_EXIT' && e.data.reason === 'error') this.failover.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
+        const lost = quorumWriteFailure(e);
+        if (lost) this.audit.noteWriteFailure(lost.node, lost.detail);
         this.live.event(e);
       }),
     );
@@ -227,7 +218,8 @@ export class VmController {
     void vm.qmp.closed.then(() => {
       if (this.stopping || this.vm !== vm) return;
       if (vm.proc.isRunning) LiveState.kill(vm);
-      this.failover.qemuGone('qemu closed its monitor (process dying)');
+      const last = vm.proc.outputTail().slice(-3);
+      this.failover.qemuGone(`qemu closed its monitor (process dying)${last.length ? `; its log ends: ${last.join(' | ')}` : ''}`);
     });
     void vm.proc.exited.then(() => {
       if (this.stopping || this.vm !== vm) return;
@@ -304,9 +296,7 @@ export class VmController {
   }
 
   /** A human-monitor command on this VM's qemu (qemu-io in tests and drills). */
-  hmp(commandLine: string): Promise<string> {
-    return this.requireVm().qmp.hmp(commandLine, this.call());
-  }
+  hmp = (commandLine: string): Promise<string> => this.requireVm().qmp.hmp(commandLine, this.call());
 
   writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean) {
     return writePattern(this.requireVm(), this.plan, () => this.cp?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint });
@@ -335,24 +325,14 @@ export class VmController {
     if (!this.stopping && this.cp) this.feed.publish(this.status());
   }
 
-  async statusFresh(): Promise<NodeStatus> {
-    await this.refreshLive();
-    return this.status();
-  }
+  statusFresh = async (): Promise<NodeStatus> => (await this.refreshLive(), this.status());
 
   /** Watchdog health: qemu (when it should be running) answers its monitor. */
-  healthy(): Promise<boolean> {
-    return LiveState.answers(this.vm);
-  }
+  healthy = (): Promise<boolean> => LiveState.answers(this.vm);
 
   /** Leave the VM running for the next agent to adopt: stop watching, close the monitors, change nothing in qemu. */
-  detach(): Promise<void> {
-    return this.shutdown(false);
-  }
-
-  stop(): Promise<void> {
-    return this.shutdown(true);
-  }
+  detach = (): Promise<void> => this.shutdown(false);
+  stop = (): Promise<void> => this.shutdown(true);
 
   private async shutdown(stopVm: boolean): Promise<void> {
     this.stopping = true;

@@ -19,6 +19,7 @@ export class FeedMetrics {
   private readonly pause: Histogram<'pair' | 'vm'>;
   private readonly failovers: Counter<'pair' | 'vm' | 'direction' | 'reason'>;
   private readonly fenced: Counter<'pair' | 'vm' | 'node'>;
+  private readonly unreplicated: Counter<'pair' | 'vm' | 'node'>;
   private readonly resyncBytes: Gauge<'pair' | 'vm'>;
   private readonly resyncTotal: Gauge<'pair' | 'vm'>;
   private readonly resyncRate: Gauge<'pair' | 'vm'>;
@@ -42,6 +43,12 @@ export class FeedMetrics {
     });
     this.failovers = new Counter({ name: 'colo_ft_failovers_total', help: 'Takeovers, by direction (from->to node) and reason', labelNames: ['pair', 'vm', 'direction', 'reason'], registers });
     this.fenced = new Counter({ name: 'colo_ft_fenced_total', help: 'Times a node fenced its VM (lost the lease while acting)', labelNames: ['pair', 'vm', 'node'], registers });
+    this.unreplicated = new Counter({
+      name: 'colo_ft_replication_degraded_total',
+      help: "Times a node's audit of qemu's block graph found a COLO disk not replicating (replication-degraded events)",
+      labelNames: ['pair', 'vm', 'node'],
+      registers,
+    });
     this.resyncBytes = new Gauge({ name: 'colo_ft_resync_bytes', help: 'Bytes copied by the current or last resync', labelNames: ['pair', 'vm'], registers });
     this.resyncTotal = new Gauge({ name: 'colo_ft_resync_total_bytes', help: 'Bytes to copy in the current or last resync', labelNames: ['pair', 'vm'], registers });
     this.resyncRate = new Gauge({ name: 'colo_ft_resync_rate_bytes_per_second', help: 'Copy rate of the current resync (0 when none runs)', labelNames: ['pair', 'vm'], registers });
@@ -87,6 +94,7 @@ export class FeedMetrics {
     const labels = { pair: e.pair, vm: e.vm };
     if (e.kind === 'takeover-done') this.countFailover(e.pair, e.vm, e.epoch, direction(), trigger);
     else if (e.kind === 'fenced') this.fenced.inc({ ...labels, node: e.node });
+    else if (e.kind === 'replication-degraded') this.unreplicated.inc({ ...labels, node: e.node });
     else if (e.kind === 'resync-done') this.resyncs.inc(labels);
   }
 

@@ -15,7 +15,8 @@ export interface ImageInfo {
 
 export interface QemuImg {
   info(path: string): Promise<ImageInfo>;
-  create(path: string, format: 'raw' | 'qcow2', sizeBytes: number): Promise<void>;
+  /** `options`: qemu-img `-o` creation options, e.g. `compat=0.10`. An existing file is replaced. */
+  create(path: string, format: 'raw' | 'qcow2', sizeBytes: number, options?: string): Promise<void>;
 }
 
 export function qemuImg(binary = 'qemu-img'): QemuImg {
@@ -33,9 +34,9 @@ export function qemuImg(binary = 'qemu-img'): QemuImg {
       if (!parsed.success) throw new DiskError(`qemu-img info ${path}: unexpected output`);
       return { virtualSizeBytes: parsed.data['virtual-size'], format: parsed.data.format };
     },
-    async create(path, format, sizeBytes) {
+    async create(path, format, sizeBytes, options) {
       try {
-        await run(binary, ['create', '-q', '-f', format, path, String(sizeBytes)]);
+        await run(binary, ['create', '-q', '-f', format, ...(options ? ['-o', options] : []), path, String(sizeBytes)]);
       } catch (e) {
         throw new DiskError(`qemu-img create ${path} failed: ${errorMessage(e)}`, { cause: e });
       }

@@ -41,34 +41,38 @@ describe('restore on real qemu and nats-server', () => {
     execFileSync('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', pair.imagePath('alpha', 'vm1'), pair.imagePath('beta', 'vm1')]);
   });
 
-  it('ten alternating failover + restore cycles: patterns survive, images identical', async () => {
+  it('thirty failover + restore cycles, both directions, crash and hang mixed: every cycle\'s pattern is on both images right away', async () => {
     const pair = await setupPair(tmpRun('restore-cycles'), { restore: { auto: false } });
     await pair.startAgent('alpha');
     await pair.startAgent('beta');
     await pair.waitProtected();
-    const patterns: Array<{ byte: number; offset: number }> = [];
-    for (let cycle = 0; cycle < 10; cycle++) {
+    const patterns: Array<{ byte: number; offset: number; cycle: number }> = [];
+    for (let cycle = 0; cycle < 30; cycle++) {
       const fail = cycle % 2 === 0 ? 'primary' : 'secondary';
-      const drill = await runDrill(pair.client, pair.config, { vm: 'vm1', fail, mode: 'crash' });
-      expect(drill.ok, `cycle ${cycle}: ${drill.reason}`).toBe(true);
+      const mode = cycle % 3 === 2 ? 'hang' : 'crash';
+      const drill = await runDrill(pair.client, pair.config, { vm: 'vm1', fail, mode });
+      expect(drill.ok, `cycle ${cycle} (${fail} ${mode}): ${drill.reason}`).toBe(true);
       expect(drill.epochAfter).toBe(cycle + 2);
       const restore = await runRestore(pair.client, pair.config, { vm: 'vm1', timeoutMs: 60_000 });
       expect(restore.protected, `cycle ${cycle}: ${restore.reason}`).toBe(true);
       // runDrill wrote its own verified pattern; add one per cycle at a distinct place, covered by a checkpoint.
       const primary = (await pair.status()).nodes.find((n) => n.role === 'primary')!.node as 'alpha' | 'beta';
-      const p = { byte: 0x30 + cycle, offset: (16 + cycle) * MiB };
+      const p = { byte: 0x30 + cycle, offset: (16 + cycle) * MiB, cycle };
       const w = await ctl(pair, primary).writePattern(p.byte, p.offset, MiB, true);
       expect(w.ok, w.detail).toBe(true);
       patterns.push(p);
+      // Checked now, not only at the end: read from the image files (raw, read-only) while both qemu run.
+      for (const n of ['alpha', 'beta'] as const) {
+        expect(imageHasPattern(pair.imagePath(n, 'vm1'), p.byte, p.offset, MiB), `cycle ${cycle}: pattern 0x${p.byte.toString(16)} missing on ${n}'s image (primary ${primary}; write: ${w.detail})`).toBe(true);
+      }
     }
     await pair.stopAgents();
     for (const p of patterns) {
-      expect(imageHasPattern(pair.imagePath('alpha', 'vm1'), p.byte, p.offset, MiB)).toBe(true);
-      expect(imageHasPattern(pair.imagePath('beta', 'vm1'), p.byte, p.offset, MiB)).toBe(true);
+      for (const n of ['alpha', 'beta'] as const) expect(imageHasPattern(pair.imagePath(n, 'vm1'), p.byte, p.offset, MiB), `cycle ${p.cycle} pattern on ${n} after stop`).toBe(true);
     }
     const out = execFileSync('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', pair.imagePath('alpha', 'vm1'), pair.imagePath('beta', 'vm1')]).toString();
     expect(out).toMatch(/Images are identical/);
-  }, 600_000);
+  }, 900_000);
 
   it('the new secondary killed mid-resync: the restore retries and succeeds, the VM keeps running', async () => {
     // A slow resync (8 MiB/s over 64 MiB) leaves time to kill the new secondary in the middle of it.

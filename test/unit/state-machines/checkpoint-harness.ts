@@ -6,6 +6,7 @@ import {
   type CheckpointInput,
   type ColoRole,
   type PeerEndpoints,
+  type ReplicationView,
 } from '../../../state-machines/checkpoint.js';
 
 /** One invocation of a fake actor, settled by the test. */
@@ -35,7 +36,9 @@ export function fakes() {
     launchQemu: controllable<{ pid: number }, { vm: string; role: ColoRole }>(),
     exportDisks: controllable<void, { vm: string }>(),
     awaitPeerReady: controllable<PeerEndpoints, { vm: string }>(),
+    syncPeer: controllable<void, { vm: string; peer: PeerEndpoints }>(),
     attachReplication: controllable<void, { vm: string; peer: PeerEndpoints }>(),
+    cleanUpProtect: controllable<void, { vm: string }>(),
     startMigration: controllable<void, { vm: string; peer: PeerEndpoints }>(),
     awaitColo: controllable<void, { vm: string; role: ColoRole }>(),
   };
@@ -56,7 +59,7 @@ export function inputFor(role: ColoRole): CheckpointInput {
 
 export type CheckpointActor = Actor<typeof checkpointMachine>;
 
-export function start(role: ColoRole): { actor: CheckpointActor; f: ReturnType<typeof fakes> } {
+export function start(role: ColoRole, extra: Partial<CheckpointInput> = {}): { actor: CheckpointActor; f: ReturnType<typeof fakes> } {
   const f = fakes();
   const machine = checkpointMachine.provide({
     actors: {
@@ -64,12 +67,14 @@ export function start(role: ColoRole): { actor: CheckpointActor; f: ReturnType<t
       launchQemu: f.launchQemu.logic,
       exportDisks: f.exportDisks.logic,
       awaitPeerReady: f.awaitPeerReady.logic,
+      syncPeer: f.syncPeer.logic,
       attachReplication: f.attachReplication.logic,
+      cleanUpProtect: f.cleanUpProtect.logic,
       startMigration: f.startMigration.logic,
       awaitColo: f.awaitColo.logic,
     },
   });
-  const actor = createActor(machine, { input: inputFor(role) });
+  const actor = createActor(machine, { input: { ...inputFor(role), ...extra } });
   actor.start();
   return { actor, f };
 }
@@ -84,6 +89,21 @@ export const advance = async (ms: number): Promise<void> => {
 export const stateOf = (a: CheckpointActor): unknown => a.getSnapshot().value;
 export const reasonOf = (a: CheckpointActor): string => a.getSnapshot().context.reason;
 
+/** An audit as the replication watch sends it (shared/disk/replication-audit.ts plus when it ran). */
+export function audit(state: ReplicationView['state'], checkedAt = 1_000): ReplicationView {
+  if (state === 'none') return { state, reason: 'no COLO disk', disks: [], checkedAt };
+  const reason =
+    state === 'replicating'
+      ? 'disk 0: quorum colo-disk0 writes the local image and 127.0.0.1:9101/d0'
+      : 'disk 0: the quorum colo-disk0 has no replication child (children: children.0=#block666): writes reach only the local image';
+  return {
+    state,
+    reason: state === 'replicating' ? "every COLO disk replicates (1 checked in qemu's block graph)" : reason,
+    disks: [{ index: 0, state, reason }],
+    checkedAt,
+  };
+}
+
 export async function secondaryToAwaitingPrimary() {
   const s = start('secondary');
   s.f.prepareDisks.last().resolve();
@@ -95,12 +115,15 @@ export async function secondaryToAwaitingPrimary() {
   return s;
 }
 
-export async function primaryTo(target: 'awaitingSecondary' | 'attaching' | 'migrating' | 'enteringColo' | 'coloRunning') {
+export async function primaryTo(target: 'awaitingSecondary' | 'syncing' | 'attaching' | 'migrating' | 'enteringColo' | 'coloRunning') {
   const s = start('primary');
   s.f.launchQemu.last().resolve({ pid: 1001 });
   await flush();
   if (target === 'awaitingSecondary') return s;
   s.f.awaitPeerReady.last().resolve(PEER);
+  await flush();
+  if (target === 'syncing') return s;
+  s.f.syncPeer.last().resolve();
   await flush();
   if (target === 'attaching') return s;
   s.f.attachReplication.last().resolve();

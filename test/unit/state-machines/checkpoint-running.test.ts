@@ -5,6 +5,7 @@ import {
   PEER,
   TIMING,
   advance,
+  audit,
   controllable,
   flush,
   inputFor,
@@ -74,6 +75,74 @@ describe('checkpointMachine: coloRunning', () => {
     expect(stateOf(second.actor)).toBe('coloLost');
   });
 
+  it('a replicating audit is recorded in coloRunning without leaving it', async () => {
+    const { actor } = await primaryTo('coloRunning');
+    const before = reasonOf(actor);
+    const a = audit('replicating', 1_234);
+    actor.send({ type: 'REPLICATION_AUDITED', audit: a });
+    const snap = actor.getSnapshot();
+    expect(snap.value).toBe('coloRunning');
+    expect(snap.hasTag('protected')).toBe(true);
+    expect(snap.context.replication).toEqual(a);
+    expect(snap.context.reason).toBe(before);
+  });
+
+  it('a degraded audit moves coloRunning to unreplicated; a replicating one brings it back', async () => {
+    const { actor, f } = await primaryTo('coloRunning');
+    actor.send({ type: 'REPLICATION_AUDITED', audit: audit('replicating', 1_000) });
+    const broken = audit('degraded', 2_000);
+    actor.send({ type: 'REPLICATION_AUDITED', audit: broken });
+    let snap = actor.getSnapshot();
+    expect(snap.value).toBe('unreplicated');
+    expect(snap.hasTag('degraded')).toBe(true);
+    expect(snap.hasTag('protected')).toBe(false);
+    expect(snap.context.replication).toEqual(broken);
+    expect(snap.context.reason).toBe(`not replicating: ${broken.reason}`);
+    expect(snap.context.reason).toContain('disk 0');
+
+    // Checkpoints still count while unreplicated, and no stall timer runs there.
+    actor.send({ type: 'CHECKPOINT_COMPLETED', at: 2_500, pauseMs: 4 });
+    await advance(TIMING.stallBoundMs * 5);
+    snap = actor.getSnapshot();
+    expect(snap.value).toBe('unreplicated');
+    expect(snap.context.checkpoints).toMatchObject({ count: 1, lastAt: 2_500, lastPauseMs: 4 });
+
+    // A further bad audit (here: qemu reports no COLO disk at all) stays and updates the reason.
+    const none = audit('none', 3_000);
+    actor.send({ type: 'REPLICATION_AUDITED', audit: none });
+    snap = actor.getSnapshot();
+    expect(snap.value).toBe('unreplicated');
+    expect(snap.context.replication).toEqual(none);
+    expect(snap.context.reason).toBe('not replicating: no COLO disk');
+
+    const good = audit('replicating', 4_000);
+    actor.send({ type: 'REPLICATION_AUDITED', audit: good });
+    snap = actor.getSnapshot();
+    expect(snap.value).toBe('coloRunning');
+    expect(snap.hasTag('protected')).toBe(true);
+    expect(snap.context.replication).toEqual(good);
+    expect(snap.context.reason).toBe('replication verified again in qemu: COLO running');
+    expect(f.cleanUpProtect.calls).toHaveLength(0);
+  });
+
+  it('a secondary goes unreplicated too, and COLO_EXITED there goes to coloLost', async () => {
+    const { actor, f } = await secondaryToAwaitingPrimary();
+    f.awaitColo.last().resolve();
+    await flush();
+    actor.send({ type: 'REPLICATION_AUDITED', audit: audit('degraded') });
+    expect(stateOf(actor)).toBe('unreplicated');
+    actor.send({ type: 'COLO_EXITED', reason: 'failover' });
+    expect(stateOf(actor)).toBe('coloLost');
+    expect(reasonOf(actor)).toBe('COLO stopped: failover');
+  });
+
+  it('ignores audits outside coloRunning/unreplicated', async () => {
+    const { actor } = await primaryTo('awaitingSecondary');
+    actor.send({ type: 'REPLICATION_AUDITED', audit: audit('degraded') });
+    expect(stateOf(actor)).toBe('awaitingSecondary');
+    expect(actor.getSnapshot().context.replication).toBeNull();
+  });
+
   it('ignores checkpoint events outside coloRunning/stalled', async () => {
     const { actor } = await primaryTo('awaitingSecondary');
     actor.send({ type: 'CHECKPOINT_COMPLETED', at: 1, pauseMs: 1 });
@@ -87,6 +156,7 @@ describe('checkpointMachine: QEMU_EXITED', () => {
     ['secondary', 'preparingDisks'],
     ['secondary', 'awaitingPrimary'],
     ['primary', 'awaitingSecondary'],
+    ['primary', 'syncing'],
     ['primary', 'migrating'],
     ['primary', 'coloRunning'],
   ] as const;
@@ -96,7 +166,7 @@ describe('checkpointMachine: QEMU_EXITED', () => {
         ? state === 'preparingDisks'
           ? start('secondary')
           : await secondaryToAwaitingPrimary()
-        : await primaryTo(state as 'awaitingSecondary' | 'migrating' | 'coloRunning');
+        : await primaryTo(state as 'awaitingSecondary' | 'syncing' | 'migrating' | 'coloRunning');
     expect(stateOf(s.actor)).toBe(state);
     s.actor.send({ type: 'QEMU_EXITED', reason: 'signal SIGKILL' });
     const snap = s.actor.getSnapshot();
@@ -122,6 +192,7 @@ describe('checkpointMachine: QEMU_EXITED', () => {
   it('does not abort an actor whose state finished normally', async () => {
     const { f } = await primaryTo('migrating');
     expect(f.launchQemu.last().signal.aborted).toBe(false);
+    expect(f.syncPeer.last().signal.aborted).toBe(false);
     expect(f.attachReplication.last().signal.aborted).toBe(false);
   });
 });
@@ -147,7 +218,8 @@ describe('checkpointMachine: default actors fail loudly', () => {
     launch.last().resolve({ pid: 5 });
     await flush();
     expect(stateOf(actor)).toBe('unprotected');
-    expect(reasonOf(actor)).toBe('secondary not usable: actor awaitPeerReady not provided');
+    // unprotected's clean-up is missing too, and says so after the cause.
+    expect(reasonOf(actor)).toBe('secondary not usable: actor awaitPeerReady not provided (clean-up: actor cleanUpProtect not provided)');
   });
 });
 
@@ -158,8 +230,17 @@ describe('checkpointMachine with xstate SimulatedClock', () => {
     const peer = controllable<PeerEndpoints, { vm: string }>();
     const withPeer = fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => undefined);
     const coloUp = fromPromise<void, { vm: string; role: ColoRole }>(async () => undefined);
+    const cleanUp = fromPromise<void, { vm: string }>(async () => undefined);
     const machine = checkpointMachine.provide({
-      actors: { launchQemu: launch.logic, awaitPeerReady: peer.logic, attachReplication: withPeer, startMigration: withPeer, awaitColo: coloUp },
+      actors: {
+        launchQemu: launch.logic,
+        awaitPeerReady: peer.logic,
+        syncPeer: withPeer,
+        attachReplication: withPeer,
+        cleanUpProtect: cleanUp,
+        startMigration: withPeer,
+        awaitColo: coloUp,
+      },
     });
     const actor = createActor(machine, { input: { ...inputFor('primary'), stallBoundMs: 30_000 }, clock });
     actor.start();

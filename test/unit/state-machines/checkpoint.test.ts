@@ -91,16 +91,27 @@ describe('checkpointMachine: primary path', () => {
     expect(actor.getSnapshot().hasTag('waiting')).toBe(true);
     expect(actor.getSnapshot().context).toMatchObject({ qemuPid: 1001, attempts: 1 });
 
+    expect(actor.getSnapshot().context.replication).toBeNull();
+
     f.awaitPeerReady.last().resolve(PEER);
     await flush();
-    expect(stateOf(actor)).toBe('attaching');
+    expect(stateOf(actor)).toBe('syncing');
+    expect(actor.getSnapshot().hasTag('waiting')).toBe(true);
     expect(actor.getSnapshot().context.peer).toEqual(PEER);
-    expect(reasonOf(actor)).toContain('beta');
+    expect(reasonOf(actor)).toBe('secondary beta ready: copying every COLO disk onto it before protecting');
+    expect(f.syncPeer.last().input).toEqual({ vm: 'vm1', peer: PEER });
+    expect(f.attachReplication.calls).toHaveLength(0);
+
+    f.syncPeer.last().resolve();
+    await flush();
+    expect(stateOf(actor)).toBe('attaching');
+    expect(reasonOf(actor)).toBe('disks in sync: pausing the VM to link the replication child');
     expect(f.attachReplication.last().input).toEqual({ vm: 'vm1', peer: PEER });
 
     f.attachReplication.last().resolve();
     await flush();
     expect(stateOf(actor)).toBe('migrating');
+    expect(reasonOf(actor)).toContain('VM paused until COLO starts replicating');
     expect(f.startMigration.last().input).toEqual({ vm: 'vm1', peer: PEER });
 
     f.startMigration.last().resolve();
@@ -112,7 +123,36 @@ describe('checkpointMachine: primary path', () => {
     await flush();
     expect(stateOf(actor)).toBe('coloRunning');
     expect(actor.getSnapshot().hasTag('protected')).toBe(true);
+    // Not audited yet: nothing proven from qemu.
+    expect(actor.getSnapshot().context.replication).toBeNull();
     expect(f.exportDisks.calls).toHaveLength(0);
+    expect(f.cleanUpProtect.calls).toHaveLength(0);
+  });
+
+  it('assumeIdentical skips the copy: awaitingSecondary goes straight to attaching', async () => {
+    const { actor, f } = start('primary', { assumeIdentical: true });
+    f.launchQemu.last().resolve({ pid: 1001 });
+    await flush();
+    f.awaitPeerReady.last().resolve(PEER);
+    await flush();
+    expect(stateOf(actor)).toBe('attaching');
+    expect(actor.getSnapshot().context.peer).toEqual(PEER);
+    expect(reasonOf(actor)).toBe(
+      'secondary beta ready; its disks are assumed identical (assumeIdentical, not copied): attaching the replication child',
+    );
+    expect(f.syncPeer.calls).toHaveLength(0);
+    expect(f.attachReplication.last().input).toEqual({ vm: 'vm1', peer: PEER });
+  });
+
+  it('syncing shows the copy progress from SYNC_PROGRESS', async () => {
+    const { actor, f } = await primaryTo('syncing');
+    actor.send({ type: 'SYNC_PROGRESS', bytesDone: 1 << 19, bytesTotal: 1 << 20 });
+    expect(stateOf(actor)).toBe('syncing');
+    expect(reasonOf(actor)).toBe(`copying the disks onto beta: 50% of ${1 << 20} bytes`);
+    actor.send({ type: 'SYNC_PROGRESS', bytesDone: 0, bytesTotal: 0 });
+    expect(reasonOf(actor)).toBe('copying the disks onto beta: 0% of 0 bytes');
+    expect(f.syncPeer.calls).toHaveLength(1);
+    expect(f.syncPeer.last().signal.aborted).toBe(false);
   });
 
   it('awaitingSecondary re-enters after protectTimeoutMs, counting attempts and restarting awaitPeerReady', async () => {
@@ -168,6 +208,7 @@ describe('checkpointMachine: invoke errors', () => {
 
   it.each([
     ['awaitingSecondary', 'awaitPeerReady', 'secondary not usable'],
+    ['syncing', 'syncPeer', 'cannot copy the disks onto the secondary'],
     ['attaching', 'attachReplication', 'cannot attach replication'],
     ['migrating', 'startMigration', 'migration into COLO failed'],
     ['enteringColo', 'awaitColo', 'COLO did not start'],
@@ -178,6 +219,21 @@ describe('checkpointMachine: invoke errors', () => {
     await flush();
     expect(stateOf(actor)).toBe('unprotected');
     expect(reasonOf(actor)).toBe(`${prefix}: peer said no`);
+    // A failed attempt is cleaned up (VM resumed, mirror cancelled, half-linked child removed).
+    expect(f.cleanUpProtect.last().input).toEqual({ vm: 'vm1' });
+    f.cleanUpProtect.last().resolve();
+    await flush();
+    expect(reasonOf(actor)).toBe(`${prefix}: peer said no`);
+  });
+
+  it('a failing clean-up is appended to the unprotected reason', async () => {
+    const { actor, f } = await primaryTo('attaching');
+    f.attachReplication.last().reject(new Error('nbd refused'));
+    await flush();
+    f.cleanUpProtect.last().reject(new Error('cont failed'));
+    await flush();
+    expect(stateOf(actor)).toBe('unprotected');
+    expect(reasonOf(actor)).toBe('cannot attach replication: nbd refused (clean-up: cont failed)');
   });
 
   it('describes a non-Error rejection too', async () => {
@@ -200,6 +256,7 @@ describe('checkpointMachine: unprotected retry', () => {
     expect(stateOf(actor)).toBe('awaitingSecondary');
     expect(actor.getSnapshot().context.attempts).toBe(2);
     expect(f.awaitPeerReady.calls).toHaveLength(2);
+    expect(f.cleanUpProtect.calls).toHaveLength(1);
   });
 
   it('stays unprotected once a peer was obtained', async () => {
@@ -209,6 +266,7 @@ describe('checkpointMachine: unprotected retry', () => {
     await advance(TIMING.retryDelayMs * 10);
     expect(stateOf(actor)).toBe('unprotected');
     expect(f.awaitPeerReady.calls).toHaveLength(1);
+    expect(f.cleanUpProtect.calls).toHaveLength(1);
   });
 });
 

@@ -70,7 +70,7 @@ describe('failover: a secondary whose disk is not in sync never takes over', () 
     expect(reasonOf(actor)).toBe(
       "COLO failed (colo-compare reported a checkpoint error) but this node's disk is incomplete (not yet in sync): not taking over",
     );
-    expect(reasonOf(actor)).toMatch(/disk was in sync: not taking over/);
+    expect(reasonOf(actor)).toMatch(/disk is incomplete \(not yet in sync\): not taking over/);
     expect(ctxOf(actor)).toMatchObject({ trigger: 'colo-compare reported a checkpoint error', detectedAt: T0 + 7 });
     await advance(STANDBY_RETRY_MS * 10);
     expect(f.claimLease.calls).toHaveLength(0);
@@ -137,6 +137,83 @@ describe('failover: a secondary whose disk is not in sync never takes over', () 
     send(peerLost());
     expect(stateOf(actor)).toBe('watching');
     expect(reasonOf(actor)).toBe('NATS unreachable: not judging the peer without it');
+  });
+});
+
+describe('failover: an audit that found replication broken', () => {
+  const unverified: FailoverEvent = { type: 'REPLICATION_UNVERIFIED', reason: 'disk 0: the quorum colo-disk0 has no replication child' };
+
+  it('starts with unreplicatedSinceSync false', () => {
+    const { actor } = start('secondary');
+    expect(ctxOf(actor)).toMatchObject({ unreplicatedSinceSync: false, promotable: true });
+  });
+
+  it('REPLICATION_UNVERIFIED makes a promotable secondary refuse, and the reason says an audit found it', async () => {
+    const { actor, f, send } = start('secondary', { promotable: true });
+    send(unverified);
+    expect(stateOf(actor)).toBe('watching');
+    expect(ctxOf(actor)).toMatchObject({ promotable: false, unreplicatedSinceSync: true });
+    send(peerLost(T0, 'no heartbeat from alpha for 3012 ms'));
+    await flush();
+    expect(stateOf(actor)).toBe('notPromotable');
+    expect(reasonOf(actor)).toBe(
+      "peer lost (no heartbeat from alpha for 3012 ms) but this node's disk is incomplete (an audit found a disk not replicating since its last resync): not taking over",
+    );
+    expect(f.claimLease.calls).toHaveLength(0);
+  });
+
+  it('LOCAL_COLO_FAILED after REPLICATION_UNVERIFIED names the audit too', () => {
+    const { actor, f, send } = start('secondary', { promotable: true });
+    send(unverified);
+    send(coloFailed());
+    expect(stateOf(actor)).toBe('notPromotable');
+    expect(reasonOf(actor)).toBe(
+      "COLO failed (colo-compare reported a checkpoint error) but this node's disk is incomplete (an audit found a disk not replicating since its last resync): not taking over",
+    );
+    expect(f.claimLease.calls).toHaveLength(0);
+  });
+
+  it('is sticky: a later PROMOTABLE {value:true} does not make the secondary promotable again', () => {
+    const { actor, f, send } = start('secondary', { promotable: true });
+    send(unverified);
+    send({ type: 'PROMOTABLE', value: true });
+    expect(ctxOf(actor)).toMatchObject({ promotable: false, unreplicatedSinceSync: true });
+    send(peerLost());
+    expect(stateOf(actor)).toBe('notPromotable');
+    expect(f.claimLease.calls).toHaveLength(0);
+  });
+
+  it('a primary stays promotable on REPLICATION_UNVERIFIED and still claims', () => {
+    const { actor, f, send } = start('primary');
+    send(unverified);
+    expect(ctxOf(actor)).toMatchObject({ promotable: true, unreplicatedSinceSync: true });
+    send(peerLost());
+    expect(stateOf(actor)).toBe('claiming');
+    expect(f.claimLease.calls).toHaveLength(1);
+  });
+
+  it('REPLICATION_BROKEN: a watching primary drops the secondary (carryingOn) under its epoch, without a claim', async () => {
+    const { actor, f, send } = start('primary');
+    send({ type: 'REPLICATION_BROKEN', reason: 'disk 0: replication child writes to 10.0.0.9:9101/vm1-d0', at: T0 + 5 });
+    expect(stateOf(actor)).toBe('carryingOn');
+    expect(tagsOf(actor)).toEqual(['failingOver']);
+    expect(reasonOf(actor)).toBe(
+      'replication broken (disk 0: replication child writes to 10.0.0.9:9101/vm1-d0): dropping the secondary so a resync can repair it',
+    );
+    expect(ctxOf(actor)).toMatchObject({ trigger: 'disk 0: replication child writes to 10.0.0.9:9101/vm1-d0', detectedAt: T0 + 5, leaseWonAt: null });
+    expect(f.claimLease.calls).toHaveLength(0);
+    expect(f.carryOnAlone.last().input).toEqual({ vm: 'vm1', epoch: 3 });
+    f.carryOnAlone.last().resolve({ at: T0 + 20 });
+    await flush();
+    expect(stateOf(actor)).toBe('runningAlone');
+    expect(ctxOf(actor).takeoverAt).toBe(T0 + 20);
+  });
+
+  it('REPLICATION_BROKEN is ignored by a secondary', () => {
+    const { actor, f, send } = start('secondary');
+    send({ type: 'REPLICATION_BROKEN', reason: 'x', at: T0 });
+    expect(stateOf(actor)).toBe('watching');
+    expect(f.carryOnAlone.calls).toHaveLength(0);
   });
 });
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nodeStatusSchema, type NodeStatus } from '../../../shared/nats/messages.js';
 import type { FailoverContext } from '../../../state-machines/failover.js';
 import { toNodeStatus, type CheckpointSnapshotView, type FailoverSnapshotView, type LiveQemu, type NodeExtras } from '../../../state-machines/status.js';
-import { primaryTo, secondaryToAwaitingPrimary } from './checkpoint-harness.js';
+import { audit, primaryTo, secondaryToAwaitingPrimary } from './checkpoint-harness.js';
 import { T0, flush, lockConflict, natsUnavailable, peerLost, startFailover } from './failover-harness.js';
 
 const NOW = T0 + 10_000;
@@ -14,12 +14,14 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** A real checkpoint snapshot in coloRunning (tag protected). */
+/** A real checkpoint snapshot in coloRunning (tag protected), its replication proven by an audit of qemu 500 ms ago. */
 async function coloRunning(role: 'primary' | 'secondary'): Promise<CheckpointSnapshotView> {
-  if (role === 'primary') return (await primaryTo('coloRunning')).actor.getSnapshot();
-  const s = await secondaryToAwaitingPrimary();
-  s.f.awaitColo.last().resolve();
-  await flush();
+  const s = role === 'primary' ? await primaryTo('coloRunning') : await secondaryToAwaitingPrimary();
+  if (role === 'secondary') {
+    s.f.awaitColo.last().resolve();
+    await flush();
+  }
+  s.actor.send({ type: 'REPLICATION_AUDITED', audit: audit('replicating', NOW - 500) });
   return s.actor.getSnapshot();
 }
 
@@ -107,7 +109,14 @@ describe('toNodeStatus with the failover machine', () => {
     const cp = await coloRunning('secondary');
     const s = status(cp, await failover.watching('secondary'), 'secondary');
     expect(s).toMatchObject({ role: 'secondary', phase: 'coloRunning', protected: true, degraded: false, reason: cp.context.reason });
+    expect(s.replication).toMatchObject({ state: 'replicating', checkedAgoMs: 500 });
     expect(s.failover).toEqual({ phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null });
+  });
+
+  it('a checkpoint machine in coloRunning not yet audited is not protected', async () => {
+    const { actor } = await primaryTo('coloRunning');
+    const s = status(actor.getSnapshot(), await failover.watching('primary'), 'primary');
+    expect(s).toMatchObject({ phase: 'coloRunning', protected: false, replication: null, disks: [] });
   });
 
   it('without a failover snapshot there is no failover field', async () => {
@@ -196,6 +205,7 @@ describe('toNodeStatus with the failover machine', () => {
       detectedAt: T0,
       leaseWonAt: null,
       takeoverAt: T0 + 5,
+      unreplicatedSinceSync: false,
     };
     const tags = ['active', 'alone'];
     const fo: FailoverSnapshotView = { value: 'runningAlone', context: ctx, hasTag: (t) => tags.includes(t) };

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { nodeStatusSchema, type NodeStatus } from '../../../shared/nats/messages.js';
-import { checkpointMachine, type CheckpointContext, type ColoRole } from '../../../state-machines/checkpoint.js';
+import { checkpointMachine, type CheckpointContext, type ColoRole, type ReplicationView } from '../../../state-machines/checkpoint.js';
 import { emptyCheckpointLog, recordCheckpoint } from '../../../state-machines/checkpoint-figures.js';
 import {
   checkpointFigures,
+  eventForTransition,
   mergeVmStatus,
   phaseOf,
   toNodeStatus,
@@ -14,6 +15,30 @@ import {
 } from '../../../state-machines/status.js';
 
 const NOW = 1_700_000_000_000;
+
+/** What the replication watch records after reading qemu's block graph. */
+function audited(state: ReplicationView['state'], checkedAt = NOW - 1_500): ReplicationView {
+  if (state === 'none') return { state, reason: 'no COLO disk', disks: [], checkedAt };
+  return state === 'replicating'
+    ? {
+        state,
+        reason: "every COLO disk replicates (2 checked in qemu's block graph)",
+        disks: [
+          { index: 0, state, reason: 'disk 0: quorum colo-disk0 writes the local image and 10.0.0.2:9101/vm1-d0' },
+          { index: 1, state, reason: 'disk 1: quorum colo-disk1 writes the local image and 10.0.0.2:9101/vm1-d1' },
+        ],
+        checkedAt,
+      }
+    : {
+        state,
+        reason: 'disk 1: the quorum colo-disk1 has no replication child (children: children.0=#block666): writes reach only the local image',
+        disks: [
+          { index: 0, state: 'replicating', reason: 'disk 0: quorum colo-disk0 writes the local image and 10.0.0.2:9101/vm1-d0' },
+          { index: 1, state, reason: 'disk 1: the quorum colo-disk1 has no replication child (children: children.0=#block666): writes reach only the local image' },
+        ],
+        checkedAt,
+      };
+}
 
 function context(role: ColoRole, over: Partial<CheckpointContext> = {}): CheckpointContext {
   return {
@@ -28,6 +53,7 @@ function context(role: ColoRole, over: Partial<CheckpointContext> = {}): Checkpo
     peer: null,
     checkpoints: emptyCheckpointLog,
     attempts: 1,
+    replication: audited('replicating'),
     ...over,
   };
 }
@@ -56,10 +82,44 @@ describe('phaseOf', () => {
 });
 
 describe('toNodeStatus', () => {
-  it('is protected when the tag is set, qemu is alive and live COLO mode matches the role', () => {
+  it('is protected when the tag is set, qemu is alive, live COLO mode matches the role and the audit says replicating', () => {
     const s = toNodeStatus(view('coloRunning', ['protected'], context('primary')), live('primary'), extra, NOW);
     expect(s).toMatchObject({ vm: 'vm1', node: 'alpha', role: 'primary', phase: 'coloRunning', protected: true, degraded: false, epoch: 3 });
+    expect(s.replication).toEqual({ state: 'replicating', reason: "every COLO disk replicates (2 checked in qemu's block graph)", checkedAgoMs: 1_500 });
+    expect(s.disks).toEqual([
+      { index: 0, replication: { state: 'replicating', reason: 'disk 0: quorum colo-disk0 writes the local image and 10.0.0.2:9101/vm1-d0', checkedAgoMs: 1_500 } },
+      { index: 1, replication: { state: 'replicating', reason: 'disk 1: quorum colo-disk1 writes the local image and 10.0.0.2:9101/vm1-d1', checkedAgoMs: 1_500 } },
+    ]);
     expect(nodeStatusSchema.parse(s)).toEqual(s);
+  });
+
+  it.each([
+    ['no audit yet', null],
+    ['a degraded audit', audited('degraded')],
+    ['an audit with no COLO disk', audited('none')],
+  ] as const)('is not protected with %s, even with the tag, qemu alive and the COLO mode right', (_label, replication) => {
+    const s = toNodeStatus(view('coloRunning', ['protected'], context('primary', { replication })), live('primary'), extra, NOW);
+    expect(s.protected).toBe(false);
+    expect(nodeStatusSchema.parse(s)).toEqual(s);
+  });
+
+  it('reports no replication and no disks before any audit, and each disk of a degraded one', () => {
+    const none = toNodeStatus(view('launching', [], context('primary', { replication: null })), live(null, null), extra, NOW);
+    expect(none.replication).toBeNull();
+    expect(none.disks).toEqual([]);
+
+    const s = toNodeStatus(view('unreplicated', ['degraded'], context('primary', { replication: audited('degraded', NOW - 250) })), live('primary'), extra, NOW);
+    expect(s).toMatchObject({ phase: 'unreplicated', protected: false, degraded: true });
+    expect(s.replication).toEqual({ state: 'degraded', reason: expect.stringContaining('disk 1: the quorum colo-disk1 has no replication child'), checkedAgoMs: 250 });
+    expect(s.disks.map((d) => [d.index, d.replication.state, d.replication.checkedAgoMs])).toEqual([
+      [0, 'replicating', 250],
+      [1, 'degraded', 250],
+    ]);
+    expect(nodeStatusSchema.parse(s)).toEqual(s);
+    // An audit stamped after now (clock skew) never yields a negative age.
+    const ahead = toNodeStatus(view('coloRunning', ['protected'], context('primary', { replication: audited('replicating', NOW + 99) })), live('primary'), extra, NOW);
+    expect(ahead.replication?.checkedAgoMs).toBe(0);
+    expect(ahead.disks.every((d) => d.replication.checkedAgoMs === 0)).toBe(true);
   });
 
   it.each([
@@ -151,6 +211,12 @@ function report(node: string, role: NodeStatus['role'], over: Partial<NodeStatus
     coloMode: role === 'none' ? 'none' : role,
     checkpoints: { count: role === 'primary' ? 42 : 0, ratePerSec: 5, lastPauseMs: 8, lastAgeMs: 100 },
     transitions: [],
+    natsConnected: true,
+    heartbeatAgeMs: null,
+    resync: null,
+    failover: null,
+    replication: { state: 'replicating', reason: `${node}: every COLO disk replicates`, checkedAgoMs: 300 },
+    disks: [{ index: 0, replication: { state: 'replicating', reason: `${node}: disk 0 replicates`, checkedAgoMs: 300 } }],
     sentAt: NOW,
     ...over,
   };
@@ -168,13 +234,16 @@ describe('mergeVmStatus', () => {
       ['alpha', true, 'primary'],
       ['beta', true, 'secondary'],
     ]);
+    // Each node's audit verdict, as it reported it.
+    expect(v.nodes[0]).toMatchObject({ replication: p.replication, disks: p.disks });
+    expect(v.nodes[1]).toMatchObject({ replication: s.replication, disks: s.disks });
   });
 
   it('is not protected when one node did not answer, and the reason names it', () => {
     const v = mergeVmStatus('vm1', NODES, [report('alpha', 'primary')]);
     expect(v.protected).toBe(false);
     expect(v.reason).toContain('beta');
-    expect(v.nodes[1]).toMatchObject({ node: 'beta', reachable: false, role: null, qemuPid: null, checkpoints: null });
+    expect(v.nodes[1]).toMatchObject({ node: 'beta', reachable: false, role: null, qemuPid: null, checkpoints: null, replication: null, disks: [] });
   });
 
   it('is not protected when one side is not, with that side reason', () => {
@@ -209,5 +278,20 @@ describe('mergeVmStatus', () => {
 
     const mixed = mergeVmStatus('vm1', NODES, [...other, report('alpha', 'primary'), report('beta', 'secondary')]);
     expect(mixed).toMatchObject({ protected: true, epoch: 1 });
+  });
+});
+
+// Self-transitions never reach it (shared/agent/transitions.ts reports only changes of phase).
+describe('eventForTransition', () => {
+  it.each([
+    [{ from: 'enteringColo', to: 'coloRunning' }, 'protected'],
+    [{ from: 'coloRunning', to: 'coloLost' }, 'unprotected'],
+    [{ from: 'coloRunning', to: 'stalled' }, null],
+    [{ from: 'stalled', to: 'coloRunning' }, null],
+    // An audit of qemu's block graph found a disk not replicating, and later replicating again.
+    [{ from: 'coloRunning', to: 'unreplicated' }, 'replication-degraded'],
+    [{ from: 'unreplicated', to: 'coloRunning' }, 'replication-verified'],
+  ] as const)('checkpoint %j -> %s', (t, kind) => {
+    expect(eventForTransition('checkpoint', t)).toBe(kind);
   });
 });

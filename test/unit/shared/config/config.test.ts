@@ -55,11 +55,15 @@ describe('valid configs', () => {
       qmpLongTimeoutMs: 30000,
       protectTimeoutMs: 60000,
       leaseTtlMs: 1500,
+      auditIntervalMs: 2000,
     });
     expect(cfg.failover).toEqual({ policy: 'strict' });
+    expect(cfg.restore).toEqual({ auto: true, bandwidthBytesPerSec: 0, retryBaseMs: 1000, retryMaxMs: 30000, repair: true });
     const vm = cfg.vms[0];
     expect(vm?.machine).toEqual({ type: 'auto', accelerator: 'auto', vcpus: 0 });
     expect(vm?.checkpointDelayMs).toBe(200);
+    // The first protection copies the disks unless the operator vouches they are identical.
+    expect(vm?.assumeIdentical).toBe(false);
     expect(vm?.disks[1]).toEqual({
       target: 'd1.img',
       format: 'raw',
@@ -70,6 +74,25 @@ describe('valid configs', () => {
       activeDisk: 'a1.qcow2',
       hiddenDisk: 'h1.qcow2',
     });
+  });
+
+  it('takes assumeIdentical, restore.repair and auditIntervalMs as given, and rejects bad ones', () => {
+    const cfg = parseConfigText(
+      stringify(
+        edit((d) => {
+          d.vms[0].assumeIdentical = true;
+          d.restore = { repair: false };
+          d.timings = { auditIntervalMs: 500 };
+        }),
+      ),
+    );
+    expect(cfg.vms[0]?.assumeIdentical).toBe(true);
+    expect(cfg.restore.repair).toBe(false);
+    expect(cfg.restore.auto).toBe(true);
+    expect(cfg.timings.auditIntervalMs).toBe(500);
+    expect(issuesOf(edit((d) => (d.vms[0].assumeIdentical = 'yes'))).some((i) => i.path === 'vms[0].assumeIdentical')).toBe(true);
+    expect(issuesOf(edit((d) => (d.restore = { repair: 1 }))).some((i) => i.path === 'restore.repair')).toBe(true);
+    expect(issuesOf(edit((d) => (d.timings = { auditIntervalMs: 0 }))).some((i) => i.path === 'timings.auditIntervalMs')).toBe(true);
   });
 
   it('fills defaults inside a partly given section', () => {

@@ -18,6 +18,30 @@ describe('feed aggregator: latest NodeStatus per node, merged per VM', () => {
       ['alpha', true, 'primary', 'primary', 40, 100],
       ['beta', true, 'secondary', 'secondary', 40, 100],
     ]);
+    // Each node's own audit of qemu's block graph, per disk.
+    expect(v.nodes.map((n) => [n.node, n.replication?.state, n.disks.map((d) => [d.index, d.replication.reason])])).toEqual([
+      ['alpha', 'replicating', [[0, 'disk 0: replicating on alpha']]],
+      ['beta', 'replicating', [[0, 'disk 0: replicating on beta']]],
+    ]);
+  });
+
+  it('a node that reports a degraded audit shows it, and the VM is not protected', () => {
+    const a = protectedPair();
+    const degraded = { state: 'degraded' as const, reason: 'disk 0: the quorum colo-disk0 has no replication child', checkedAgoMs: 120 };
+    a.applyStatus('p1', nodeStatus({ node: 'alpha', phase: 'unreplicated', protected: false, degraded: true, reason: `not replicating: ${degraded.reason}`, replication: degraded, disks: [{ index: 0, replication: degraded }], sentAt: T0 + 1 }), T0 + 1);
+    const v = a.view(vmKey('p1', 'vm1'), T0 + 1)!;
+    expect(feedVmStatusSchema.parse(v)).toEqual(v);
+    expect(v.protected).toBe(false);
+    expect(v.reason).toBe('not replicating: disk 0: the quorum colo-disk0 has no replication child');
+    expect(v.nodes[0]).toMatchObject({ node: 'alpha', phase: 'unreplicated', replication: degraded, disks: [{ index: 0, replication: degraded }] });
+  });
+
+  it('a node not yet heard from has no replication and no disks', () => {
+    const a = new FeedAggregator({ nodesOf: () => ['alpha', 'beta'] });
+    a.applyStatus('p1', nodeStatus({ node: 'alpha' }), T0);
+    const v = a.view(vmKey('p1', 'vm1'), T0)!;
+    expect(feedVmStatusSchema.parse(v)).toEqual(v);
+    expect(v.nodes[1]).toMatchObject({ node: 'beta', reachable: false, replication: null, disks: [] });
   });
 
   it('a node silent past staleAfterMs is unreachable and the VM is not protected, saying why', () => {

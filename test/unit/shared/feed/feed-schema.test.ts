@@ -9,6 +9,9 @@ describe('feed schemas: what goes on the wire round-trips', () => {
   it('a NodeStatus survives encode/decode, and a feed view of it does too', () => {
     const s = nodeStatus({ node: 'alpha' });
     expect(decodeWith(nodeStatusSchema, encodeJson(s), 'x')).toEqual(s);
+    // An agent from before the audit sends neither field: the defaults stand in.
+    const { replication: _r, disks: _d, ...older } = s;
+    expect(decodeWith(nodeStatusSchema, encodeJson(older), 'x')).toEqual({ ...older, replication: null, disks: [] });
     const feed = new Feed({}, () => T0);
     const seen: unknown[] = [];
     feed.onChange((v) => seen.push(JSON.parse(JSON.stringify(v))));
@@ -24,7 +27,7 @@ describe('feed schemas: what goes on the wire round-trips', () => {
     feed.status('p1', nodeStatus({ node: 'alpha' }));
     const [v] = feed.views();
     for (const k of ['vm', 'protected', 'phase', 'reason', 'epoch', 'nodes', 'checkpoints']) expect(v).toHaveProperty(k);
-    for (const k of ['node', 'reachable', 'role', 'phase', 'reason', 'qemuPid', 'qmpSocket', 'runState', 'coloMode', 'checkpoints']) expect(v!.nodes[0]).toHaveProperty(k);
+    for (const k of ['node', 'reachable', 'role', 'phase', 'reason', 'qemuPid', 'qmpSocket', 'runState', 'coloMode', 'checkpoints', 'replication', 'disks']) expect(v!.nodes[0]).toHaveProperty(k);
   });
 
   it('rejects an unknown field (our messages are strict)', () => {

@@ -6,7 +6,9 @@ import { kvBuckets, kvKeys } from '../../../../shared/nats/kv-keys.js';
 import {
   agentStatusReplySchema,
   checkpointFiguresSchema,
+  coloEventSchema,
   emptyRequestSchema,
+  eventKindSchema,
   heartbeatSchema,
   nodeStatusSchema,
   readinessReplySchema,
@@ -35,11 +37,16 @@ const nodeStatus: NodeStatus = {
   checkpoints: { count: 10, ratePerSec: 4.5, lastPauseMs: 12.25, lastAgeMs: 80 },
   transitions: [{ at: 1, from: 'enteringColo', to: 'coloRunning', reason: 'COLO running' }],
   natsConnected: true,
+  replication: { state: 'replicating', reason: "every COLO disk replicates (1 checked in qemu's block graph)", checkedAgoMs: 350 },
+  disks: [{ index: 0, replication: { state: 'replicating', reason: 'disk 0: quorum colo-disk0 writes the local image and 127.0.0.1:9101/d0', checkedAgoMs: 350 } }],
   heartbeatAgeMs: 42,
   resync: null,
   failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
   sentAt: 1_700_000_000_000,
 };
+
+/** A NodeStatus as an agent from before the replication audit sent it. */
+const { replication: _r, disks: _d, ...nodeStatusWithoutAudit } = nodeStatus;
 
 const readinessReply: ReadinessReply = {
   ready: true,
@@ -65,13 +72,39 @@ describe('message schemas round-trip', () => {
     ['ReadinessReply', readinessReplySchema, readinessReply],
     ['ReadinessReply (not ready, no endpoints)', readinessReplySchema, { ready: false, node: 'beta', reason: 'disks missing' }],
     ['ReadinessRequest', readinessRequestSchema, readinessRequest],
+    ['NodeStatus before any audit', nodeStatusSchema, { ...nodeStatus, replication: null, disks: [] }],
+    ['NodeStatus with a degraded disk', nodeStatusSchema, {
+      ...nodeStatus,
+      protected: false,
+      replication: { state: 'degraded', reason: 'disk 0: the quorum colo-disk0 has no replication child', checkedAgoMs: null },
+      disks: [{ index: 0, replication: { state: 'degraded', reason: 'disk 0: the quorum colo-disk0 has no replication child', checkedAgoMs: null } }],
+    }],
     ['Heartbeat', heartbeatSchema, heartbeat],
+    ['Heartbeat with unreplicated', heartbeatSchema, { ...heartbeat, unreplicated: true }],
     ['AgentStatusReply', agentStatusReplySchema, { node: 'alpha', vms: [nodeStatus] }],
     ['reply envelope ok', replyEnvelopeSchema, { ok: true, data: { anything: [1, 2] } }],
     ['reply envelope error', replyEnvelopeSchema, { ok: false, error: { code: 'BAD_REQUEST', message: 'disks.0: required' } }],
     ['empty request', emptyRequestSchema, {}],
   ] as const)('%s', (_name, schema, value) => {
     expect(roundTrip(schema as z.ZodType<unknown>, value)).toEqual(value);
+  });
+
+  it('a NodeStatus without replication and disks decodes with the defaults (null, [])', () => {
+    const decoded = roundTrip(nodeStatusSchema, nodeStatusWithoutAudit as NodeStatus);
+    expect(decoded).toEqual({ ...nodeStatusWithoutAudit, replication: null, disks: [] });
+    expect(roundTrip(agentStatusReplySchema, { node: 'alpha', vms: [nodeStatusWithoutAudit as NodeStatus] }).vms[0]).toMatchObject({ replication: null, disks: [] });
+  });
+
+  it('a heartbeat without unreplicated stays without it', () => {
+    expect(roundTrip(heartbeatSchema, heartbeat)).not.toHaveProperty('unreplicated');
+  });
+
+  it('events announce replication degraded and verified', () => {
+    expect(eventKindSchema.options).toEqual(expect.arrayContaining(['replication-degraded', 'replication-verified']));
+    for (const kind of ['replication-degraded', 'replication-verified'] as const) {
+      const e = { pair: 'p1', vm: 'vm1', node: 'alpha', kind, epoch: 2, reason: 'disk 0: audited', at: 1 };
+      expect(roundTrip(coloEventSchema, e)).toEqual(e);
+    }
   });
 });
 
@@ -80,6 +113,9 @@ describe('message schemas are strict', () => {
     ['NodeStatus', nodeStatusSchema, { ...nodeStatus, extra: 1 }],
     ['NodeStatus.checkpoints', nodeStatusSchema, { ...nodeStatus, checkpoints: { ...nodeStatus.checkpoints, p99: 1 } }],
     ['NodeStatus.transitions[]', nodeStatusSchema, { ...nodeStatus, transitions: [{ at: 1, from: 'a', to: 'b', reason: 'r', by: 'x' }] }],
+    ['NodeStatus.replication', nodeStatusSchema, { ...nodeStatus, replication: { ...nodeStatus.replication, disks: [] } }],
+    ['NodeStatus.disks[]', nodeStatusSchema, { ...nodeStatus, disks: [{ ...nodeStatus.disks[0], path: '/x' }] }],
+    ['NodeStatus.disks[].replication', nodeStatusSchema, { ...nodeStatus, disks: [{ index: 0, replication: { ...nodeStatus.replication, at: 1 } }] }],
     ['ReadinessReply', readinessReplySchema, { ...readinessReply, epoch: 1 }],
     ['ReadinessReply.nbd', readinessReplySchema, { ...readinessReply, nbd: { host: 'h', port: 1, tls: true } }],
     ['ReadinessReply.disks[]', readinessReplySchema, { ...readinessReply, disks: [{ index: 0, exportName: 'd0', sizeBytes: 1, path: '/x' }] }],
@@ -105,6 +141,10 @@ describe('message schemas reject bad values', () => {
     ['migrationUri without tcp:', readinessReplySchema, { ...readinessReply, migrationUri: 'unix:/x' }],
     ['nbd port out of range', readinessReplySchema, { ...readinessReply, nbd: { host: 'h', port: 70_000 } }],
     ['zero disk size', readinessRequestSchema, { disks: [{ index: 0, sizeBytes: 0 }] }],
+    ['replication state outside the enum', nodeStatusSchema, { ...nodeStatus, replication: { state: 'ok', reason: 'r', checkedAgoMs: 1 } }],
+    ['negative checkedAgoMs', nodeStatusSchema, { ...nodeStatus, replication: { state: 'replicating', reason: 'r', checkedAgoMs: -1 } }],
+    ['negative disk index', nodeStatusSchema, { ...nodeStatus, disks: [{ index: -1, replication: nodeStatus.replication }] }],
+    ['heartbeat with unreplicated not a boolean', heartbeatSchema, { ...heartbeat, unreplicated: 'yes' }],
     ['heartbeat without qemuOk', heartbeatSchema, { vm: 'vm1', node: 'alpha', role: 'primary', epoch: 2, seq: 1, sentAt: 1 }],
     ['envelope ok:true with an error', replyEnvelopeSchema, { ok: true, error: { code: 'X', message: 'm' } }],
   ] as const)('%s', (_name, schema, value) => {

@@ -89,6 +89,7 @@ describe('planVm: secondary', () => {
       oobQmpSocket: '/run/colo-b/vm1/qmp-oob.sock',
       pidFile: '/run/colo-b/vm1/qemu.pid',
       checkpointDelayMs: 200,
+      assumeIdentical: false,
     });
     expect(optionValue(plan.args, '-name')).toBe('colo-ft.demo.vm1');
     expect(optionValue(plan.args, '-pidfile')).toBe('/run/colo-b/vm1/qemu.pid');
@@ -111,6 +112,13 @@ describe('planVm: primary', () => {
   it('runs under its own runtimeDir', () => {
     expect(plan.runDir).toBe('/run/colo-a/vm1');
     expect(plan.qmpSocket).toBe('/run/colo-a/vm1/qmp.sock');
+  });
+
+  it('copies the disks at first protection unless the VM says assumeIdentical', () => {
+    expect(plan.assumeIdentical).toBe(false);
+    const doc = pairDoc();
+    doc.vms[0].assumeIdentical = true;
+    expect(planVm(config(doc), 'vm1', 'alpha', 'primary', false).assumeIdentical).toBe(true);
   });
 });
 
