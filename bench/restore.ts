@@ -49,7 +49,7 @@ async function agentRestore(dir: string): Promise<{ totalMs: number; pauseMs: nu
   }
 }
 
-/** The same restore by hand: fresh secondary, mirror, then the short switchover and a live migration into COLO. */
+/** The same restore by hand: fresh secondary, mirror, then stop, complete, link and migrate into COLO with the guest stopped. */
 async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: number; resyncMs: number }> {
   const { pair } = await rawProtect(join(dir, 'pair'), kvm, SIZE, 200, 0x5c);
   const log = silentLogger();
@@ -99,9 +99,9 @@ async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: numb
     await s.execute('block-job-cancel', { device: 'resync0' }, call);
     while (((await s.execute('query-block-jobs', undefined, call)) as unknown[]).length) await new Promise((r) => setTimeout(r, 1));
     await linkReplicationNodes(s, survivorPlan, call);
-    await s.execute('cont', undefined, call);
+    // The safe order (as colo-ft's): the guest stays stopped until COLO has started replication and resumes it.
     await startMigration(s, survivorPlan, peer, call);
-    await awaitColoMode(s, 'primary', { ...call, pollMs: 5 });
+    await awaitColoMode(s, 'primary', { ...call, pollMs: 2, untilRunning: true });
     off();
     return { totalMs: performance.now() - t0, pauseMs: resumeAt - stopAt, resyncMs };
   } finally {

@@ -87,7 +87,8 @@ export const checkpointMachine = setup({
   },
   guards: {
     isPrimary: ({ context }) => context.role === 'primary',
-    auditReplicating: ({ event }) => event.type === 'REPLICATION_AUDITED' && event.audit.state === 'replicating',
+    // 'none' (a VM without COLO disks) has nothing to replicate: only 'degraded' is a finding.
+    auditReplicating: ({ event }) => event.type === 'REPLICATION_AUDITED' && event.audit.state !== 'degraded',
   },
   delays: {
     protectTimeoutMs: ({ context }) => context.protectTimeoutMs,
@@ -279,6 +280,10 @@ export const checkpointMachine = setup({
     stalled: {
       tags: ['degraded'],
       on: {
+        REPLICATION_AUDITED: [
+          { guard: 'auditReplicating', actions: 'recordAudit' },
+          { target: 'unreplicated', actions: ['recordAudit', assign({ reason: ({ event }) => `not replicating: ${event.audit.reason}` })] },
+        ],
         CHECKPOINT_COMPLETED: {
           target: 'coloRunning',
           actions: ['recordCheckpoint', assign({ reason: 'checkpoints resumed: COLO running' })],

@@ -107,7 +107,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
   const failoverActed = fo !== undefined && !fo.hasTag('watching');
   const failoverSpeaks = fo !== undefined && (failoverActed || fo.hasTag('passive') || !fo.context.natsUp || fo.context.peerSilent || phaseOf(fo.value) === 'standingBy');
   // Proven from qemu: the COLO mode it reports and an audit of its block graph, not what the agent sent it.
-  const replicating = ctx.replication?.state === 'replicating';
+  const replicating = ctx.replication !== null && ctx.replication.state !== 'degraded';
   const isProtected = !failoverActed && snapshot.hasTag('protected') && replicating && live.coloMode === ctx.role && live.qemuPid !== null;
   const restoring = extra.restore?.hasTag('restoring') ? extra.restore : null;
   return {
@@ -210,7 +210,7 @@ export function eventForTransition(machine: 'checkpoint' | 'failover' | 'restore
   }
   if (machine === 'checkpoint') {
     if (t.to === 'unreplicated') return 'replication-degraded';
-    if (t.from === 'unreplicated' && t.to === 'coloRunning') return 'replication-verified';
+    if (t.from === 'unreplicated') return t.to === 'coloRunning' ? 'replication-verified' : 'unprotected';
     if (t.to === 'coloRunning' && t.from !== 'coloRunning' && t.from !== 'stalled') return 'protected';
     if (t.from === 'coloRunning' && t.to !== 'stalled') return 'unprotected';
     return null;

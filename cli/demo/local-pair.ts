@@ -20,6 +20,7 @@ export interface LocalPairOptions {
   checkpointDelayMs?: number;
   logLevel?: string;
   restore?: Record<string, number | boolean>;
+  timings?: Record<string, number>;
   /** Fill every disk image with this byte (same content on both nodes), so a resync has real data to copy. */
   fillByte?: number;
 }
@@ -61,7 +62,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     nbdPort: ports[2 * i + 1]!,
     disks,
   }));
-  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, restore: o.restore };
+  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, restore: o.restore, timings: o.timings };
   const configPath = join(o.dir, 'pair.yaml');
   writeFileSync(configPath, localPairConfig(spec));
   const img = qemuImg();

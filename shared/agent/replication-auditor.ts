@@ -20,6 +20,23 @@ export async function auditReplication(
   config: Config,
   o: { timeoutMs: number; signal?: AbortSignal; kvmUsable: boolean; missedWrites?: ReadonlyMap<number, string> },
 ): Promise<TimedAudit> {
+  return auditAgainst(vm, plan, plan.role === 'primary' ? peerTargets(config, plan, o.kvmUsable) : new Map(), o);
+}
+
+export type NbdTarget = { host: string; port: number; exportName: string };
+
+/** Where the primary's replication children must write: the peer's exports, as the config places them on the current secondary. */
+export function peerTargets(config: Config, plan: VmPlan, kvmUsable: boolean): Map<number, NbdTarget> {
+  const peer = planVm(config, plan.vm, peerOf(config, plan.node).name, 'secondary', kvmUsable);
+  return new Map(peer.disks.map((p) => [p.index, { host: peer.nbd?.host ?? '', port: peer.nbd?.port ?? 0, exportName: p.exportName ?? '' }]));
+}
+
+export async function auditAgainst(
+  vm: VmInstance,
+  plan: VmPlan,
+  targets: ReadonlyMap<number, NbdTarget>,
+  o: { timeoutMs: number; signal?: AbortSignal; missedWrites?: ReadonlyMap<number, string> },
+): Promise<TimedAudit> {
   const call = { timeoutMs: o.timeoutMs, signal: o.signal };
   const t0 = performance.now();
   const [graph, named, exports, colo] = await Promise.all([
@@ -33,14 +50,8 @@ export async function auditReplication(
   const colos = plan.disks.filter((d) => d.layout !== 'plain');
   let disks;
   if (plan.role === 'primary') {
-    const peer = planVm(config, plan.vm, peerOf(config, plan.node).name, 'secondary', o.kvmUsable);
     disks = colos.map((d) => {
-      const exported = peer.disks.find((p) => p.index === d.index);
-      const verdict = auditPrimaryDisk(input, {
-        index: d.index,
-        ids: d.ids,
-        target: { host: peer.nbd?.host ?? '', port: peer.nbd?.port ?? 0, exportName: exported?.exportName ?? '' },
-      });
+      const verdict = auditPrimaryDisk(input, { index: d.index, ids: d.ids, target: targets.get(d.index) ?? { host: '', port: 0, exportName: '' } });
       // The graph can look right while the child drops writes (e.g. linked after COLO started replication): qemu said so.
       const missed = o.missedWrites?.get(d.index);
       return missed && verdict.state === 'replicating' ? { index: d.index, state: 'degraded' as const, reason: `disk ${d.index}: ${missed}; the secondary's copy misses it until a resync` } : verdict;

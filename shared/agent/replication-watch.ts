@@ -65,7 +65,7 @@ export class ReplicationWatch {
       const plan = this.d.plan();
       const o = { timeoutMs: this.d.config.timings.qmpTimeoutMs, kvmUsable: this.d.kvmUsable, missedWrites: this.missed };
       let audit = await auditReplication(vm, plan, this.d.config, o);
-      if (audit.state !== 'replicating') {
+      if (audit.state === 'degraded') {
         // qemu builds the graph in steps while COLO starts (the backup job's filter comes last): confirm a mismatch once.
         await sleep(CONFIRM_MS);
         audit = await auditReplication(vm, plan, this.d.config, o);
@@ -73,7 +73,7 @@ export class ReplicationWatch {
       if (this.d.vm() !== vm || this.d.checkpoint() !== cp) return null;
       this.lastCostMs = audit.costMs;
       cp.send({ type: 'REPLICATION_AUDITED', audit });
-      const ok = audit.state === 'replicating';
+      const ok = audit.state !== 'degraded';
       this.d.failover().replicationAudited(ok, audit.reason);
       this.maybeRepair(plan, ok, audit.reason);
       return audit;
@@ -109,7 +109,7 @@ export class ReplicationWatch {
       if (!vm || !vm.proc.isRunning) throw new ColoError('qemu is not running', 'local');
       try {
         const audit = await auditReplication(vm, plan, this.d.config, { timeoutMs: this.d.config.timings.qmpTimeoutMs, signal, kvmUsable: this.d.kvmUsable, missedWrites: this.missed });
-        if (audit.state === 'replicating') return;
+        if (audit.state !== 'degraded') return;
         last = audit.reason;
       } catch (e) {
         last = errorMessage(e);

@@ -107,13 +107,13 @@ describe('checkpointMachine: coloRunning', () => {
     expect(snap.value).toBe('unreplicated');
     expect(snap.context.checkpoints).toMatchObject({ count: 1, lastAt: 2_500, lastPauseMs: 4 });
 
-    // A further bad audit (here: qemu reports no COLO disk at all) stays and updates the reason.
-    const none = audit('none', 3_000);
-    actor.send({ type: 'REPLICATION_AUDITED', audit: none });
+    // A further bad audit stays and updates the reason and the record.
+    const again = { ...audit('degraded', 3_000), reason: 'disk 0: a write did not reach replication0 (Input/output error)' };
+    actor.send({ type: 'REPLICATION_AUDITED', audit: again });
     snap = actor.getSnapshot();
     expect(snap.value).toBe('unreplicated');
-    expect(snap.context.replication).toEqual(none);
-    expect(snap.context.reason).toBe('not replicating: no COLO disk');
+    expect(snap.context.replication).toEqual(again);
+    expect(snap.context.reason).toBe('not replicating: disk 0: a write did not reach replication0 (Input/output error)');
 
     const good = audit('replicating', 4_000);
     actor.send({ type: 'REPLICATION_AUDITED', audit: good });

@@ -96,11 +96,16 @@ describe('toNodeStatus', () => {
   it.each([
     ['no audit yet', null],
     ['a degraded audit', audited('degraded')],
-    ['an audit with no COLO disk', audited('none')],
   ] as const)('is not protected with %s, even with the tag, qemu alive and the COLO mode right', (_label, replication) => {
     const s = toNodeStatus(view('coloRunning', ['protected'], context('primary', { replication })), live('primary'), extra, NOW);
     expect(s.protected).toBe(false);
     expect(nodeStatusSchema.parse(s)).toEqual(s);
+  });
+
+  it('a VM without COLO disks (audit state none) has nothing to replicate: protected on the other conditions', () => {
+    const s = toNodeStatus(view('coloRunning', ['protected'], context('primary', { replication: audited('none') })), live('primary'), extra, NOW);
+    expect(s.protected).toBe(true);
+    expect(s.replication?.state).toBe('none');
   });
 
   it('reports no replication and no disks before any audit, and each disk of a degraded one', () => {

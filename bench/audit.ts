@@ -1,0 +1,105 @@
+/**
+ * npm run bench:audit: what proving replication from qemu costs.
+ * - QMP time of one audit round (four read-only queries and the pure verdict) against a
+ *   real COLO pair, primary and secondary, next to the floor: one `query-status` round
+ *   trip on the same qemu in the same run;
+ * - the agents' CPU over a window with the audit at its default interval and with it
+ *   effectively off (interval one hour), agents as separate processes.
+ */
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalPair } from '../cli/demo/local-pair.js';
+import { queryPairStatus } from '../cli/pair-status.js';
+import { auditAgainst } from '../shared/agent/replication-auditor.js';
+import { loadConfig } from '../shared/config/index.js';
+import { diskIds } from '../shared/disk/index.js';
+import { silentLogger } from '../shared/log.js';
+import { connectBus } from '../shared/nats/index.js';
+import { isKvmUsable, type VmPlan } from '../shared/qemu/index.js';
+import { rawProtect } from './raw-colo.js';
+import { fmtMs, median, percentile } from './stats.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+const CPU_WINDOW_MS = Number(process.env.BENCH_CPU_SECONDS ?? 30) * 1000;
+const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
+const TICKS_PER_SEC = 100;
+
+function planFor(dir: string, role: 'primary' | 'secondary'): VmPlan {
+  const runDir = join(dir, role);
+  return {
+    vm: 'raw', node: role, role, runDir,
+    disks: [{ index: 0, ids: diskIds(0), layout: role, imagePath: join(runDir, 'disk0.img'), activePath: join(runDir, 'active0.qcow2'), hiddenPath: join(runDir, 'hidden0.qcow2'), exportName: 'd0' }],
+  } as unknown as VmPlan;
+}
+
+async function qmpCost(root: string): Promise<void> {
+  const { pair } = await rawProtect(join(root, 'raw'), kvm, 64 * 1024 * 1024);
+  try {
+    const targets = new Map([[0, { host: pair.nbd.host, port: pair.nbd.port, exportName: 'd0' }]]);
+    for (const [role, vm] of [['primary', pair.primary], ['secondary', pair.secondary]] as const) {
+      const plan = planFor(join(root, 'raw'), role);
+      const audit: number[] = [];
+      const floor: number[] = [];
+      let verdict = '';
+      for (let i = 0; i < ROUNDS; i++) {
+        const t0 = performance.now();
+        await vm.qmp.execute('query-status', undefined, { timeoutMs: 5_000 });
+        floor.push(performance.now() - t0);
+        const a = await auditAgainst(vm, plan, targets, { timeoutMs: 5_000 });
+        audit.push(a.costMs);
+        verdict = a.state;
+      }
+      console.log(`  ${role.padEnd(9)} audit round median ${fmtMs(median(audit))}, p99 ${fmtMs(percentile(audit, 99))} | floor query-status ${fmtMs(median(floor))} (verdict: ${verdict})`);
+    }
+  } finally {
+    await pair.stop();
+  }
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+async function agentCpu(root: string, auditIntervalMs: number): Promise<Record<string, number>> {
+  const dir = join(root, `cpu-${auditIntervalMs}`);
+  const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', restore: { auto: false }, timings: { auditIntervalMs } });
+  try {
+    const config = loadConfig(pair.configPath);
+    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-audit', log: silentLogger() });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!(await queryPairStatus(bus, config, 1_000)).vms[0]?.protected) {
+        if (Date.now() > deadline) throw new Error('pair not protected');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await bus.close();
+    }
+    const nodes = ['alpha', 'beta'];
+    const before = nodes.map((n) => cpuTicks(pair.agentPid(n)));
+    await new Promise((r) => setTimeout(r, CPU_WINDOW_MS));
+    const after = nodes.map((n) => cpuTicks(pair.agentPid(n)));
+    return Object.fromEntries(nodes.map((n, i) => [n, ((after[i]! - before[i]!) / TICKS_PER_SEC / (CPU_WINDOW_MS / 1000)) * 100]));
+  } finally {
+    await pair.teardown();
+  }
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'colo-ft-bench-audit-'));
+  try {
+    console.log(`bench:audit  ${ROUNDS} rounds per side, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, 64 MiB VM, 1 COLO disk`);
+    await qmpCost(root);
+    const on = await agentCpu(root, 2_000);
+    const off = await agentCpu(root, 3_600_000);
+    const pct = (r: Record<string, number>) => Object.entries(r).map(([n, v]) => `${n} ${v.toFixed(2)} %`).join(', ');
+    console.log(`  agent CPU over ${CPU_WINDOW_MS / 1000} s, audit every 2 s (default): ${pct(on)} of a core`);
+    console.log(`  agent CPU over ${CPU_WINDOW_MS / 1000} s, audit off (every hour):     ${pct(off)} of a core`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();
