@@ -41,9 +41,9 @@ function diskLines(n) {
   const items = disks.map((d) => {
     const r = d.replication;
     const why = r.state === 'replicating' ? '' : ` <span class="why">${esc(r.reason)}</span>`;
-    return `<li class="disk repl-${esc(r.state)}" data-disk="${d.index}">disk ${d.index}: ${esc(r.state)}${why}</li>`;
+    return `<span class="disk repl-${esc(r.state)}" data-disk="${d.index}">disk ${d.index}: ${esc(r.state)}${why}</span>`;
   });
-  return `<ul class="disks">${items.join('')}</ul>`;
+  return `<div class="disks">${items.join('')}</div>`;
 }
 
 function resyncBlock(r) {

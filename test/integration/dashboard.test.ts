@@ -34,6 +34,8 @@ describe('dashboard page in headless Chromium (Debian package)', () => {
     const nodes = await card.locator('.nodes li').allTextContents();
     expect(nodes[0]).toMatch(/^alpha primary coloRunning/);
     expect(nodes[1]).toMatch(/^beta secondary coloRunning/);
+    // Each node's audit of qemu's block graph, per disk.
+    expect(await card.locator('.nodes .disk.repl-replicating').allTextContents()).toEqual(['disk 0: replicating', 'disk 0: replicating']);
     const epochBefore = Number(await card.locator('.epoch-value').textContent());
     expect(await card.locator('.reason').textContent()).toMatch(/COLO running/);
     expect(await page.locator('#conn').getAttribute('data-state')).toBe('live');
