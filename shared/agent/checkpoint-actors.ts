@@ -27,6 +27,8 @@ export interface CheckpointHost {
   call(signal?: AbortSignal): { timeoutMs: number; signal?: AbortSignal };
   hasVm(): boolean;
   onSyncProgress(bytesDone: number, bytesTotal: number): void;
+  /** About to link fresh replication children. */
+  onLinking(): void;
 }
 
 function actor<T, I = unknown>(body: (args: { input: I; signal: AbortSignal }) => Promise<T>) {
@@ -69,6 +71,7 @@ export function provideCheckpoint(h: CheckpointHost) {
       }),
       attachReplication: actor<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
         if (plan.assumeIdentical) h.log.warn({ peer: input.peer.node }, 'assumeIdentical: protecting without copying the disks onto the secondary');
+        h.onLinking();
         await attachReplication(h.requireVm().qmp, plan, input.peer, h.call(signal));
       }),
       cleanUpProtect: actor(async () => {

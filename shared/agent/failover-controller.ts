@@ -2,7 +2,7 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import { carryOnAlone } from '../../primary/index.js';
 import { takeOver } from '../../secondary/index.js';
 import { failoverMachine, type ClaimOutput, type FailoverRole, type TransitionRecord } from '../../state-machines/index.js';
-import type { Config } from '../config/index.js';
+import { primaryFenceBoundMs, takeoverVetoMs, type Config } from '../config/index.js';
 import { LockConflictError, NatsUnavailableError, errorMessage } from '../errors.js';
 import type { Lease, LeaseView } from '../lease/index.js';
 import type { Logger } from '../log.js';
@@ -11,6 +11,7 @@ import { sleep, type VmInstance, type VmPlan } from '../qemu/index.js';
 import { HeartbeatMonitor } from './heartbeat.js';
 import { followTransitions } from './transitions.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { fenceByPause } from './fence.js';
 
 export interface FailoverDeps {
   config: Config;
@@ -25,24 +26,13 @@ export interface FailoverDeps {
   /** Wall-clock ms of the last checkpoint completed on this node (null: none yet). */
   lastCheckpointAt: () => number | null;
   onTransition: (record: TransitionRecord) => void;
+  /** The lease could not be renewed while checkpoints flow (true) / was renewed again (false): for the status. */
+  onLeaseUnconfirmed?: (unconfirmed: boolean) => void;
+  /** Fenced, and the peer has taken over (a higher epoch seen): stop our paused qemu for good. */
+  stopFencedQemu?: (reason: string) => void;
 }
 
 const CLAIM_RETRY_MS = 1;
-
-/**
- * Pause the VM for good. A plain `stop` is undone by COLO's next checkpoint,
- * so the COLO stream is yanked first (out-of-band, works even if the main
- * monitor is stuck); then the VM must stay stopped.
- */
-async function fenceByPause(vm: VmInstance): Promise<void> {
-  await vm.oob.executeOob('yank', { instances: [{ type: 'migration' }] }, { timeoutMs: 200 }).catch(() => undefined);
-  await vm.qmp.execute('stop', undefined, { timeoutMs: 200 });
-  for (let i = 0; i < 3; i++) {
-    await sleep(50);
-    const st = (await vm.qmp.execute('query-status', undefined, { timeoutMs: 200 })) as { running?: boolean; status?: string };
-    if (st.running !== false) throw new Error(`VM still running after stop (run state ${st.status})`);
-  }
-}
 
 /** The failover side of one VM on one node: heartbeats, the lease, the failover machine and its effects. */
 export class FailoverController {
@@ -67,6 +57,8 @@ export class FailoverController {
       checkEveryMs: 10,
       log: d.log,
       onLost: (reason) => this.actor.send({ type: 'LEASE_LOST', reason }),
+      checkpointsFlowing: () => this.checkpointsWithin(primaryFenceBoundMs(d.plan().checkpointDelayMs)),
+      onUnconfirmed: (unconfirmed) => this.d.onLeaseUnconfirmed?.(unconfirmed),
     });
     this.actor = createActor(this.provide(), {
       input: {
@@ -93,6 +85,7 @@ export class FailoverController {
       knownEpoch: () => this.epoch,
       onEpochSeen: (epoch) => {
         this.seenEpoch = Math.max(this.seenEpoch, epoch);
+        this.maybeStopFenced();
       },
       onPeerLost: (reason, at, announced) => this.actor.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.coloAlive() }),
       onPeerBack: () => this.actor.send({ type: 'PEER_BACK' }),
@@ -108,9 +101,12 @@ export class FailoverController {
    * fail over. Only when checkpoints stop too is the peer's VM judged lost.
    */
   private coloAlive(): boolean {
+    return this.checkpointsWithin(takeoverVetoMs(this.d.config.timings.heartbeatTimeoutMs, this.d.plan().checkpointDelayMs));
+  }
+
+  private checkpointsWithin(ms: number): boolean {
     const last = this.d.lastCheckpointAt();
-    const t = this.d.config.timings;
-    return last !== null && Date.now() - last < Math.max(t.heartbeatTimeoutMs, 3 * this.d.plan().checkpointDelayMs);
+    return last !== null && Date.now() - last < ms;
   }
 
   /** A peer that went silent while checkpoints still flowed is judged again once they stop. */
@@ -214,6 +210,7 @@ export class FailoverController {
         this.d.log[level]({ machine: 'failover', from: record.from, to: record.to, reason: record.reason, epoch: snap.context.epoch }, 'transition');
         this.d.onTransition(record);
         if (snap.hasTag('fenced') || snap.hasTag('down')) this.keeper.letGo();
+        if (record.to === 'fenced') this.maybeStopFenced();
       },
       (e) => this.d.log.error({ reason: errorMessage(e) }, 'failover machine crashed'),
     );
@@ -263,6 +260,21 @@ export class FailoverController {
   private onLeaseView(view: LeaseView): void {
     this.lastView = view;
     this.onHandover?.(view);
+    if (view.holder !== this.d.nodeName) this.seenEpoch = Math.max(this.seenEpoch, view.epoch);
+    this.maybeStopFenced();
+  }
+
+  /**
+   * A fenced qemu is paused, never resumed; once the peer acts with a higher
+   * epoch it can never serve again, so it is stopped instead of lingering.
+   * Without that evidence it stays paused: it may still be the only copy.
+   */
+  private fencedStopped = false;
+  private maybeStopFenced(): void {
+    const snap = this.actor.getSnapshot();
+    if (this.fencedStopped || !snap.matches('fenced') || this.seenEpoch <= snap.context.epoch) return;
+    this.fencedStopped = true;
+    this.d.stopFencedQemu?.(`fenced, and the peer acts with epoch ${this.seenEpoch}: stopping the paused qemu`);
   }
 
   /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */

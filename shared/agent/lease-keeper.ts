@@ -5,7 +5,11 @@ import type { Logger } from '../log.js';
 /**
  * Renews a held lease by compare-and-set and reports its loss: at once when
  * another node wrote (conflict), or when the local monotonic deadline passes
- * without a successful renewal (NATS unreachable, or muted by a drill).
+ * without a successful renewal (NATS unreachable, or muted by a drill) and
+ * checkpoints have stopped too. While COLO checkpoints keep completing the
+ * secondary is evidently following and will not take over (it never does
+ * while its checkpoints complete), so an unconfirmed lease is only reported,
+ * and renewed at the same epoch once NATS answers (shared/config/timing-rules.ts).
  */
 export class LeaseKeeper {
   private timers: NodeJS.Timeout[] = [];
@@ -14,8 +18,20 @@ export class LeaseKeeper {
 
   constructor(
     private readonly lease: Lease,
-    private readonly o: { renewEveryMs: number; checkEveryMs: number; log: Logger; onLost: (reason: string) => void },
+    private readonly o: {
+      renewEveryMs: number;
+      checkEveryMs: number;
+      log: Logger;
+      onLost: (reason: string) => void;
+      /** Our COLO checkpoints completed recently enough (within the primary's fence bound). */
+      checkpointsFlowing?: () => boolean;
+      /** The lease could not be renewed in time but checkpoints flow (true), or it was renewed again (false). */
+      onUnconfirmed?: (unconfirmed: boolean) => void;
+    },
   ) {}
+
+  /** The deadline passed without a renewal while checkpoints kept completing. */
+  unconfirmed = false;
 
   get isHolding(): boolean {
     return this.timers.length > 0;
@@ -40,7 +56,12 @@ export class LeaseKeeper {
     if (this.muted || this.renewing || !this.isHolding) return;
     this.renewing = true;
     try {
-      await this.lease.renew();
+      const { epoch } = await this.lease.renew();
+      if (this.unconfirmed) {
+        this.unconfirmed = false;
+        this.o.log.info({ epoch }, 'lease confirmed again at the same epoch');
+        this.o.onUnconfirmed?.(false);
+      }
     } catch (e) {
       if (e instanceof LockConflictError) this.lost('another node took the lease');
       else this.o.log.warn({ reason: errorMessage(e) }, 'lease renewal failed; retrying');
@@ -50,7 +71,16 @@ export class LeaseKeeper {
   }
 
   private check(): void {
-    if (this.isHolding && !this.lease.isHeldLocally()) this.lost('could not renew the lease before it expired');
+    if (!this.isHolding || this.lease.isHeldLocally()) return;
+    if (!this.muted && this.o.checkpointsFlowing?.()) {
+      if (!this.unconfirmed) {
+        this.unconfirmed = true;
+        this.o.log.warn('lease not renewed in time, but COLO checkpoints keep completing: keeping the VM running and renewing');
+        this.o.onUnconfirmed?.(true);
+      }
+      return;
+    }
+    this.lost(this.unconfirmed ? 'could not confirm the lease and checkpoints stopped' : 'could not renew the lease before it expired');
   }
 
   private lost(reason: string): void {

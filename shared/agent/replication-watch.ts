@@ -36,13 +36,21 @@ export class ReplicationWatch {
   /** Disks whose replication child qemu reported a failed write on (QUORUM_REPORT_BAD), since the child was last linked. */
   private readonly missed = new Map<number, string>();
 
-  /** A fresh COLO (protection, restore, adoption): the replication children were just linked or are unseen so far. */
+  private linkedAt = 0;
+
+  /**
+   * The replication children are about to be linked afresh (protection, restore) or are
+   * unseen so far (adoption). Failures qemu reported before now were about the old children
+   * (a lost secondary's broken link), even when their events arrive after this call.
+   */
   reset(): void {
     this.missed.clear();
+    this.linkedAt = Date.now();
   }
 
   /** qemu's QUORUM_REPORT_BAD for a write: if it names a replication child, that disk missed a write on the secondary. */
-  noteWriteFailure(node: string, detail: string): void {
+  noteWriteFailure(node: string, detail: string, atMs: number): void {
+    if (atMs < this.linkedAt) return;
     const disk = this.d.plan().disks.find((d) => d.ids.replicationNode === node || d.ids.nbdNode === node);
     if (!disk || this.missed.has(disk.index)) return;
     this.missed.set(disk.index, detail);

@@ -26,6 +26,8 @@ export interface RestoreHost {
   verifyReplication(signal: AbortSignal): Promise<void>;
   /** About to ask the lost node to start over as a fresh secondary. */
   onRejoinRequested(): void;
+  /** About to link fresh replication children. */
+  onLinking(): void;
 }
 
 /** The survivor's side of a restore: one restore machine at a time, with its effects on this qemu. */
@@ -103,9 +105,10 @@ export class RestoreRunner {
           await startMirror(qmp, h.plan(), input.peer, this.bandwidth, this.call(signal));
           await awaitMirrorReady(qmp, h.plan(), (progress) => this.actor?.send({ type: 'RESYNC_PROGRESS', progress }), { ...this.call(signal), pollMs: 10 });
         }),
-        switchOver: fromPromise<{ pauseMs: number }, { vm: string; peer: PeerEndpoints }>(({ input, signal }) =>
-          switchOver(h.requireVm().qmp, h.plan(), input.peer, { ...this.call(signal), coloSignal: this.bounded(signal) }),
-        ),
+        switchOver: fromPromise<{ pauseMs: number }, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => {
+          h.onLinking();
+          return switchOver(h.requireVm().qmp, h.plan(), input.peer, { ...this.call(signal), coloSignal: this.bounded(signal) });
+        }),
         migrateIntoColo: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async ({ signal }) => {
           await awaitColoMode(h.requireVm().qmp, 'primary', { ...this.call(this.bounded(signal)), pollMs: 5, untilRunning: true });
           await h.verifyReplication(this.bounded(signal));

@@ -75,7 +75,7 @@ export class VmController {
       onTransition: (r) => this.recordTransition('restore', r),
       onRestored: () => this.becomeProtectedPrimary(),
       verifyReplication: (signal) => this.audit.verify({ ...this.plan, role: 'primary' }, signal),
-      onRejoinRequested: () => this.failover.replicationAudited(true, 'resyncing a fresh secondary'),
+      ...{ onRejoinRequested: () => this.failover.replicationAudited(true, 'resyncing a fresh secondary'), onLinking: () => this.audit.reset() },
     });
     this.audit = new ReplicationWatch({ config, kvmUsable: d.kvmUsable, log: this.log, vm: () => this.vm, plan: () => this.plan, checkpoint: () => this.cp, failover: () => this.failover });
   }
@@ -127,20 +127,20 @@ export class VmController {
 
   /** Replace the failover side (at start, and when rejoining as a fresh secondary). */
   private newFailover(role: Role): FailoverController {
+    const { config, nodeName, bus } = this.d;
     const fc = new FailoverController({
-      config: this.d.config,
-      nodeName: this.d.nodeName,
-      peerName: this.peerName,
+      ...{ config, nodeName, bus, peerName: this.peerName, lease: this.lease, log: this.log, role },
       plan: () => this.plan,
-      bus: this.d.bus,
-      lease: this.lease,
-      log: this.log,
-      role,
       vm: () => this.vm,
       lastCheckpointAt: () => this.cp?.getSnapshot().context.checkpoints.lastAt ?? null,
       onTransition: (record) => {
         if (record.to === 'fencing') this.restore.leaseLost(record.reason);
         this.recordTransition('failover', record);
+      },
+      onLeaseUnconfirmed: () => this.publishStatus(),
+      stopFencedQemu: (reason) => {
+        this.log.warn({ reason }, 'stopping the fenced qemu');
+        void this.vm?.stop(1_000);
       },
     });
     this.failover = fc;
@@ -194,6 +194,7 @@ export class VmController {
       call: (signal) => this.call(signal),
       hasVm: () => this.vm !== null && this.vm.proc.isRunning,
       onSyncProgress: (bytesDone, bytesTotal) => this.cp?.send({ type: 'SYNC_PROGRESS', bytesDone, bytesTotal }),
+      onLinking: () => this.audit.reset(),
     };
   }
 
@@ -210,7 +211,7 @@ export class VmController {
         if (signal) this.cp?.send(signal);
         if (e.event === 'COLO_EXIT' && e.data.reason === 'error') this.failover.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
         const lost = quorumWriteFailure(e);
-        if (lost) this.audit.noteWriteFailure(lost.node, lost.detail);
+        if (lost) this.audit.noteWriteFailure(lost.node, lost.detail, e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000);
         this.live.event(e);
       }),
     );

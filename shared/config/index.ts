@@ -11,3 +11,4 @@ export {
   type NatsConfig,
 } from './schema.js';
 export { parseConfigText, parseConfigValue, loadConfig, formatConfigPath } from './load.js';
+export { FENCE_ACTION_MS, fenceRuleViolation, primaryFenceBoundMs, takeoverVetoMs } from './timing-rules.js';

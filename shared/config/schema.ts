@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fenceRuleViolation } from './timing-rules.js';
 import {
   checkDiskRules,
   DISK_ACCESS_MODES,
@@ -288,6 +289,8 @@ export const configSchema = z
       } else portOwners.set(p, owner);
     };
     cfg.vms.forEach((vm, v) => {
+      const fence = fenceRuleViolation(cfg.timings.heartbeatTimeoutMs, vm.checkpointDelayMs);
+      if (fence) ctx.addIssue({ code: 'custom', path: ['vms', v, 'checkpointDelayMs'], message: `VM ${vm.name}: ${fence}` });
       claim(vm.migrationPort, `the migrationPort of VM ${vm.name}`, ['vms', v, 'migrationPort']);
       let nbdClaimed = false;
       vm.disks.forEach((d, i) => {

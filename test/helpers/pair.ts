@@ -44,6 +44,8 @@ export interface TestPair {
   startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string }): Promise<Agent>;
   natsPort: number;
   restartNats(downMs?: number): Promise<void>;
+  /** kill -9 the nats-server, keep it down for `downMs`, start it again on the same port and store; resolves once it listens. */
+  killNats(downMs: number): Promise<void>;
   agent(node: 'alpha' | 'beta'): Agent | undefined;
   status(vm?: string): Promise<VmStatus>;
   waitProtected(vm?: string, timeoutMs?: number): Promise<VmStatus>;
@@ -102,6 +104,12 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
     async restartNats(downMs = 0) {
       await current.stop();
       if (downMs) await new Promise((r) => setTimeout(r, downMs));
+      current = await startNatsServer(dir, nats.port);
+    },
+    async killNats(downMs) {
+      process.kill(current.pid, 'SIGKILL');
+      await current.exited;
+      await new Promise((r) => setTimeout(r, downMs));
       current = await startNatsServer(dir, nats.port);
     },
     async startAgent(node, opts = {}) {

@@ -224,3 +224,68 @@ describe('LeaseKeeper: mute and letGo', () => {
     expect(s.onLost).not.toHaveBeenCalled();
   });
 });
+
+describe('LeaseKeeper: a NATS outage while COLO checkpoints keep completing', () => {
+  function withCheckpoints(flowing: { value: boolean }) {
+    const lease = new FakeLease();
+    const onLost = vi.fn<(reason: string) => void>();
+    const onUnconfirmed = vi.fn<(u: boolean) => void>();
+    const keeper = new LeaseKeeper(lease, { renewEveryMs: RENEW_EVERY_MS, checkEveryMs: CHECK_EVERY_MS, log: silentLogger(), onLost, checkpointsFlowing: () => flowing.value, onUnconfirmed });
+    return { lease, onLost, onUnconfirmed, keeper };
+  }
+
+  it('does not report the lease lost while checkpoints flow; renews at the same epoch once NATS answers', async () => {
+    const flowing = { value: true };
+    const k = withCheckpoints(flowing);
+    k.keeper.hold();
+    k.lease.next = async () => {
+      throw new NatsUnavailableError('NATS is down');
+    };
+    await advance(HELD_FOR_MS + 5 * RENEW_EVERY_MS);
+    expect(k.onLost).not.toHaveBeenCalled();
+    expect(k.keeper.unconfirmed).toBe(true);
+    expect(k.onUnconfirmed).toHaveBeenCalledWith(true);
+    expect(k.onUnconfirmed).toHaveBeenCalledTimes(1);
+    k.lease.next = async () => undefined;
+    await advance(RENEW_EVERY_MS + CHECK_EVERY_MS);
+    expect(k.keeper.unconfirmed).toBe(false);
+    expect(k.onUnconfirmed).toHaveBeenLastCalledWith(false);
+    expect(k.lease.isHeldLocally()).toBe(true);
+    expect(k.onLost).not.toHaveBeenCalled();
+  });
+
+  it('reports it lost at the first check after checkpoints stop while the lease is unconfirmed', async () => {
+    const flowing = { value: true };
+    const k = withCheckpoints(flowing);
+    k.keeper.hold();
+    k.lease.next = async () => {
+      throw new NatsUnavailableError('NATS is down');
+    };
+    await advance(HELD_FOR_MS + RENEW_EVERY_MS);
+    expect(k.onLost).not.toHaveBeenCalled();
+    flowing.value = false;
+    await advance(CHECK_EVERY_MS);
+    expect(k.onLost).toHaveBeenCalledWith('could not confirm the lease and checkpoints stopped');
+    expect(k.keeper.isHolding).toBe(false);
+  });
+
+  it('a conflict is a loss at once even while checkpoints flow (another node wrote the lease)', async () => {
+    const k = withCheckpoints({ value: true });
+    k.keeper.hold();
+    k.lease.next = async () => {
+      throw new LockConflictError('vm1.lease');
+    };
+    await advance(RENEW_EVERY_MS);
+    expect(k.onLost).toHaveBeenCalledWith('another node took the lease');
+  });
+
+  it('without checkpoints (running alone) an expired deadline is a loss, as before', async () => {
+    const k = withCheckpoints({ value: false });
+    k.keeper.hold();
+    k.lease.next = async () => {
+      throw new NatsUnavailableError('NATS is down');
+    };
+    await advance(HELD_FOR_MS + CHECK_EVERY_MS);
+    expect(k.onLost).toHaveBeenCalledWith('could not renew the lease before it expired');
+  });
+});
