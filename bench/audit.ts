@@ -18,7 +18,7 @@ import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
 import { isKvmUsable, type VmPlan } from '../shared/qemu/index.js';
 import { rawProtect } from './raw-colo.js';
-import { fmtMs, median, percentile } from './stats.js';
+import { fmtMs, median, percentile, waitPairProtected } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
 const CPU_WINDOW_MS = Number(process.env.BENCH_CPU_SECONDS ?? 30) * 1000;
@@ -69,11 +69,7 @@ async function agentCpu(root: string, auditIntervalMs: number): Promise<Record<s
     const config = loadConfig(pair.configPath);
     const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-audit', log: silentLogger() });
     try {
-      const deadline = Date.now() + 60_000;
-      while (!(await queryPairStatus(bus, config, 1_000)).vms[0]?.protected) {
-        if (Date.now() > deadline) throw new Error('pair not protected');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
     } finally {
       await bus.close();
     }

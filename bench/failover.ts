@@ -16,7 +16,7 @@ import { connectBus } from '../shared/nats/index.js';
 import { isKvmUsable } from '../shared/qemu/index.js';
 import { queryColoStatus } from '../shared/qmp/index.js';
 import { rawProtect } from './raw-colo.js';
-import { fmtMs, median, percentile, ratio } from './stats.js';
+import { fmtMs, median, percentile, ratio, waitPairProtected } from './stats.js';
 
 const N = Number(process.env.BENCH_DRILLS ?? 10);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MINUTES ?? 10) * 60_000;
@@ -29,11 +29,7 @@ async function drillOnce(dir: string, mode: 'crash' | 'hang'): Promise<DrillRepo
     const config = loadConfig(pair.configPath);
     const bus = await connectBus({ servers: [pair.nats.url], name: 'bench', log: silentLogger() });
     try {
-      const deadline = Date.now() + 60_000;
-      while (!(await queryPairStatus(bus, config, 1_000)).vms[0]?.protected) {
-        if (Date.now() > deadline) throw new Error('pair not protected within 60 s');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
       return await runDrill(bus, config, { vm: 'vm1', fail: 'primary', mode });
     } finally {
       await bus.close();

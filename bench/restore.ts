@@ -19,7 +19,7 @@ import { addReplicationNodes, awaitMirrorReady, linkReplicationNodes, startMigra
 import { awaitColoMode, buildQemuArgs, isKvmUsable, launchVm, qemuImg, resolveAccelerator, resolveMachineType, type VmPlan } from '../shared/qemu/index.js';
 import { freePorts } from '../shared/local/index.js';
 import { rawProtect } from './raw-colo.js';
-import { fmtMs, median, ratio } from './stats.js';
+import { fmtMs, median, ratio, waitPairProtected } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SIZE = Number(process.env.BENCH_DISK_MIB ?? 1024) * 1024 * 1024;
@@ -31,11 +31,7 @@ async function agentRestore(dir: string): Promise<{ totalMs: number; pauseMs: nu
     const config = loadConfig(pair.configPath);
     const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-restore', log: silentLogger() });
     try {
-      const deadline = Date.now() + 120_000;
-      while (!(await queryPairStatus(bus, config, 1_000)).vms[0]?.protected) {
-        if (Date.now() > deadline) throw new Error('pair not protected');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 120_000);
       const drill = await runDrill(bus, config, { vm: 'vm1', fail: 'primary', mode: 'crash' });
       if (!drill.ok) throw new Error(`drill failed: ${drill.reason}`);
       const r = await runRestore(bus, config, { vm: 'vm1', timeoutMs: 300_000 });

@@ -18,3 +18,12 @@ export function fmtMs(v: number): string {
 export function ratio(a: number, floor: number): string {
   return `${(a / floor).toFixed(2)}x`;
 }
+
+/** Poll the agents until the pair's first VM is protected (bench set-up, not a figure). */
+export async function waitPairProtected(query: () => Promise<{ vms: Array<{ protected: boolean }> }>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await query()).vms[0]?.protected) {
+    if (Date.now() > deadline) throw new Error(`pair not protected within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
