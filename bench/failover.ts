@@ -15,6 +15,7 @@ import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
 import { isKvmUsable } from '../shared/qemu/index.js';
 import { queryColoStatus } from '../shared/qmp/index.js';
+import { natsRestartOnce, type NatsRestartResult } from './nats-restart.js';
 import { rawProtect } from './raw-colo.js';
 import { fmtMs, median, percentile, ratio, waitPairProtected } from './stats.js';
 
@@ -114,6 +115,17 @@ async function main(): Promise<void> {
     }
     const label = mode === 'crash' ? 'crash (kill -9 primary)' : 'silent loss (SIGSTOP primary)';
     console.log(`  ${label}: colo-ft median ${fmtMs(median(agent))}, p99 ${fmtMs(percentile(agent, 99))} | raw QMP floor median ${fmtMs(median(raw))}, p99 ${fmtMs(percentile(raw, 99))} | ratio ${ratio(median(agent), median(raw))}${failures ? ` | ${failures} failed drills` : ''}`);
+  }
+  const natsRuns = Number(process.env.BENCH_NATS_RUNS ?? 10);
+  if (natsRuns > 0) {
+    const rows: NatsRestartResult[] = [];
+    for (let i = 0; i < natsRuns; i++) {
+      const r = await natsRestartOnce(join(root, `nats-${i}`), accelerator, 3_000);
+      rows.push(r);
+      console.log(`  NATS restart ${i + 1} (kill -9, 3 s down): failovers ${r.failovers}, fences ${r.fences}, checkpoints missing ${r.checkpointsMissing}, longest pause ${fmtMs(r.longestPauseMs)}`);
+    }
+    const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
+    console.log(`  NATS restart during COLO (${natsRuns} runs, 3 s down): failovers ${sum((r) => r.failovers)} (goal 0), fences ${sum((r) => r.fences)}, checkpoints missing ${sum((r) => r.checkpointsMissing)}, longest pause the guest saw ${fmtMs(Math.max(...rows.map((r) => r.longestPauseMs)))}`);
   }
   if (IDLE_MS > 0) {
     console.log(`  idle run: watching a protected pair for ${IDLE_MS / 60_000} minutes...`);
