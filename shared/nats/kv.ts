@@ -18,6 +18,8 @@ export interface KvStore {
   keys(): Promise<string[]>;
   /** The current value of every key, then every change (value null: deleted); `stop()` ends the stream. */
   watch(): Promise<KvWatch>;
+  /** The server that leads the bucket's stream in a JetStream cluster (null on a single server). */
+  streamLeader(): Promise<string | null>;
 }
 
 export interface KvChange {
@@ -73,6 +75,7 @@ export async function openKv(nc: NatsConnection, bucket: string, replicas: numbe
         for await (const k of await kv.keys()) out.push(k);
         return out;
       }),
+    streamLeader: () => guard('>', async () => (await kv.status()).streamInfo.cluster?.leader ?? null),
     watch: () =>
       guard('>', async () => {
         const it = await kv.watch();
