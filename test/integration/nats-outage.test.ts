@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { setupPair, type TestPair } from '../helpers/pair.js';
 import { tmpRun } from '../helpers/tmp-run.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { imageHasPattern } from '../helpers/pattern.js';
 
 type Node = 'alpha' | 'beta';
 const ctl = (pair: TestPair, node: Node) => pair.agent(node)!.controllers()[0]!;
@@ -71,5 +72,34 @@ describe('a NATS outage is not a failure (default timings)', () => {
     const st = await ctl(pair, 'alpha').statusFresh();
     expect(st.runState).not.toBe('running');
     await killing;
+  }, 60_000);
+
+  it('primary qemu killed while NATS is down (strict): the secondary waits, passive, without the lease; once NATS is back it takes over with the next epoch and the checkpointed write', async () => {
+    const pair = await setupPair(tmpRun('nats-outage-primary-lost'));
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    const before = await pair.waitProtected();
+    const w = await ctl(pair, 'alpha').writePattern(0x5d, 6 * 1024 * 1024, 1024 * 1024, true);
+    expect(w.ok, w.detail).toBe(true);
+    const killing = pair.killNats(4_000);
+    await waitFor(() => !ctl(pair, 'beta').status().natsConnected, { timeoutMs: 5_000, what: 'beta sees NATS down' });
+    process.kill(pair.qemuPid('alpha', 'vm1')!, 'SIGKILL');
+    const waiting = await waitFor(() => {
+      const s = ctl(pair, 'beta').status();
+      return s.failover?.phase === 'passive' ? s : false;
+    }, { timeoutMs: 5_000, what: 'beta passive without the lease' });
+    expect(waiting.reason).toMatch(/strict policy: cannot win the lease/);
+    expect(waiting.epoch).toBe(before.epoch);
+    await killing;
+    const took = await waitFor(() => {
+      const s = ctl(pair, 'beta').status();
+      return s.failover?.phase === 'runningAlone' ? s : false;
+    }, { timeoutMs: 15_000, what: 'beta to take over once NATS is back' });
+    expect(took.epoch).toBe(before.epoch + 1);
+    expect(took.role).toBe('primary');
+    const r = await ctl(pair, 'beta').hmp('info status');
+    expect(r).toMatch(/running/);
+    await pair.stopAgents();
+    expect(imageHasPattern(pair.imagePath('beta', 'vm1'), 0x5d, 6 * 1024 * 1024, 1024 * 1024)).toBe(true);
   }, 60_000);
 });
