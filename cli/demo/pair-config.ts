@@ -18,6 +18,7 @@ export interface LocalPairSpec {
   memoryMiB?: number;
   timings?: Record<string, number>;
   restore?: Record<string, number | boolean>;
+  failover?: Record<string, string>;
   /** Extra keys for every VM (e.g. assumeIdentical). */
   vmExtra?: Record<string, unknown>;
 }
@@ -43,6 +44,7 @@ export function localPairConfig(s: LocalPairSpec): string {
     nodes: LOCAL_NODES.map((n) => ({ name: n.name, address: '127.0.0.1', initialRole: n.initialRole, ...nodeDirs(s.dir, n.name) })),
     ...(s.timings ? { timings: s.timings } : {}),
     ...(s.restore ? { restore: s.restore } : {}),
+    ...(s.failover ? { failover: s.failover } : {}),
     vms: s.vms.map((vm) => ({
       name: vm.name,
       memoryMiB: s.memoryMiB ?? 64,

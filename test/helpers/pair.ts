@@ -30,6 +30,7 @@ export interface PairOptions {
   timings?: Record<string, number>;
   restore?: Record<string, number | boolean>;
   vmExtra?: Record<string, unknown>;
+  failover?: Record<string, string>;
 }
 
 export interface TestPair {
@@ -66,7 +67,7 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
   const disks = o.disks ?? 1;
   const ports = await freePorts(vmCount * 2);
   const vms: LocalVmSpec[] = Array.from({ length: vmCount }, (_, i) => ({ name: `vm${i + 1}`, migrationPort: ports[2 * i]!, nbdPort: ports[2 * i + 1]!, disks }));
-  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra: o.vmExtra });
+  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra: o.vmExtra, failover: o.failover });
   const configPath = join(dir, 'pair.yaml');
   writeFileSync(configPath, text);
   const config = parseConfigText(text, configPath);

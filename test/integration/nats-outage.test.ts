@@ -102,4 +102,23 @@ describe('a NATS outage is not a failure (default timings)', () => {
     await pair.stopAgents();
     expect(imageHasPattern(pair.imagePath('beta', 'vm1'), 0x5d, 6 * 1024 * 1024, 1024 * 1024)).toBe(true);
   }, 60_000);
+
+  it('primary qemu killed while NATS is down (relaxed): the secondary, whose COLO stream the dead primary\'s kernel closed, takes over without the lease, with a WARNING', async () => {
+    const pair = await setupPair(tmpRun('nats-outage-relaxed'), { failover: { policy: 'relaxed' } });
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    const before = await pair.waitProtected();
+    const killing = pair.killNats(6_000);
+    await waitFor(() => !ctl(pair, 'beta').status().natsConnected, { timeoutMs: 5_000, what: 'beta sees NATS down' });
+    process.kill(pair.qemuPid('alpha', 'vm1')!, 'SIGKILL');
+    const took = await waitFor(() => {
+      const s = ctl(pair, 'beta').status();
+      return s.failover?.phase === 'runningAlone' ? s : false;
+    }, { timeoutMs: 5_000, what: 'beta to take over while NATS is still down' });
+    expect(took.natsConnected).toBe(false);
+    expect(took.transitions.map((t) => t.reason).join(' | ')).toMatch(/WARNING relaxed policy/);
+    expect(took.role).toBe('primary');
+    expect(took.epoch).toBe(before.epoch);
+    await killing;
+  }, 60_000);
 });
