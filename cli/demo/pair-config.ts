@@ -19,6 +19,8 @@ export interface LocalPairSpec {
   timings?: Record<string, number>;
   restore?: Record<string, number | boolean>;
   failover?: Record<string, string>;
+  /** Node addresses (default 127.0.0.1 each); disks export on the initial secondary's. */
+  addresses?: Partial<Record<string, string>>;
   /** Extra keys for every VM (e.g. assumeIdentical). */
   vmExtra?: Record<string, unknown>;
 }
@@ -41,7 +43,7 @@ export function localPairConfig(s: LocalPairSpec): string {
   const doc = {
     pair: s.pair,
     nats: { servers: [s.natsUrl] },
-    nodes: LOCAL_NODES.map((n) => ({ name: n.name, address: '127.0.0.1', initialRole: n.initialRole, ...nodeDirs(s.dir, n.name) })),
+    nodes: LOCAL_NODES.map((n) => ({ name: n.name, address: s.addresses?.[n.name] ?? '127.0.0.1', initialRole: n.initialRole, ...nodeDirs(s.dir, n.name) })),
     ...(s.timings ? { timings: s.timings } : {}),
     ...(s.restore ? { restore: s.restore } : {}),
     ...(s.failover ? { failover: s.failover } : {}),
@@ -57,7 +59,7 @@ export function localPairConfig(s: LocalPairSpec): string {
           'format=raw',
           `target=${diskImageName(vm.name, i)}`,
           'colo',
-          `colo-params=127.0.0.1:${vm.nbdPort}:exportname=${vm.name}-d${i}`,
+          `colo-params=${s.addresses?.beta ?? '127.0.0.1'}:${vm.nbdPort}:exportname=${vm.name}-d${i}`,
           `active-disk=${vm.name}-active${i}.qcow2`,
           `hidden-disk=${vm.name}-hidden${i}.qcow2`,
         ].join(','),

@@ -31,6 +31,7 @@ export interface PairOptions {
   restore?: Record<string, number | boolean>;
   vmExtra?: Record<string, unknown>;
   failover?: Record<string, string>;
+  addresses?: Partial<Record<'alpha' | 'beta', string>>;
 }
 
 export interface TestPair {
@@ -42,7 +43,7 @@ export interface TestPair {
   /** A client connection for the test itself, as the CLI would have. */
   client: Bus;
   /** Start a node's agent; `natsUrl` lets a test route one agent through its own path (a proxy it can cut). */
-  startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string }): Promise<Agent>;
+  startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string; qemuBinary?: string }): Promise<Agent>;
   natsPort: number;
   restartNats(downMs?: number): Promise<void>;
   /** kill -9 the nats-server, keep it down for `downMs`, start it again on the same port and store; resolves once it listens. */
@@ -67,7 +68,7 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
   const disks = o.disks ?? 1;
   const ports = await freePorts(vmCount * 2);
   const vms: LocalVmSpec[] = Array.from({ length: vmCount }, (_, i) => ({ name: `vm${i + 1}`, migrationPort: ports[2 * i]!, nbdPort: ports[2 * i + 1]!, disks }));
-  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra: o.vmExtra, failover: o.failover });
+  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra: o.vmExtra, failover: o.failover, addresses: o.addresses });
   const configPath = join(dir, 'pair.yaml');
   writeFileSync(configPath, text);
   const config = parseConfigText(text, configPath);
@@ -115,7 +116,7 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
     },
     async startAgent(node, opts = {}) {
       const cfg = opts.natsUrl ? { ...config, nats: { ...config.nats, servers: [opts.natsUrl] } } : config;
-      const a = await startAgent({ config: cfg, nodeName: node, log, kvmUsable: kvmForTests() });
+      const a = await startAgent({ config: cfg, nodeName: node, log, kvmUsable: kvmForTests(), qemuBinary: opts.qemuBinary });
       agents.set(node, a);
       return a;
     },

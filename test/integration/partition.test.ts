@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runDrill } from '../../cli/drill/run-drill.js';
 import { setupPair } from '../helpers/pair.js';
+import { createNetnsPair } from '../helpers/netns.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { tmpRun } from '../helpers/tmp-run.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -96,4 +97,50 @@ describe('partitions and NATS outages on real qemu and nats-server', () => {
       expect(c.status().transitions.some((t) => ['claiming', 'takingOver', 'carryingOn', 'fencing'].includes(t.to))).toBe(false);
     }
   });
+});
+
+describe('a partition of the primary from NATS and from its secondary (network namespaces)', () => {
+  it('the primary fences within its bound, the secondary takes over after it, and the run states never show two active copies', async () => {
+    const dir = tmpRun('partition-netns');
+    const net = createNetnsPair(dir);
+    const pair = await setupPair(dir, { addresses: net.addresses });
+    const proxy = await startTcpProxy(pair.natsPort);
+    await pair.startAgent('alpha', { natsUrl: proxy.url, qemuBinary: net.qemuBinary('alpha') });
+    await pair.startAgent('beta', { qemuBinary: net.qemuBinary('beta') });
+    const before = await pair.waitProtected(undefined, 60_000);
+    const alpha = pair.agent('alpha')!.controllers()[0]!;
+    const beta = pair.agent('beta')!.controllers()[0]!;
+    const samples: Array<{ at: number; a: string; b: string }> = [];
+    const timer = setInterval(() => {
+      void Promise.all([alpha.statusFresh(), beta.statusFresh()]).then(([a, b]) => samples.push({ at: Date.now(), a: `${a.runState}/${a.coloMode}`, b: `${b.runState}/${b.coloMode}` }));
+    }, 50);
+    try {
+      const cutAt = Date.now();
+      proxy.cut();
+      net.cut();
+      const took = await waitFor(() => {
+        const s = beta.status();
+        return s.failover?.phase === 'runningAlone' ? s : false;
+      }, { timeoutMs: 20_000, what: 'beta to take over' });
+      const a = alpha.status();
+      expect(a.failover?.phase).toMatch(/fencing|fenced/);
+      const fencedAt = a.transitions.find((t) => t.to === 'fencing')!.at;
+      const lastCheckpointAt = a.checkpoints.lastAgeMs === null ? cutAt : Date.now() - a.checkpoints.lastAgeMs;
+      // The stated bound: the later of the lease's local deadline (at most one TTL after the cut) and
+      // 2 x checkpointDelayMs + 100 after the last checkpoint, plus 100 ms for the fence itself.
+      const delay = pair.config.vms[0]!.checkpointDelayMs;
+      const ttl = pair.config.timings.leaseTtlMs;
+      expect(fencedAt - cutAt).toBeLessThanOrEqual(Math.max(ttl, lastCheckpointAt - cutAt + 2 * delay + 100) + 100);
+      // The fence came first: the secondary won the lease only after the primary had stopped acting.
+      expect(fencedAt).toBeLessThanOrEqual(took.failover!.leaseWonAt!);
+      expect(took.epoch).toBe(before.epoch + 1);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      clearInterval(timer);
+    }
+    // Never two copies serving: alpha running (in or out of COLO) while beta runs outside COLO.
+    const both = samples.filter((x) => x.a.startsWith('running/') && x.b === 'running/none');
+    expect(both, JSON.stringify(samples.slice(-20))).toEqual([]);
+    expect(samples.length).toBeGreaterThan(10);
+  }, 120_000);
 });
