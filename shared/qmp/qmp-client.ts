@@ -275,7 +275,15 @@ class QmpConnection implements QmpClient {
       this.#log.warn({ line: line.slice(0, 200) }, 'qmp line is not a JSON object, skipped');
       return;
     }
-    if (this.#greetingWaiter) return this.#greetingWaiter(msg);
+    if (this.#greetingWaiter) {
+      // qemu can write an event on a just-accepted connection before its greeting (seen with
+      // -incoming: MIGRATION setup at start-up, emitted before the monitor's "opened" runs).
+      if (typeof msg.event === 'string' && !('QMP' in msg)) {
+        this.#log.debug({ event: msg.event }, 'qmp event before the greeting, skipped');
+        return;
+      }
+      return this.#greetingWaiter(msg);
+    }
     if (typeof msg.event === 'string') return this.#dispatchEvent(msg, msg.event, receivedAtMs);
     if ('return' in msg || 'error' in msg) return this.#dispatchReply(msg);
     if (!('QMP' in msg)) this.#log.warn({ line: line.slice(0, 200) }, 'qmp message of unknown shape, skipped');

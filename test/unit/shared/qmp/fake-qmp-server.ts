@@ -13,6 +13,8 @@ export interface FakeQmpOptions {
   capabilities?: string[];
   /** false: behave like an occupied monitor and never greet. */
   greet?: boolean;
+  /** Lines written before the greeting (qemu can emit an event on a fresh connection first). */
+  beforeGreeting?: unknown[];
 }
 
 /** A minimal QMP peer: greets, answers qmp_capabilities itself and queues every other command for the test. */
@@ -81,6 +83,7 @@ export class FakeQmpServer {
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
     socket.setEncoding('utf8');
+    for (const m of this.options.beforeGreeting ?? []) socket.write(`${JSON.stringify(m)}\r\n`);
     if (this.options.greet !== false) {
       const greeting = {
         QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: 'Debian 1:7.2' }, capabilities: this.options.capabilities ?? [] },

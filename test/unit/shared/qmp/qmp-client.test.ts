@@ -93,6 +93,20 @@ describe('connectQmp handshake', () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
+  it('skips an event qemu writes before its greeting (MIGRATION setup on an -incoming qemu), then negotiates', async () => {
+    const event = { timestamp: { seconds: 1796224266, microseconds: 163781 }, event: 'MIGRATION', data: { status: 'setup' } };
+    const { server, client } = await start({ beforeGreeting: [event] });
+    expect(client.isOpen).toBe(true);
+    expect(server.capabilitiesArgs).toEqual([undefined]);
+  });
+
+  it('still refuses a first line that is neither an event nor the greeting', async () => {
+    await startServer({ beforeGreeting: [{ return: {} }] });
+    const err = await connect({ timeoutMs: 500 }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/QMP handshake .* failed/);
+    expect(String((err as { cause?: Error }).cause?.message)).toMatch(/expected a QMP greeting/);
+  });
+
   it('fails when no greeting arrives (monitor owned by another client)', async () => {
     await startServer({ greet: false });
     await expect(connect({ timeoutMs: 100 })).rejects.toThrow(/no QMP greeting/);
