@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { LockConflictError, NatsUnavailableError } from '../../shared/errors.js';
+import { LockConflictError, NatsUnavailableError, PeerUnreachableError } from '../../shared/errors.js';
 import { createLease } from '../../shared/lease/index.js';
 import { drillRequestSchema, kvBuckets, kvKeys, subjects, type Bus } from '../../shared/nats/index.js';
 import { runDrill } from '../../cli/drill/run-drill.js';
@@ -40,6 +40,23 @@ function violationFor(c: NatsCluster, user: string, subject: string): boolean {
 /** nats-server writes the violation to its log a moment after it refuses the message: wait for the line. */
 async function expectViolation(c: NatsCluster, user: string, subject: string): Promise<void> {
   await waitFor(() => violationFor(c, user, subject), { timeoutMs: 3_000, what: `a permissions violation for ${user} on ${subject} in the server logs` });
+}
+
+/**
+ * A request to a responder on another server of the cluster: its interest reaches the
+ * other servers over the routes a moment after it subscribed, and until then NATS answers
+ * "no responders" (nothing was delivered), so only that is retried.
+ */
+async function requestRouted(bus: Bus, subject: string, body: unknown): Promise<unknown> {
+  const deadline = Date.now() + 3_000;
+  for (;;) {
+    try {
+      return await bus.request(subject, body, anything, { timeoutMs: 2_000 });
+    } catch (e) {
+      if (!(e instanceof PeerUnreachableError) || Date.now() > deadline) throw e;
+      await sleep(20);
+    }
+  }
 }
 
 /** Subscriptions are registered at the server once a round trip on the same connection completes (no responders: fast). */
@@ -108,7 +125,7 @@ describe('authenticated three-server NATS cluster (generated config)', () => {
 
     // What an agent must be able to do still works: ask its peer's readiness (the
     // peer answers through allow_responses) and publish its own heartbeat.
-    await expect(alpha.request(subjects.rpc('demo', 'vm1', 'beta', 'readiness'), {}, anything, { timeoutMs: 2_000 })).resolves.toEqual({ ready: true });
+    await expect(requestRouted(alpha, subjects.rpc('demo', 'vm1', 'beta', 'readiness'), {})).resolves.toEqual({ ready: true });
     alpha.publish(subjects.heartbeat('demo', 'vm1', 'alpha'), { hb: 1 });
     await waitFor(() => received.some((m) => JSON.stringify(m) === '{"hb":1}'), { timeoutMs: 2_000, what: "alpha's own heartbeat" });
   });
@@ -129,7 +146,7 @@ describe('authenticated three-server NATS cluster (generated config)', () => {
     alpha.publish(subjects.events('demo', 'vm1'), { kind: 'test' });
     await waitFor(() => seenByDash.length === 1 && events.length === 1, { timeoutMs: 2_000, what: 'status and event at the dashboard' });
     // A status query is the one request it may make (answered from memory, no effect).
-    await expect(dash.request(subjects.agentStatus('demo', 'beta'), {}, anything, { timeoutMs: 2_000 })).resolves.toEqual({ node: 'beta', vms: [] });
+    await expect(requestRouted(dash, subjects.agentStatus('demo', 'beta'), {})).resolves.toEqual({ node: 'beta', vms: [] });
 
     // The agent creates and writes the status bucket; the dashboard reads and watches it.
     const agentKv = await alpha.kv(kvBuckets.status('demo'), { replicas: 3 });
@@ -177,8 +194,8 @@ describe('authenticated three-server NATS cluster (generated config)', () => {
     });
     beta.serve(subjects.rpc('demo', 'vm1', 'beta', 'restore'), anything, async () => ({ restoring: true }));
     await flushed(beta);
-    await expect(operator.request(subjects.rpc('demo', 'vm1', 'beta', 'drill'), { mode: 'crash' }, anything, { timeoutMs: 2_000 })).resolves.toEqual({ accepted: true });
-    await expect(operator.request(subjects.rpc('demo', 'vm1', 'beta', 'restore'), {}, anything, { timeoutMs: 2_000 })).resolves.toEqual({ restoring: true });
+    await expect(requestRouted(operator, subjects.rpc('demo', 'vm1', 'beta', 'drill'), { mode: 'crash' })).resolves.toEqual({ accepted: true });
+    await expect(requestRouted(operator, subjects.rpc('demo', 'vm1', 'beta', 'restore'), {})).resolves.toEqual({ restoring: true });
     expect(drills).toEqual([{ mode: 'crash' }]);
     // The operator of one pair is nobody to another pair.
     const otherOperator = await c.connect('other-operator');
