@@ -4,7 +4,7 @@ export type ColoSignal =
   | { type: 'CHECKPOINT_COMPLETED'; at: number; pauseMs: number }
   | { type: 'COLO_EXITED'; reason: string };
 
-function eventTimeMs(e: QmpEvent): number {
+export function eventTimeMs(e: QmpEvent): number {
   return e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000;
 }
 
@@ -44,12 +44,12 @@ export function coloEventTranslator(now: () => number = Date.now): (e: QmpEvent)
  * write did not reach the secondary. Reads are not counted: the replication
  * child is write-only by design.
  */
-export function quorumWriteFailure(e: QmpEvent): { node: string; detail: string } | null {
+export function quorumWriteFailure(e: QmpEvent): { node: string; detail: string; atMs: number } | null {
   if (e.event !== 'QUORUM_REPORT_BAD') return null;
   const type = typeof e.data.type === 'string' ? e.data.type : 'write';
   if (type !== 'write' && type !== 'flush') return null;
   const node = typeof e.data['node-name'] === 'string' ? e.data['node-name'] : '';
   const error = typeof e.data.error === 'string' ? e.data.error : 'error';
   const sector = typeof e.data.sector === 'number' ? e.data.sector : null;
-  return { node, detail: `a ${type} did not reach ${node || 'a quorum child'} (${error}${sector === null ? '' : ` at sector ${sector}`})` };
+  return { node, atMs: eventTimeMs(e), detail: `a ${type} did not reach ${node || 'a quorum child'} (${error}${sector === null ? '' : ` at sector ${sector}`})` };
 }

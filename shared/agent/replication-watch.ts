@@ -31,8 +31,6 @@ const CONFIRM_MS = 100;
 export class ReplicationWatch {
   private running = false;
   private failures = 0;
-  /** The last audit's QMP cost, for bench:audit. */
-  lastCostMs: number | null = null;
   /** Disks whose replication child qemu reported a failed write on (QUORUM_REPORT_BAD), since the child was last linked. */
   private readonly missed = new Map<number, string>();
 
@@ -79,7 +77,6 @@ export class ReplicationWatch {
         audit = await auditReplication(vm, plan, this.d.config, o);
       }
       if (this.d.vm() !== vm || this.d.checkpoint() !== cp) return null;
-      this.lastCostMs = audit.costMs;
       cp.send({ type: 'REPLICATION_AUDITED', audit });
       const ok = audit.state !== 'degraded';
       this.d.failover().replicationAudited(ok, audit.reason);

@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { RemoteError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acceptedReplySchema, subjects, type Bus } from '../nats/index.js';
-import { awaitColoMode, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
+import type { QemuImg, VmInstance, VmPlan } from '../qemu/index.js';
 import { PEER_POLL_MS } from './checkpoint-actors.js';
 import { followTransitions } from './transitions.js';
 
@@ -109,10 +109,8 @@ export class RestoreRunner {
           h.onLinking();
           return switchOver(h.requireVm().qmp, h.plan(), input.peer, { ...this.call(signal), coloSignal: this.bounded(signal) });
         }),
-        migrateIntoColo: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async ({ signal }) => {
-          await awaitColoMode(h.requireVm().qmp, 'primary', { ...this.call(this.bounded(signal)), pollMs: 5, untilRunning: true });
-          await h.verifyReplication(this.bounded(signal));
-        }),
+        // switchOver returned once qemu ran again in COLO mode primary (replication started); what is left is the audit.
+        migrateIntoColo: fromPromise<void, { vm: string; peer: PeerEndpoints }>(({ signal }) => h.verifyReplication(this.bounded(signal))),
         cleanUp: fromPromise(async () => {
           await cleanUpResync(h.requireVm().qmp, h.plan(), this.call());
         }),

@@ -211,7 +211,7 @@ export class VmController {
         if (signal) this.cp?.send(signal);
         if (e.event === 'COLO_EXIT' && e.data.reason === 'error') this.failover.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
         const lost = quorumWriteFailure(e);
-        if (lost) this.audit.noteWriteFailure(lost.node, lost.detail, e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000);
+        if (lost) this.audit.noteWriteFailure(lost.node, lost.detail, lost.atMs);
         this.live.event(e);
       }),
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coloEventTranslator } from '../../../../shared/agent/qmp-events.js';
+import { coloEventTranslator, quorumWriteFailure } from '../../../../shared/agent/qmp-events.js';
 import type { QmpEvent } from '../../../../shared/qmp/index.js';
 
 function ev(event: string, seconds: number, microseconds: number, data: Record<string, unknown> = {}): QmpEvent {
@@ -93,5 +93,19 @@ describe('coloEventTranslator', () => {
     translate(ev('STOP', 20, 0));
     expect(translate(ev('MIGRATION', 20, 100, { status: 'colo' }))).toBeNull();
     expect(translate(ev('RESUME', 20, 4_000))).toMatchObject({ type: 'CHECKPOINT_COMPLETED', pauseMs: 4 });
+  });
+});
+
+describe('quorumWriteFailure', () => {
+  const at = { seconds: 1796224266, microseconds: 163_781 };
+  it('reads a failed write on a quorum child, with qemu\'s own event time', () => {
+    const e = { event: 'QUORUM_REPORT_BAD', data: { type: 'write', 'node-name': 'replication0', error: 'Input/output error', sector: 2048, 'sectors-count': 2048 }, timestamp: at } as unknown as QmpEvent;
+    expect(quorumWriteFailure(e)).toEqual({ node: 'replication0', atMs: 1796224266163.781, detail: 'a write did not reach replication0 (Input/output error at sector 2048)' });
+  });
+  it('counts a flush, not a read, and ignores other events', () => {
+    const ev = (data: Record<string, unknown>, event = 'QUORUM_REPORT_BAD') => ({ event, data, timestamp: at }) as unknown as QmpEvent;
+    expect(quorumWriteFailure(ev({ type: 'flush', 'node-name': 'replication0' }))?.detail).toBe('a flush did not reach replication0 (error)');
+    expect(quorumWriteFailure(ev({ type: 'read', 'node-name': 'replication0' }))).toBeNull();
+    expect(quorumWriteFailure(ev({ type: 'write' }, 'QUORUM_FAILURE'))).toBeNull();
   });
 });
