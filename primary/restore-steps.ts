@@ -124,13 +124,14 @@ export async function attachReplication(qmp: QmpClient, plan: VmPlan, peer: Peer
 }
 
 /** After a failed attempt: no mirror left, no replication child, the VM running. Each step tolerates "already so". */
-export async function cleanUpResync(qmp: QmpClient, plan: VmPlan, call: Call): Promise<void> {
+export async function cleanUpResync(qmp: QmpClient, plan: VmPlan, call: Call, o: { resume: boolean } = { resume: true }): Promise<void> {
   for (const d of coloDisks(plan)) {
     await qmp.execute('block-job-cancel', { device: resyncJobId(d.index), force: true }, call).catch(() => undefined);
     await qmp.execute('x-blockdev-change', { parent: d.ids.top, child: 'children.1' }, call).catch(() => undefined);
     await qmp.hmp(`drive_del ${d.ids.replicationNode}`, call).catch(() => undefined);
   }
   await qmp.execute('migrate_cancel', undefined, call).catch(() => undefined);
+  if (!o.resume) return;
   const st = await queryStatus(qmp, call);
   if (!st.running && (st.status === 'paused' || st.status === 'postmigrate')) await qmp.execute('cont', undefined, call);
 }

@@ -1,59 +1,8 @@
 import { assign, fromPromise, setup } from 'xstate';
-import type { ReplicationAudit } from '../shared/disk/index.js';
-import { emptyCheckpointLog, recordCheckpoint, type CheckpointLog } from './checkpoint-figures.js';
+import { emptyCheckpointLog, recordCheckpoint } from './checkpoint-figures.js';
+import type { CheckpointContext, CheckpointEvent, CheckpointInput, ColoRole, PeerEndpoints } from './checkpoint-types.js';
 
-/** The last audit of qemu's own replication state (shared/disk/replication-audit.ts), with when it ran. */
-export interface ReplicationView extends ReplicationAudit {
-  checkedAt: number;
-}
-
-/** Where the secondary receives the COLO stream and serves its disks. */
-export interface PeerEndpoints {
-  node: string;
-  migrationUri: string;
-  nbd: { host: string; port: number };
-  disks: ReadonlyArray<{ index: number; exportName: string; sizeBytes: number }>;
-}
-
-export type ColoRole = 'primary' | 'secondary';
-
-export interface CheckpointInput {
-  vm: string;
-  node: string;
-  role: ColoRole;
-  protectTimeoutMs: number;
-  stallBoundMs: number;
-  retryDelayMs: number;
-  /** Start by watching a COLO that is already running (after a restore, or when adopting a live qemu). */
-  resumeColo?: boolean;
-  /** Adopted a live qemu that is not in COLO: keep hands off it, say why. */
-  holdAdopted?: boolean;
-  /** The reason to show for a resumed or held start. */
-  resumeReason?: string;
-  /** Skip the first protection's copy of the disks onto the secondary (the operator vouches they are identical). */
-  assumeIdentical?: boolean;
-}
-
-export interface CheckpointContext extends CheckpointInput {
-  reason: string;
-  qemuPid: number | null;
-  peer: PeerEndpoints | null;
-  checkpoints: CheckpointLog;
-  attempts: number;
-  /** Null until qemu's block graph has been audited in COLO: until then the node is not protected. */
-  replication: ReplicationView | null;
-}
-
-export type CheckpointEvent =
-  | { type: 'CHECKPOINT_COMPLETED'; at: number; pauseMs: number }
-  | { type: 'QEMU_EXITED'; reason: string }
-  | { type: 'COLO_EXITED'; reason: string }
-  /** The secondary turned the primary away (e.g. disk sizes differ); it keeps waiting for a fixed primary. */
-  | { type: 'PRIMARY_REFUSED'; reason: string }
-  /** Progress of the first protection's copy of the disks onto the secondary. */
-  | { type: 'SYNC_PROGRESS'; bytesDone: number; bytesTotal: number }
-  /** An audit of qemu's own replication state finished (only successful reads of qemu are sent). */
-  | { type: 'REPLICATION_AUDITED'; audit: ReplicationView };
+export type { CheckpointContext, CheckpointEvent, CheckpointInput, ColoRole, PeerEndpoints, ReplicationView } from './checkpoint-types.js';
 
 interface Failure {
   message?: string;
@@ -62,6 +11,13 @@ interface Failure {
 
 function describe(error: unknown): string {
   return (error as Failure | undefined)?.message ?? String(error);
+}
+
+/** 2, 4, 8, 16, 32 s with the default 2 s base: a secondary that keeps failing is not hammered, a one-off failure is retried soon. */
+const RETRY_BACKOFF_STEPS = 5;
+
+export function retryBackoffMs(baseMs: number, failures: number): number {
+  return baseMs * 2 ** (Math.min(Math.max(failures, 1), RETRY_BACKOFF_STEPS) - 1);
 }
 
 function notProvided(name: string): never {
@@ -81,7 +37,7 @@ export const checkpointMachine = setup({
     awaitPeerReady: fromPromise<PeerEndpoints, { vm: string }>(async () => notProvided('awaitPeerReady')),
     syncPeer: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => notProvided('syncPeer')),
     attachReplication: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => notProvided('attachReplication')),
-    cleanUpProtect: fromPromise<void, { vm: string }>(async () => notProvided('cleanUpProtect')),
+    cleanUpProtect: fromPromise<void, { vm: string; resume: boolean }>(async () => notProvided('cleanUpProtect')),
     startMigration: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async () => notProvided('startMigration')),
     awaitColo: fromPromise<void, { vm: string; role: ColoRole }>(async () => notProvided('awaitColo')),
   },
@@ -93,7 +49,7 @@ export const checkpointMachine = setup({
   delays: {
     protectTimeoutMs: ({ context }) => context.protectTimeoutMs,
     stallBoundMs: ({ context }) => context.stallBoundMs,
-    retryDelayMs: ({ context }) => context.retryDelayMs,
+    retryBackoffMs: ({ context }) => retryBackoffMs(context.retryDelayMs, context.failures),
   },
   actions: {
     recordAudit: assign({ replication: ({ context, event }) => (event.type === 'REPLICATION_AUDITED' ? event.audit : context.replication) }),
@@ -112,9 +68,12 @@ export const checkpointMachine = setup({
     checkpoints: emptyCheckpointLog,
     attempts: 0,
     replication: null,
+    failures: 0,
+    standDown: false,
   }),
   initial: 'starting',
   on: {
+    STAND_DOWN: { actions: assign({ standDown: true }) },
     QEMU_EXITED: {
       target: '.qemuGone',
       actions: assign({ reason: ({ event }) => `qemu exited: ${event.reason}`, qemuPid: null }),
@@ -185,6 +144,9 @@ export const checkpointMachine = setup({
     awaitingSecondary: {
       tags: ['waiting'],
       entry: assign({ attempts: ({ context }) => context.attempts + 1 }),
+      on: {
+        STAND_DOWN: { target: 'superseded', actions: assign({ standDown: true, reason: 'the failover machine acted: a restore brings protection back' }) },
+      },
       invoke: {
         src: 'awaitPeerReady',
         input: ({ context }) => ({ vm: context.vm }),
@@ -252,7 +214,7 @@ export const checkpointMachine = setup({
       invoke: {
         src: 'awaitColo',
         input: ({ context }) => ({ vm: context.vm, role: context.role }),
-        onDone: { target: 'coloRunning', actions: assign({ reason: 'COLO running: the secondary follows every checkpoint' }) },
+        onDone: { target: 'coloRunning', actions: assign({ failures: 0, reason: 'COLO running: the secondary follows every checkpoint' }) },
         onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `COLO did not start: ${describe(event.error)}` }) },
       },
       after: {
@@ -305,14 +267,26 @@ export const checkpointMachine = setup({
     unprotected: {
       tags: ['degraded'],
       // Never leave the VM paused, a mirror running or a half-linked child behind a failed attempt.
-      invoke: { src: 'cleanUpProtect', input: ({ context }) => ({ vm: context.vm }), onError: { actions: assign({ reason: ({ context, event }) => `${context.reason} (clean-up: ${describe(event.error)})` }) } },
-      after: {
-        retryDelayMs: {
-          guard: ({ context }) => context.peer === null,
-          target: 'awaitingSecondary',
-        },
+      invoke: {
+        src: 'cleanUpProtect',
+        // Once the failover machine acted (it may have fenced the VM) the clean-up never resumes the guest.
+        input: ({ context }) => ({ vm: context.vm, resume: !context.standDown }),
+        onDone: { target: 'awaitingRetry' },
+        onError: { target: 'awaitingRetry', actions: assign({ reason: ({ context, event }) => `${context.reason} (clean-up: ${describe(event.error)})` }) },
       },
     },
+    // Any failed attempt is tried again, from asking the secondary, after a growing delay: one slow step must not leave the VM unprotected for good.
+    awaitingRetry: {
+      tags: ['degraded'],
+      entry: assign({ failures: ({ context }) => context.failures + 1 }),
+      after: {
+        retryBackoffMs: [
+          { guard: ({ context }) => context.standDown, target: 'superseded', actions: assign({ reason: ({ context }) => `${context.reason}; the failover machine acted, a restore brings protection back` }) },
+          { target: 'awaitingSecondary', actions: assign({ peer: null }) },
+        ],
+      },
+    },
+    superseded: { tags: ['degraded'] },
     coloLost: { tags: ['degraded'] },
     adoptedIdle: { tags: ['degraded'] },
     qemuGone: { tags: ['degraded'] },

@@ -195,7 +195,7 @@ export const failoverMachine = setup({
       always: [{ guard: 'isSecondary', target: 'takingOver' }, { target: 'carryingOn' }],
     },
     takingOver: {
-      tags: ['failingOver'],
+      tags: ['failingOver', 'acted'],
       on: {
         LEASE_LOST: { target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost during takeover (${event.reason}): fencing the VM` }) },
       },
@@ -215,7 +215,7 @@ export const failoverMachine = setup({
       },
     },
     carryingOn: {
-      tags: ['failingOver'],
+      tags: ['failingOver', 'acted'],
       on: {
         LEASE_LOST: { target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost while dropping the secondary (${event.reason}): fencing the VM` }) },
       },
@@ -234,7 +234,7 @@ export const failoverMachine = setup({
       },
     },
     runningAlone: {
-      tags: ['active', 'alone'],
+      tags: ['active', 'alone', 'acted'],
       on: {
         RESTORED: { target: 'watching', actions: assign({ role: 'primary', reason: 'protected again: a fresh secondary follows in COLO' }) },
         LEASE_LOST: {
@@ -273,7 +273,7 @@ export const failoverMachine = setup({
       after: { standbyRetryMs: { target: 'claiming', actions: assign({ reason: 'trying the lease again' }) } },
     },
     fencing: {
-      tags: ['fenced'],
+      tags: ['fenced', 'acted'],
       invoke: {
         src: 'fenceVm',
         input: ({ context }) => ({ vm: context.vm }),
@@ -281,7 +281,7 @@ export const failoverMachine = setup({
         onError: { target: 'fenced', actions: assign({ reason: ({ event }) => `fencing: ${describe(event.error)}; the VM is not serving` }) },
       },
     },
-    fenced: { tags: ['fenced'] },
+    fenced: { tags: ['fenced', 'acted'] },
     notPromotable: {
       tags: ['down'],
       on: {
@@ -289,7 +289,7 @@ export const failoverMachine = setup({
       },
     },
     releasing: {
-      tags: ['down'],
+      tags: ['down', 'acted'],
       invoke: {
         src: 'releaseLease',
         input: ({ context }) => ({ vm: context.vm }),
@@ -297,8 +297,8 @@ export const failoverMachine = setup({
         onError: { target: 'down', actions: assign({ reason: ({ context, event }) => `${context.reason} (release failed: ${describe(event.error)}; the peer waits for expiry)` }) },
       },
     },
-    down: { tags: ['down'] },
-    failed: { tags: ['down'] },
+    down: { tags: ['down', 'acted'] },
+    failed: { tags: ['down', 'acted'] },
   },
 });
 

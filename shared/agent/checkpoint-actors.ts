@@ -74,8 +74,8 @@ export function provideCheckpoint(h: CheckpointHost) {
         h.onLinking();
         await attachReplication(h.requireVm().qmp, plan, input.peer, h.call(signal));
       }),
-      cleanUpProtect: actor(async () => {
-        if (plan.role === 'primary' && h.hasVm()) await cleanUpResync(h.requireVm().qmp, plan, h.call());
+      cleanUpProtect: actor<void, { vm: string; resume: boolean }>(async ({ input }) => {
+        if (plan.role === 'primary' && h.hasVm()) await cleanUpResync(h.requireVm().qmp, plan, h.call(), { resume: input.resume });
       }),
       startMigration: actor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => startMigration(h.requireVm().qmp, plan, input.peer, h.call(signal))),
       awaitColo: actor(({ signal }) => awaitColoMode(h.requireVm().qmp, plan.role, { ...h.call(signal), pollMs: 5, untilRunning: plan.role === 'primary' })),

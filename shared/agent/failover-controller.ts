@@ -25,7 +25,8 @@ export interface FailoverDeps {
   vm: () => VmInstance | null;
   /** Wall-clock ms of the last checkpoint completed on this node (null: none yet). */
   lastCheckpointAt: () => number | null;
-  onTransition: (record: TransitionRecord) => void;
+  /** `acted`: the machine is in a state where it took over, carried on, fenced or gave up (tag `acted`). */
+  onTransition: (record: TransitionRecord, acted: boolean) => void;
   /** The lease could not be renewed while checkpoints flow (true) / was renewed again (false): for the status. */
   onLeaseUnconfirmed?: (unconfirmed: boolean) => void;
   /** Fenced, and the peer has taken over (a higher epoch seen): stop our paused qemu for good. */
@@ -208,7 +209,7 @@ export class FailoverController {
       (record, snap) => {
         const level = snap.hasTag('fenced') || snap.hasTag('down') || snap.context.reason.startsWith('WARNING') ? 'warn' : 'info';
         this.d.log[level]({ machine: 'failover', from: record.from, to: record.to, reason: record.reason, epoch: snap.context.epoch }, 'transition');
-        this.d.onTransition(record);
+        this.d.onTransition(record, snap.hasTag('acted'));
         if (snap.hasTag('fenced') || snap.hasTag('down')) this.keeper.letGo();
         if (record.to === 'fenced') this.maybeStopFenced();
       },

@@ -133,8 +133,9 @@ export class VmController {
       plan: () => this.plan,
       vm: () => this.vm,
       lastCheckpointAt: () => this.cp?.getSnapshot().context.checkpoints.lastAt ?? null,
-      onTransition: (record) => {
+      onTransition: (record, acted) => {
         if (record.to === 'fencing') this.restore.leaseLost(record.reason);
+        if (acted) this.cp?.send({ type: 'STAND_DOWN' }); // a half-done first protection is not retried: a restore brings it back
         this.recordTransition('failover', record);
       },
       onLeaseUnconfirmed: () => this.publishStatus(),
@@ -298,7 +299,6 @@ export class VmController {
 
   /** A human-monitor command on this VM's qemu (qemu-io in tests and drills). */
   hmp = (commandLine: string): Promise<string> => this.requireVm().qmp.hmp(commandLine, this.call());
-
   writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean) {
     return writePattern(this.requireVm(), this.plan, () => this.cp?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint });
   }

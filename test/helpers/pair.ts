@@ -12,6 +12,7 @@ import { isKvmUsable, qemuImg } from '../../shared/qemu/index.js';
 import type { VmStatus } from '../../state-machines/index.js';
 import { startNatsServer } from './nats.js';
 import { waitFor } from './wait-for.js';
+import { protectedOrWhy } from './why-not-protected.js';
 
 const MiB = 1024 * 1024;
 
@@ -123,10 +124,7 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
     agent: (node) => agents.get(node),
     status,
     waitProtected: (vm, timeoutMs = 30_000) =>
-      waitFor(async () => {
-        const s = await status(vm);
-        return s.protected ? s : false;
-      }, { timeoutMs, what: `${vm ?? vms[0]!.name} protected` }),
+      waitFor(async () => protectedOrWhy(await status(vm)), { timeoutMs, what: `${vm ?? vms[0]!.name} protected` }),
     imagePath: (node, vm, disk = 0) => join(nodeDirs(dir, node).imageDir, diskImageName(vm, disk)),
     qemuPid,
     async stopAgents() {

@@ -7,6 +7,8 @@ import { agentStatusReplySchema, connectBus, subjects, type Bus, type NodeStatus
 import type { VmStatus } from '../../state-machines/index.js';
 import { kvmForTests } from './pair.js';
 import { waitFor } from './wait-for.js';
+import { protectedOrWhy } from './why-not-protected.js';
+import { printAgentLogTails } from './log-tails.js';
 
 export interface ProcessPair {
   pair: LocalPair;
@@ -19,7 +21,8 @@ export interface ProcessPair {
 /** The demo's pair: agents as real processes (so a test can SIGKILL and restart them), torn down by PID at the end. */
 export async function processPair(dir: string): Promise<ProcessPair> {
   const pair = await startLocalPair({ dir, accelerator: kvmForTests() ? 'auto' : 'tcg' });
-  onTestFinished(async () => {
+  onTestFinished(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') printAgentLogTails(dir);
     await pair.teardown();
   });
   const config = loadConfig(pair.configPath);
@@ -32,8 +35,7 @@ export async function processPair(dir: string): Promise<ProcessPair> {
     nodeStatus: async (node) => (await bus.request(subjects.agentStatus(config.pair, node), {}, agentStatusReplySchema, { timeoutMs: 1_000 })).vms[0]!,
     protectedStatus: (timeoutMs = 60_000) =>
       waitFor(async () => {
-        const vm = (await queryPairStatus(bus, config, 1_000)).vms[0];
-        return vm?.protected ? vm : false;
+        return protectedOrWhy((await queryPairStatus(bus, config, 1_000)).vms[0]);
       }, { timeoutMs, what: 'protected' }),
   };
 }

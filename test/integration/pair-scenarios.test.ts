@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { setupPair } from '../helpers/pair.js';
+import { imageHasPattern } from '../helpers/pattern.js';
 import { tmpRun } from '../helpers/tmp-run.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -43,7 +44,7 @@ describe('protecting pairs on real qemu and nats-server', () => {
     await pair.startAgent('alpha');
     const refused = await waitFor(async () => {
       const s = await pair.status();
-      return s.nodes[0]!.phase === 'unprotected' && s.nodes[1]!.reason?.startsWith('refused the primary') && s.nodes[1]!.coloMode ? s : false;
+      return ['unprotected', 'awaitingRetry'].includes(s.nodes[0]!.phase ?? '') && s.nodes[1]!.reason?.startsWith('refused the primary') && s.nodes[1]!.coloMode ? s : false;
     }, { timeoutMs: 15_000, what: 'both sides to report the refusal' });
     expect(refused.protected).toBe(false);
     expect(refused.reason).toMatch(/disk 0.*33554432 bytes.*67108864 bytes/);
@@ -51,5 +52,27 @@ describe('protecting pairs on real qemu and nats-server', () => {
     expect(refused.nodes[0]!.coloMode).toBe('none');
     expect(refused.nodes[1]!.coloMode).toBe('none');
     expect(refused.nodes[1]!.reason).toMatch(/refuses disk 0/);
+  });
+
+  it('a first protection that fails after the secondary answered (its copy job cancelled) is tried again and protects', async () => {
+    // The copy is slowed so the test can cancel it mid-way, as an NBD error would end it.
+    const pair = await setupPair(tmpRun('protect-retry'), { restore: { bandwidthBytesPerSec: 16 * MiB } });
+    await pair.startAgent('beta');
+    await pair.startAgent('alpha');
+    const alpha = pair.agent('alpha')!.controllers()[0]!;
+    await waitFor(() => alpha.status().phase === 'syncing', { timeoutMs: 30_000, what: 'the first copy onto the secondary', intervalMs: 10 });
+    expect(await alpha.hmp('block_job_cancel -f resync0')).toBe('');
+    await waitFor(() => alpha.status().phase === 'awaitingRetry', { timeoutMs: 10_000, what: 'the failed attempt to be cleaned up', intervalMs: 10 });
+    expect(alpha.status().reason).toMatch(/cannot copy the disks onto the secondary/);
+    const s = await pair.waitProtected(undefined, 60_000);
+    expect(s.nodes.map((n) => n.coloMode)).toEqual(['primary', 'secondary']);
+    const to = alpha.status().transitions.map((t) => t.to);
+    expect(to.filter((t) => t === 'syncing')).toHaveLength(2);
+    expect(to.indexOf('awaitingRetry')).toBeLessThan(to.lastIndexOf('syncing'));
+    // The retry copied the disk again and replicates: a checkpointed write is on the secondary's image.
+    const w = await alpha.writePattern(0x5d, 8 * MiB, MiB, true);
+    expect(w.ok).toBe(true);
+    await pair.stopAgents();
+    expect(imageHasPattern(pair.imagePath('beta', 'vm1'), 0x5d, 8 * MiB, MiB)).toBe(true);
   });
 });

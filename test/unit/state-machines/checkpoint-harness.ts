@@ -38,7 +38,7 @@ export function fakes() {
     awaitPeerReady: controllable<PeerEndpoints, { vm: string }>(),
     syncPeer: controllable<void, { vm: string; peer: PeerEndpoints }>(),
     attachReplication: controllable<void, { vm: string; peer: PeerEndpoints }>(),
-    cleanUpProtect: controllable<void, { vm: string }>(),
+    cleanUpProtect: controllable<void, { vm: string; resume: boolean }>(),
     startMigration: controllable<void, { vm: string; peer: PeerEndpoints }>(),
     awaitColo: controllable<void, { vm: string; role: ColoRole }>(),
   };

@@ -217,7 +217,7 @@ describe('checkpointMachine: default actors fail loudly', () => {
     actor.start();
     launch.last().resolve({ pid: 5 });
     await flush();
-    expect(stateOf(actor)).toBe('unprotected');
+    expect(stateOf(actor)).toBe('awaitingRetry');
     // unprotected's clean-up is missing too, and says so after the cause.
     expect(reasonOf(actor)).toBe('secondary not usable: actor awaitPeerReady not provided (clean-up: actor cleanUpProtect not provided)');
   });

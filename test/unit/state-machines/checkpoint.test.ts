@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { retryBackoffMs } from '../../../state-machines/checkpoint.js';
 import {
   PEER,
   TIMING,
@@ -220,7 +221,7 @@ describe('checkpointMachine: invoke errors', () => {
     expect(stateOf(actor)).toBe('unprotected');
     expect(reasonOf(actor)).toBe(`${prefix}: peer said no`);
     // A failed attempt is cleaned up (VM resumed, mirror cancelled, half-linked child removed).
-    expect(f.cleanUpProtect.last().input).toEqual({ vm: 'vm1' });
+    expect(f.cleanUpProtect.last().input).toEqual({ vm: 'vm1', resume: true });
     f.cleanUpProtect.last().resolve();
     await flush();
     expect(reasonOf(actor)).toBe(`${prefix}: peer said no`);
@@ -232,7 +233,7 @@ describe('checkpointMachine: invoke errors', () => {
     await flush();
     f.cleanUpProtect.last().reject(new Error('cont failed'));
     await flush();
-    expect(stateOf(actor)).toBe('unprotected');
+    expect(stateOf(actor)).toBe('awaitingRetry');
     expect(reasonOf(actor)).toBe('cannot attach replication: nbd refused (clean-up: cont failed)');
   });
 
@@ -250,8 +251,10 @@ describe('checkpointMachine: unprotected retry', () => {
     f.awaitPeerReady.last().reject(new Error('no responders'));
     await flush();
     expect(stateOf(actor)).toBe('unprotected');
+    f.cleanUpProtect.last().resolve();
+    await flush();
     await advance(TIMING.retryDelayMs - 1);
-    expect(stateOf(actor)).toBe('unprotected');
+    expect(stateOf(actor)).toBe('awaitingRetry');
     await advance(1);
     expect(stateOf(actor)).toBe('awaitingSecondary');
     expect(actor.getSnapshot().context.attempts).toBe(2);
@@ -259,14 +262,81 @@ describe('checkpointMachine: unprotected retry', () => {
     expect(f.cleanUpProtect.calls).toHaveLength(1);
   });
 
-  it('stays unprotected once a peer was obtained', async () => {
+  it('retries from asking the secondary after a failure with a peer, once the clean-up is done, with a doubling delay', async () => {
     const { actor, f } = await primaryTo('attaching');
     f.attachReplication.last().reject(new Error('nbd refused'));
     await flush();
-    await advance(TIMING.retryDelayMs * 10);
     expect(stateOf(actor)).toBe('unprotected');
+    await advance(TIMING.retryDelayMs * 10);
+    // No retry while the clean-up (resume the VM, cancel the mirror) is still running.
+    expect(stateOf(actor)).toBe('unprotected');
+    expect(f.cleanUpProtect.last().input).toEqual({ vm: 'vm1', resume: true });
+    f.cleanUpProtect.last().resolve();
+    await flush();
+    expect(stateOf(actor)).toBe('awaitingRetry');
+    expect(reasonOf(actor)).toBe('cannot attach replication: nbd refused');
+    await advance(TIMING.retryDelayMs);
+    expect(stateOf(actor)).toBe('awaitingSecondary');
+    expect(actor.getSnapshot().context.peer).toBeNull();
+    expect(f.awaitPeerReady.calls).toHaveLength(2);
+    // A second failure waits twice as long.
+    f.awaitPeerReady.last().reject(new Error('no responders'));
+    await flush();
+    f.cleanUpProtect.last().resolve();
+    await flush();
+    await advance(2 * TIMING.retryDelayMs - 1);
+    expect(stateOf(actor)).toBe('awaitingRetry');
+    await advance(1);
+    expect(stateOf(actor)).toBe('awaitingSecondary');
+  });
+
+  it('a failed attempt is retried through to COLO running, which resets the delay', async () => {
+    const { actor, f } = await primaryTo('syncing');
+    f.syncPeer.last().reject(new Error('a resync job ended before it was ready'));
+    await flush();
+    f.cleanUpProtect.last().resolve();
+    await flush();
+    await advance(TIMING.retryDelayMs);
+    f.awaitPeerReady.last().resolve(PEER);
+    await flush();
+    f.syncPeer.last().resolve();
+    await flush();
+    f.attachReplication.last().resolve();
+    await flush();
+    f.startMigration.last().resolve();
+    await flush();
+    f.awaitColo.last().resolve();
+    await flush();
+    expect(stateOf(actor)).toBe('coloRunning');
+    expect(actor.getSnapshot().context.failures).toBe(0);
+  });
+
+  it('once the failover machine acted it stops retrying and the clean-up never resumes the guest', async () => {
+    const { actor, f } = await primaryTo('syncing');
+    actor.send({ type: 'STAND_DOWN' });
+    f.syncPeer.last().reject(new Error('NBD went away'));
+    await flush();
+    expect(f.cleanUpProtect.last().input).toEqual({ vm: 'vm1', resume: false });
+    f.cleanUpProtect.last().resolve();
+    await flush();
+    await advance(TIMING.retryDelayMs);
+    expect(stateOf(actor)).toBe('superseded');
+    expect(reasonOf(actor)).toContain('a restore brings protection back');
     expect(f.awaitPeerReady.calls).toHaveLength(1);
-    expect(f.cleanUpProtect.calls).toHaveLength(1);
+  });
+
+  it('asking the secondary again stops at once when the failover machine acts', async () => {
+    const { actor, f } = await primaryTo('awaitingSecondary');
+    actor.send({ type: 'STAND_DOWN' });
+    await flush();
+    expect(stateOf(actor)).toBe('superseded');
+    expect(f.awaitPeerReady.last().signal.aborted).toBe(true);
   });
 });
 
+describe('retryBackoffMs', () => {
+  it('doubles from the base up to five steps', () => {
+    expect([1, 2, 3, 4, 5, 6, 50].map((n) => retryBackoffMs(2_000, n))).toEqual([2_000, 4_000, 8_000, 16_000, 32_000, 32_000, 32_000]);
+    expect(retryBackoffMs(2_000, 0)).toBe(2_000);
+  });
+});

@@ -44,14 +44,14 @@ describe('failoverMachine: primary', () => {
     f.claimLease.last().resolve({ epoch: 4, at: T0 + 15 });
     await flush();
     expect(stateOf(actor)).toBe('carryingOn');
-    expect(tagsOf(actor)).toEqual(['failingOver']);
+    expect(tagsOf(actor)).toEqual(['acted', 'failingOver']);
     expect(reasonOf(actor)).toContain('epoch 4');
     expect(f.carryOnAlone.last().input).toEqual({ vm: 'vm1', epoch: 4 });
 
     f.carryOnAlone.last().resolve({ at: T0 + 60 });
     await flush();
     expect(stateOf(actor)).toBe('runningAlone');
-    expect(tagsOf(actor)).toEqual(['active', 'alone']);
+    expect(tagsOf(actor)).toEqual(['acted', 'active', 'alone']);
     expect(actor.getSnapshot().context).toMatchObject({ role: 'primary', epoch: 4, detectedAt: T0, leaseWonAt: T0 + 15, takeoverAt: T0 + 60 });
     expect(reasonOf(actor)).toContain('no heartbeat from beta');
     expect(f.takeOver.calls).toHaveLength(0);
@@ -65,7 +65,7 @@ describe('failoverMachine: primary', () => {
     f.carryOnAlone.last().reject(new Error('qemu is not running'));
     await flush();
     expect(stateOf(actor)).toBe('failed');
-    expect(tagsOf(actor)).toEqual(['down']);
+    expect(tagsOf(actor)).toEqual(['acted', 'down']);
     expect(reasonOf(actor)).toContain('qemu is not running');
   });
 });
@@ -75,7 +75,7 @@ describe('failoverMachine: lease lost', () => {
     const { actor, f, send } = startFailover('primary');
     send({ type: 'LEASE_LOST', reason: 'another node took the lease' });
     expect(stateOf(actor)).toBe('fencing');
-    expect(tagsOf(actor)).toEqual(['fenced']);
+    expect(tagsOf(actor)).toEqual(['acted', 'fenced']);
     expect(f.fenceVm.calls).toHaveLength(1);
     expect(f.fenceVm.last().input).toEqual({ vm: 'vm1' });
     expect(reasonOf(actor)).toContain('another node took the lease');
@@ -83,7 +83,7 @@ describe('failoverMachine: lease lost', () => {
     f.fenceVm.last().resolve();
     await flush();
     expect(stateOf(actor)).toBe('fenced');
-    expect(tagsOf(actor)).toEqual(['fenced']);
+    expect(tagsOf(actor)).toEqual(['acted', 'fenced']);
     expect(reasonOf(actor)).toMatch(/another node took the lease.*VM paused/);
     expect(f.claimLease.calls).toHaveLength(0);
   });
@@ -131,7 +131,7 @@ describe('failoverMachine: local failures', () => {
     const { actor, f, send } = startFailover(role);
     send({ type: 'LOCAL_QEMU_LOST', reason: 'qemu exited with signal SIGKILL', at: T0 });
     expect(stateOf(actor)).toBe('releasing');
-    expect(tagsOf(actor)).toEqual(['down']);
+    expect(tagsOf(actor)).toEqual(['acted', 'down']);
     expect(f.releaseLease.last().input).toEqual({ vm: 'vm1' });
     expect(actor.getSnapshot().context).toMatchObject({ trigger: 'qemu exited with signal SIGKILL', detectedAt: T0 });
     expect(reasonOf(actor)).toContain('handing the lease over');
@@ -139,7 +139,7 @@ describe('failoverMachine: local failures', () => {
     f.releaseLease.last().resolve();
     await flush();
     expect(stateOf(actor)).toBe('down');
-    expect(tagsOf(actor)).toEqual(['down']);
+    expect(tagsOf(actor)).toEqual(['acted', 'down']);
     expect(f.claimLease.calls).toHaveLength(0);
   });
 

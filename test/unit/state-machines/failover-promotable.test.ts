@@ -196,7 +196,7 @@ describe('failover: an audit that found replication broken', () => {
     const { actor, f, send } = start('primary');
     send({ type: 'REPLICATION_BROKEN', reason: 'disk 0: replication child writes to 10.0.0.9:9101/vm1-d0', at: T0 + 5 });
     expect(stateOf(actor)).toBe('carryingOn');
-    expect(tagsOf(actor)).toEqual(['failingOver']);
+    expect(tagsOf(actor)).toEqual(['acted', 'failingOver']);
     expect(reasonOf(actor)).toBe(
       'replication broken (disk 0: replication child writes to 10.0.0.9:9101/vm1-d0): dropping the secondary so a resync can repair it',
     );
@@ -246,7 +246,7 @@ describe('failover: RESTORED', () => {
     f.takeOver.last().resolve({ at: T0 + 20 });
     await flush();
     expect(stateOf(actor)).toBe('runningAlone');
-    expect(tagsOf(actor)).toEqual(['active', 'alone']);
+    expect(tagsOf(actor)).toEqual(['acted', 'active', 'alone']);
     send({ type: 'RESTORED' });
     expect(stateOf(actor)).toBe('watching');
     expect(tagsOf(actor)).toEqual(['watching']);
@@ -285,7 +285,7 @@ describe('failover: LEASE_LOST while acting', () => {
     const claim = f.claimLease.last();
     send(leaseLost('kv entry deleted'));
     expect(stateOf(actor)).toBe('fencing');
-    expect(tagsOf(actor)).toEqual(['fenced']);
+    expect(tagsOf(actor)).toEqual(['acted', 'fenced']);
     expect(reasonOf(actor)).toBe('lease lost while claiming (kv entry deleted): fencing the VM');
     expect(claim.signal.aborted).toBe(true);
     expect(f.fenceVm.last().input).toEqual({ vm: 'vm1' });
@@ -411,7 +411,7 @@ describe('failover: standingBy decides on the peer liveness it has seen', () => 
     const { actor, f, send } = await standingBy();
     send(qemuLost());
     expect(stateOf(actor)).toBe('releasing');
-    expect(tagsOf(actor)).toEqual(['down']);
+    expect(tagsOf(actor)).toEqual(['acted', 'down']);
     expect(reasonOf(actor)).toBe('our qemu is gone (qemu exited with signal 9): handing the lease over');
     expect(f.releaseLease.last().input).toEqual({ vm: 'vm1' });
     f.releaseLease.last().resolve();
@@ -447,7 +447,7 @@ describe('failover: takeover and carry-on are bounded by actionTimeoutMs', () =>
     expect(stateOf(actor)).toBe('takingOver');
     await advance(1);
     expect(stateOf(actor)).toBe('failed');
-    expect(tagsOf(actor)).toEqual(['down']);
+    expect(tagsOf(actor)).toEqual(['acted', 'down']);
     expect(reasonOf(actor)).toBe('takeover did not finish in time; operator action needed');
     expect(takeOver.signal.aborted).toBe(true);
     takeOver.resolve({ at: T0 + 99_999 });

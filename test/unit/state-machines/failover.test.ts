@@ -39,7 +39,7 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
     f.claimLease.last().resolve({ epoch: 4, at: T0 + 40 });
     await flush();
     expect(stateOf(actor)).toBe('takingOver');
-    expect(tagsOf(actor)).toEqual(['failingOver']);
+    expect(tagsOf(actor)).toEqual(['acted', 'failingOver']);
     expect(actor.getSnapshot().context).toMatchObject({ epoch: 4, leaseWonAt: T0 + 40, role: 'secondary', takeoverAt: null });
     expect(reasonOf(actor)).toContain('epoch 4');
     expect(f.takeOver.last().input).toEqual({ vm: 'vm1', epoch: 4 });
@@ -48,7 +48,7 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
     await flush();
     const snap = actor.getSnapshot();
     expect(snap.value).toBe('runningAlone');
-    expect(tagsOf(actor)).toEqual(['active', 'alone']);
+    expect(tagsOf(actor)).toEqual(['acted', 'active', 'alone']);
     expect(snap.context).toMatchObject({
       role: 'primary',
       epoch: 4,
@@ -126,7 +126,7 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
     f.takeOver.last().reject(new Error('QMP x-colo-lost-heartbeat failed: GenericError: not in COLO mode'));
     await flush();
     expect(stateOf(actor)).toBe('failed');
-    expect(tagsOf(actor)).toEqual(['down']);
+    expect(tagsOf(actor)).toEqual(['acted', 'down']);
     expect(reasonOf(actor)).toBe('takeover failed: QMP x-colo-lost-heartbeat failed: GenericError: not in COLO mode; operator action needed');
     expect(actor.getSnapshot().context.role).toBe('secondary');
     expect(actor.getSnapshot().context.takeoverAt).toBeNull();
