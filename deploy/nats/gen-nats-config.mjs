@@ -13,10 +13,11 @@
 //                               re-running (say, after adding a pair) changes no password
 //   credentials/<pair>/<user>.yaml   the `nats:` block for that user's colo-ft config
 //
-// Every file is written with mode 0600. Plain Node 20, no dependencies, so it
-// runs on the witness too. Subjects and buckets follow shared/nats/subjects.ts
-// and shared/nats/kv-keys.ts; the permission sets are the minimal ones found
-// by running the real clients against nats-server 2.9 (test/integration/nats-auth.test.ts).
+// Every file is written with mode 0600. Plain Node 20 and no npm dependencies,
+// so it runs on the witness too; but it needs the built dist/ beside deploy/
+// (a checkout after `npm run build`, or an install: install.sh ships both),
+// because the permissions come from dist/shared/nats/permissions.js, built by
+// the same subject and bucket builders the agents and the CLI use.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -26,84 +27,17 @@ import { parseArgs } from 'node:util';
 const NAME_RE = /^[a-z0-9-]+$/;
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** KV bucket names, as shared/nats/kv-keys.ts builds them. */
-export const buckets = (pair) => [`colo-ft-${pair}-lease`, `colo-ft-${pair}-status`];
-
-/**
- * JetStream API subjects, each found necessary against nats-server 2.9 with
- * the nats.js 2.29 KV client (test/integration/nats-auth.test.ts proves every
- * user's flows work and that nothing else is needed):
- * - opening a bucket: $JS.API.INFO (account info) and STREAM.INFO (and
- *   STREAM.CREATE for whoever creates it: the first agent up);
- * - get: DIRECT.GET (buckets are created with allow_direct, so STREAM.MSG.GET
- *   is never used);
- * - put/create/update: a publish on $KV.<bucket>.<key>;
- * - keys(): an ordered consumer on the old API, CONSUMER.CREATE.<stream>;
- * - watch(): CONSUMER.CREATE.<stream>.<name>.<filter>, and flow-control
- *   replies on $JS.FC.<stream>.> under load.
- */
-const stream = (bucket) => `KV_${bucket}`;
-const kvOpen = (bucket) => [`$JS.API.STREAM.INFO.${stream(bucket)}`];
-const kvGet = (bucket) => [`$JS.API.DIRECT.GET.${stream(bucket)}.>`];
-const kvWatch = (bucket) => [
-  `$JS.API.CONSUMER.CREATE.${stream(bucket)}`,
-  `$JS.API.CONSUMER.CREATE.${stream(bucket)}.>`,
-  `$JS.FC.${stream(bucket)}.>`,
-];
-const kvWrite = (bucket) => [`$JS.API.STREAM.CREATE.${stream(bucket)}`, `$KV.${bucket}.>`];
-/** Read-only use of a bucket: open, get, keys, watch. */
-const kvRead = (bucket) => [...kvOpen(bucket), ...kvGet(bucket), ...kvWatch(bucket)];
-
-/**
- * Permissions of every user of one pair (each pair is an account of its own,
- * so nothing here can see another pair). Agents publish only their own pair's
- * feed (heartbeats and status only as themselves), request only the harmless
- * verbs (readiness, status, rejoin) of their peer, and answer requests through
- * allow_responses. drill, restore and command can be sent by the operator only.
- */
-export function pairPermissions(pair, node) {
-  const p = `colo.${pair}`;
-  const [lease, status] = buckets(pair);
-  if (node === 'operator') {
-    return {
-      publish: { allow: [`${p}.*.rpc.*.*`, `${p}.agent.*.status`, '$JS.API.INFO', ...kvRead(lease), ...kvRead(status)] },
-      subscribe: { allow: ['colo.>', '_INBOX.>'] },
-    };
+/** ../../dist/ from here: the checkout's build, or the install's copy (install.sh puts deploy/ beside dist/). */
+async function loadPermissions() {
+  try {
+    return await import(new URL('../../dist/shared/nats/permissions.js', import.meta.url).href);
+  } catch (e) {
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    console.error(`gen-nats-config: ${e.message}: build it first (npm run build)`);
+    process.exit(2);
   }
-  if (node === 'dashboard') {
-    return {
-      publish: {
-        // Status queries only (answered from the agents' memory, no effect);
-        // both buckets read and watched, never written.
-        allow: [`${p}.agent.*.status`, `${p}.*.rpc.*.status`, '$JS.API.INFO', ...kvRead(status), ...kvRead(lease)],
-      },
-      // colo.*.*: the dashboard follows every pair it can see, which is this one.
-      subscribe: { allow: ['colo.*.*.status.*', 'colo.*.*.events', 'colo.*.*.resync', '_INBOX.>'] },
-    };
-  }
-  return {
-    publish: {
-      allow: [
-        `${p}.*.hb.${node}`,
-        `${p}.*.status.${node}`,
-        `${p}.*.events`,
-        `${p}.*.resync`,
-        `${p}.*.rpc.*.readiness`,
-        `${p}.*.rpc.*.status`,
-        // After a takeover the survivor asks the old node to come back as secondary.
-        `${p}.*.rpc.*.rejoin`,
-        `${p}.agent.*.status`,
-        '$JS.API.INFO',
-        ...[lease, status].flatMap((b) => [...kvOpen(b), ...kvGet(b), ...kvWrite(b)]),
-        // The agent watches its lease key: a peer whose qemu died hands the lease over through it.
-        ...kvWatch(lease),
-      ],
-    },
-    subscribe: { allow: [`${p}.>`, '_INBOX.>'] },
-    // Replies to the peer's readiness/status requests and the operator's commands.
-    allow_responses: true,
-  };
 }
+const { pairPermissions } = await loadPermissions();
 
 const q = (s) => JSON.stringify(s);
 const list = (items, indent) => items.map((s) => `${indent}${q(s)}`).join(',\n');
@@ -163,7 +97,7 @@ export function renderCluster(spec, previousSecrets = {}, template = readFileSyn
     users.forEach((u, i) => {
       secrets.users[u.user] ??= password();
       accounts.push(`      { user: ${q(u.user)}, password: ${q(secrets.users[u.user])},`);
-      accounts.push(renderPermissions(pairPermissions(pair.name, u.node), '        '));
+      accounts.push(renderPermissions(pairPermissions(pair.name, u), '        '));
       accounts.push(`      }${i < users.length - 1 ? ',' : ''}`);
       files[join('credentials', pair.name, `${u.user}.yaml`)] =
         `# nats block for ${u.role === 'agent' ? `the agent of node ${u.node}` : `the ${u.role}`} of pair ${pair.name}\n` +

@@ -1,6 +1,6 @@
 export { connectBus, type Bus, type BusOptions, type ConnectionState, type RequestOptions, type Unsubscribe } from './bus.js';
 export type { KvChange, KvEntry, KvStore, KvWatch } from './kv.js';
-export { subjects, feedSubjects, type RpcVerb } from './subjects.js';
+export { subjects, feedSubjects, rpcVerbs, type RpcVerb } from './subjects.js';
 export { kvBuckets, kvKeys, kvKeyParts } from './kv-keys.js';
 export { encodeJson, decodeWith } from './codec.js';
 export * from './messages.js';

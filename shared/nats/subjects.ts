@@ -3,7 +3,8 @@
  * Pair and VM names are validated by the config schema ([a-z0-9-]+), so they
  * are safe subject tokens.
  */
-export type RpcVerb = 'status' | 'readiness' | 'drill' | 'restore' | 'rejoin' | 'command';
+export const rpcVerbs = ['status', 'readiness', 'drill', 'restore', 'rejoin', 'command'] as const;
+export type RpcVerb = (typeof rpcVerbs)[number];
 
 export const subjects = {
   /** Request/reply endpoint served by one node's agent for one VM. */
@@ -23,10 +24,14 @@ export const subjects = {
   /** Every status message of every pair on this NATS (dashboards watching many pairs). */
   everyStatus: () => 'colo.*.*.status.*',
   everyEvent: () => 'colo.*.*.events',
+  /** Every subject of one pair (wildcard for permissions). */
+  allOfPair: (pair: string) => `colo.${pair}.>`,
+  /** Every colo-ft subject on this NATS (wildcard for permissions). */
+  everything: () => 'colo.>',
 } as const;
 
 /** Appended for the dashboard feed (the builders above are unchanged). */
 export const feedSubjects = {
-  /** The pair a status/event/resync subject belongs to (`colo.<pair>.<vm>...`): subjects are built above, so this is their inverse. */
+  /** The pair a status/event subject belongs to (`colo.<pair>.<vm>...`): subjects are built above, so this is their inverse. */
   pairOf: (subject: string): string | null => subject.split('.')[1] ?? null,
 } as const;
