@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalPair } from '../cli/demo/local-pair.js';
 import { queryPairStatus } from '../cli/pair-status.js';
-import { auditAgainst } from '../shared/agent/replication-auditor.js';
+import { auditAgainst } from '../agent/effects/replication-auditor.js';
 import { loadConfig } from '../shared/config/index.js';
 import { diskIds } from '../shared/disk/index.js';
 import { silentLogger } from '../shared/log.js';

@@ -8,7 +8,7 @@
 import { silentLogger } from '../shared/log.js';
 import { connectBus, encodeJson, kvBuckets, kvKeys, subjects, type NodeStatus } from '../shared/nats/index.js';
 
-const STATUS_PUBLISH_MS = 2_000; // the agents' steady interval (shared/agent/vm-controller.ts)
+const STATUS_PUBLISH_MS = 2_000; // the agents' steady interval (agent/runtime/vm-controller.ts)
 const NODES = ['alpha', 'beta'] as const;
 
 function simulatedStatus(vm: string, node: string, tick: number, now: number): NodeStatus {

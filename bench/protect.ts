@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs } from '../cli/demo/pair-config.js';
-import { startAgent, type Agent } from '../shared/agent/index.js';
+import { startAgent, type Agent } from '../agent/index.js';
 import { parseConfigText } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
 import { freePorts, startLocalNats } from '../shared/local/index.js';

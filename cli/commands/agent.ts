@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { loadConfig, type Config } from '../../shared/config/index.js';
-import { sdNotify, startAgent, watchdogIntervalMs, type Agent } from '../../shared/agent/index.js';
+import { sdNotify, startAgent, watchdogIntervalMs, type Agent } from '../../agent/index.js';
 import { ColoError, ConfigError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { EXIT } from '../exit-codes.js';

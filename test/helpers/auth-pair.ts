@@ -4,7 +4,7 @@ import { onTestFinished } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs } from '../../cli/demo/pair-config.js';
 import { queryPairStatus } from '../../cli/pair-status.js';
-import { startAgent, type Agent } from '../../shared/agent/index.js';
+import { startAgent, type Agent } from '../../agent/index.js';
 import { parseConfigText, type Config } from '../../shared/config/index.js';
 import { freePorts, isPidAlive, readPidFile } from '../../shared/local/index.js';
 import { createLogger, silentLogger } from '../../shared/log.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalVmSpec } from '../../cli/demo/pair-config.js';
 import { queryPairStatus } from '../../cli/pair-status.js';
-import { startAgent, type Agent } from '../../shared/agent/index.js';
+import { startAgent, type Agent } from '../../agent/index.js';
 import { parseConfigText, type Config } from '../../shared/config/index.js';
 import { silentLogger, createLogger } from '../../shared/log.js';
 import { freePorts, isPidAlive, readPidFile } from '../../shared/local/index.js';

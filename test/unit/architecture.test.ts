@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCE_DIRS = ['shared', 'state-machines', 'primary', 'secondary', 'cli', 'bench'];
+const SOURCE_DIRS = ['shared', 'agent', 'state-machines', 'primary', 'secondary', 'cli', 'bench'];
 const MAX_LINES = 350;
 
 interface ImportRef {
@@ -151,11 +151,28 @@ describe('architecture: module boundaries', () => {
     expectNone(bad, 'value import of a project module in state-machines/ (use `import type`)');
   });
 
-  it('state-machines/ does not import primary/, secondary/, cli/ or shared/agent/, not even types', () => {
+  it('state-machines/ does not import primary/, secondary/, cli/ or agent/, not even types', () => {
     const bad = IMPORTS.filter(
-      (r) => inDir(r.file, 'state-machines') && ['primary', 'secondary', 'cli', 'shared/agent'].some((d) => inDir(r.target, d)),
+      (r) => inDir(r.file, 'state-machines') && ['primary', 'secondary', 'cli', 'agent'].some((d) => inDir(r.target, d)),
     );
     expectNone(bad, 'state-machines/ imports a higher layer');
+  });
+
+  it('shared/ is shared code: it never imports the agent, the CLI or the role steps, not even types', () => {
+    const bad = IMPORTS.filter((r) => inDir(r.file, 'shared') && ['agent', 'cli', 'primary', 'secondary', 'bench'].some((d) => inDir(r.target, d)));
+    expectNone(bad, 'shared/ imports an application');
+  });
+
+  it('only the agent imports the role steps (primary/, secondary/); benchmarks drive them raw to measure the floor', () => {
+    const steps = (t: string | null) => inDir(t, 'primary') || inDir(t, 'secondary');
+    const mayUse = (f: string) => inDir(f, 'agent') || inDir(f, 'bench') || steps(f);
+    const bad = IMPORTS.filter((r) => steps(r.target) && !mayUse(r.file));
+    expectNone(bad, 'role steps imported outside the agent');
+  });
+
+  it('the agent is not imported by the CLI except its entry point (agent/index.ts)', () => {
+    const bad = IMPORTS.filter((r) => inDir(r.file, 'cli') && inDir(r.target, 'agent') && r.target !== 'agent/index.js');
+    expectNone(bad, 'cli/ reaches into the agent');
   });
 
   it('primary/ and secondary/ never import each other', () => {

@@ -286,7 +286,7 @@ describe('mergeVmStatus', () => {
   });
 });
 
-// Self-transitions never reach it (shared/agent/transitions.ts reports only changes of phase).
+// Self-transitions never reach it (agent/runtime/transitions.ts reports only changes of phase).
 describe('eventForTransition', () => {
   it.each([
     [{ from: 'enteringColo', to: 'coloRunning' }, 'protected'],

@@ -43,7 +43,7 @@ const receives = (role: Role, ...list: string[]): Flow[] => list.map((subject) =
 /** Who requests each verb; the agent the subject names serves it. */
 const RPC_REQUESTERS: Record<RpcVerb, Role[]> = {
   readiness: ['agent'], // primary/steps.ts: the primary asks its peer
-  rejoin: ['agent'], // shared/agent/restore-runner.ts: the survivor asks the old node back
+  rejoin: ['agent'], // agent/effects/restore-runner.ts: the survivor asks the old node back
   drill: ['operator'], // cli/drill/run-drill.ts
   command: ['operator'], // cli/drill/run-drill.ts: write and verify the pattern
   restore: ['operator'], // cli/restore/run-restore.ts
@@ -54,7 +54,7 @@ const rpcFlows = (verb: RpcVerb): Flow[] => {
   const requesters = RPC_REQUESTERS[verb];
   return [
     ...requesters.flatMap((role) => sends(role, subjects.rpc(PAIR, VM, PEER, verb), ...(role === 'operator' ? [subjects.rpc(PAIR, VM, ME, verb)] : []))),
-    // shared/agent/vm-rpc.ts serves every verb someone requests.
+    // agent/runtime/vm-rpc.ts serves every verb someone requests.
     ...(requesters.length > 0 ? receives('agent', subjects.rpc(PAIR, VM, ME, verb)) : []),
   ];
 };
@@ -93,7 +93,7 @@ const feedSourceKv = [...kvClient.open(STATUS), ...kvClient.keys(STATUS), ...kvC
 const USED: Flow[] = [
   ...Object.values(USED_BY_BUILDER).flat(),
   ...(['agent', 'operator', 'dashboard'] as const).flatMap((role) => receives(role, '_INBOX.Lk2WnHAGbKJ8Ak5GCYpCa1.*')),
-  // shared/lease/lease.ts (the first agent up creates the buckets) and shared/agent/status-publisher.ts
+  // shared/lease/lease.ts (the first agent up creates the buckets) and agent/runtime/status-publisher.ts
   ...sends(
     'agent',
     ...kvClient.open(LEASE),

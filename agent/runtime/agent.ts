@@ -1,8 +1,8 @@
-import type { Config } from '../config/index.js';
-import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import { connectBus, emptyRequestSchema, kvBuckets, subjects, type Bus, type AgentStatusReply, type Unsubscribe } from '../nats/index.js';
-import { findNode, isKvmUsable, probeQemuBinary, qemuImg } from '../qemu/index.js';
+import type { Config } from '../../shared/config/index.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { connectBus, emptyRequestSchema, kvBuckets, subjects, type Bus, type AgentStatusReply, type Unsubscribe } from '../../shared/nats/index.js';
+import { findNode, isKvmUsable, probeQemuBinary, qemuImg } from '../../shared/qemu/index.js';
 import { VmController } from './vm-controller.js';
 
 export interface AgentOptions {

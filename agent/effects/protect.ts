@@ -2,10 +2,10 @@ import { fromPromise } from 'xstate';
 import { attachReplication, awaitMirrorReady, awaitPeerReady, cleanUpResync, primaryDiskSizes, startMigration, startMirror } from '../../primary/index.js';
 import { coloDiskSizes, ensureParentImages, exportDisks, prepareOverlays } from '../../secondary/index.js';
 import { checkpointMachine, type PeerEndpoints } from '../../state-machines/index.js';
-import type { Config } from '../config/index.js';
-import type { Logger } from '../log.js';
-import type { Bus } from '../nats/index.js';
-import { awaitColoMode, launchVm, type QemuImg, type VmInstance, type VmPlan } from '../qemu/index.js';
+import type { Config } from '../../shared/config/index.js';
+import type { Logger } from '../../shared/log.js';
+import type { Bus } from '../../shared/nats/index.js';
+import { awaitColoMode, launchVm, type QemuImg, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
 
 export const PEER_POLL_MS = 10;
 

@@ -1,13 +1,13 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { awaitMirrorReady, awaitPeerReady, cleanUpResync, primaryDiskSizes, setMirrorSpeed, startMirror, switchOver } from '../../primary/index.js';
 import { restoreMachine, type PeerEndpoints, type RestoreSnapshotView, type TransitionRecord } from '../../state-machines/index.js';
-import type { Config } from '../config/index.js';
-import { RemoteError, errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import { acceptedReplySchema, subjects, type Bus } from '../nats/index.js';
-import type { QemuImg, VmInstance, VmPlan } from '../qemu/index.js';
-import { PEER_POLL_MS } from './checkpoint-actors.js';
-import { followTransitions } from './transitions.js';
+import type { Config } from '../../shared/config/index.js';
+import { RemoteError, errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { acceptedReplySchema, subjects, type Bus } from '../../shared/nats/index.js';
+import type { QemuImg, VmInstance, VmPlan } from '../../shared/qemu/index.js';
+import { PEER_POLL_MS } from './protect.js';
+import { followTransitions } from '../runtime/transitions.js';
 
 export interface RestoreHost {
   config: Config;

@@ -1,10 +1,10 @@
-import type { Config } from '../config/index.js';
-import { errorMessage } from '../errors.js';
-import type { Lease } from '../lease/index.js';
-import type { Logger } from '../log.js';
-import { adoptVm, findNode, planVm, qemuNameOf, type VmInstance, type VmPlan } from '../qemu/index.js';
-import { queryBlockJobs, queryColoStatus, queryStatus } from '../qmp/index.js';
-import type { FailoverController } from './failover-controller.js';
+import type { Config } from '../../shared/config/index.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Lease } from '../../shared/lease/index.js';
+import type { Logger } from '../../shared/log.js';
+import { adoptVm, findNode, planVm, qemuNameOf, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
+import { queryBlockJobs, queryColoStatus, queryStatus } from '../../shared/qmp/index.js';
+import type { FailoverController } from '../effects/failover-controller.js';
 
 export interface AdoptionHost {
   config: Config;

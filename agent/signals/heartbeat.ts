@@ -1,6 +1,6 @@
 import { isStaleEpoch } from '../../state-machines/index.js';
-import type { Logger } from '../log.js';
-import { heartbeatSchema, subjects, type Bus, type Heartbeat, type Role, type Unsubscribe } from '../nats/index.js';
+import type { Logger } from '../../shared/log.js';
+import { heartbeatSchema, subjects, type Bus, type Heartbeat, type Role, type Unsubscribe } from '../../shared/nats/index.js';
 
 export interface HeartbeatOptions {
   bus: Bus;

@@ -1,7 +1,7 @@
-import type { Config } from '../config/index.js';
-import type { Logger } from '../log.js';
-import type { Bus, KvStore } from '../nats/index.js';
-import type { QemuImg } from '../qemu/index.js';
+import type { Config } from '../../shared/config/index.js';
+import type { Logger } from '../../shared/log.js';
+import type { Bus, KvStore } from '../../shared/nats/index.js';
+import type { QemuImg } from '../../shared/qemu/index.js';
 
 /** What one VM's controller is built from: the agent's shared adapters and this VM's names. */
 export interface VmControllerDeps {

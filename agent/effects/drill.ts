@@ -1,6 +1,6 @@
-import type { DrillMode } from '../nats/index.js';
-import type { VmInstance, VmPlan } from '../qemu/index.js';
-import type { Logger } from '../log.js';
+import type { DrillMode } from '../../shared/nats/index.js';
+import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
+import type { Logger } from '../../shared/log.js';
 import type { FailoverController } from './failover-controller.js';
 import { qemuIo } from './qemu-io.js';
 

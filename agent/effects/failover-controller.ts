@@ -2,15 +2,15 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import { carryOnAlone } from '../../primary/index.js';
 import { takeOver } from '../../secondary/index.js';
 import { failoverMachine, type ClaimOutput, type FailoverRole, type TransitionRecord } from '../../state-machines/index.js';
-import { primaryFenceBoundMs, takeoverVetoMs, type Config } from '../config/index.js';
-import { LockConflictError, NatsUnavailableError, errorMessage } from '../errors.js';
-import type { Lease, LeaseView } from '../lease/index.js';
-import type { Logger } from '../log.js';
-import type { Bus, Unsubscribe } from '../nats/index.js';
-import { sleep, type VmInstance, type VmPlan } from '../qemu/index.js';
-import { HeartbeatMonitor } from './heartbeat.js';
-import { followTransitions } from './transitions.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import { primaryFenceBoundMs, takeoverVetoMs, type Config } from '../../shared/config/index.js';
+import { LockConflictError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
+import type { Lease, LeaseView } from '../../shared/lease/index.js';
+import type { Logger } from '../../shared/log.js';
+import type { Bus, Unsubscribe } from '../../shared/nats/index.js';
+import { sleep, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
+import { HeartbeatMonitor } from '../signals/heartbeat.js';
+import { followTransitions } from '../runtime/transitions.js';
+import { LeaseKeeper } from '../signals/lease-keeper.js';
 import { fenceByPause } from './fence.js';
 
 export interface FailoverDeps {

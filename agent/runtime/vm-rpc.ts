@@ -15,7 +15,7 @@ import {
   type RejoinRequest,
   type RestoreRequest,
   type Unsubscribe,
-} from '../nats/index.js';
+} from '../../shared/nats/index.js';
 
 export interface VmRpcHandlers {
   readiness(req: ReadinessRequest): ReadinessReply;

@@ -1,7 +1,7 @@
-import type { Config } from '../config/index.js';
-import { auditPrimaryDisk, auditSecondaryDisk, combineAudit, type ReplicationAudit } from '../disk/index.js';
-import { peerOf, planVm, type VmInstance, type VmPlan } from '../qemu/index.js';
-import { queryBlockExports, queryBlockGraph, queryColoStatus, queryNamedBlockNodes } from '../qmp/index.js';
+import type { Config } from '../../shared/config/index.js';
+import { auditPrimaryDisk, auditSecondaryDisk, combineAudit, type ReplicationAudit } from '../../shared/disk/index.js';
+import { peerOf, planVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
+import { queryBlockExports, queryBlockGraph, queryColoStatus, queryNamedBlockNodes } from '../../shared/qmp/index.js';
 
 export interface TimedAudit extends ReplicationAudit {
   checkedAt: number;

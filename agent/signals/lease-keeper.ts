@@ -1,6 +1,6 @@
-import { LockConflictError, errorMessage } from '../errors.js';
-import type { Lease } from '../lease/index.js';
-import type { Logger } from '../log.js';
+import { LockConflictError, errorMessage } from '../../shared/errors.js';
+import type { Lease } from '../../shared/lease/index.js';
+import type { Logger } from '../../shared/log.js';
 
 /**
  * Renews a held lease by compare-and-set and reports its loss: at once when

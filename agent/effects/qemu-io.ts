@@ -1,5 +1,5 @@
-import { ColoError } from '../errors.js';
-import type { VmInstance } from '../qemu/index.js';
+import { ColoError } from '../../shared/errors.js';
+import type { VmInstance } from '../../shared/qemu/index.js';
 
 const DONE = /^(read|wrote) (\d+)\/(\d+) bytes at offset/;
 const MISMATCH = /^Pattern verification failed/;

@@ -1,4 +1,4 @@
-import { sleep, type VmInstance } from '../qemu/index.js';
+import { sleep, type VmInstance } from '../../shared/qemu/index.js';
 
 /**
  * Pause the VM for good. A plain `stop` is undone by COLO's next checkpoint,

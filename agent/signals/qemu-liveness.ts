@@ -1,5 +1,5 @@
-import type { Logger } from '../log.js';
-import type { VmInstance } from '../qemu/index.js';
+import type { Logger } from '../../shared/log.js';
+import type { VmInstance } from '../../shared/qemu/index.js';
 
 /**
  * Notices a hung qemu (a SIGSTOPped or wedged process keeps its sockets open,

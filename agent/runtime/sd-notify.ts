@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../shared/log.js';
 
 /**
  * systemd readiness and watchdog through the `systemd-notify` helper (Node has

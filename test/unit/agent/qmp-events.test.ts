@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { coloEventTranslator, quorumWriteFailure } from '../../../../shared/agent/qmp-events.js';
-import type { QmpEvent } from '../../../../shared/qmp/index.js';
+import { coloEventTranslator, quorumWriteFailure } from '../../../agent/signals/qmp-events.js';
+import type { QmpEvent } from '../../../shared/qmp/index.js';
 
 function ev(event: string, seconds: number, microseconds: number, data: Record<string, unknown> = {}): QmpEvent {
   // receivedAtMs is deliberately far from the qemu timestamps: the pause must not use it.

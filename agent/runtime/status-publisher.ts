@@ -1,7 +1,7 @@
 import { eventForTransition, type TransitionRecord } from '../../state-machines/index.js';
-import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import { encodeJson, kvKeys, subjects, type Bus, type ColoEvent, type KvStore, type NodeStatus } from '../nats/index.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { encodeJson, kvKeys, subjects, type Bus, type ColoEvent, type KvStore, type NodeStatus } from '../../shared/nats/index.js';
 
 /**
  * The feed of one VM on one node: the status on its subject and in the status

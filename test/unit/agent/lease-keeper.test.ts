@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LeaseKeeper } from '../../../../shared/agent/lease-keeper.js';
-import { LockConflictError, NatsUnavailableError } from '../../../../shared/errors.js';
-import type { Lease, LeaseView } from '../../../../shared/lease/index.js';
-import { silentLogger } from '../../../../shared/log.js';
+import { LeaseKeeper } from '../../../agent/signals/lease-keeper.js';
+import { LockConflictError, NatsUnavailableError } from '../../../shared/errors.js';
+import type { Lease, LeaseView } from '../../../shared/lease/index.js';
+import { silentLogger } from '../../../shared/log.js';
 
 const RENEW_EVERY_MS = 250;
 const CHECK_EVERY_MS = 10;

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { z } from 'zod';
-import { HeartbeatMonitor, type HeartbeatOptions } from '../../../../shared/agent/heartbeat.js';
-import { silentLogger } from '../../../../shared/log.js';
-import { heartbeatSchema, subjects, type Bus, type ConnectionState, type Heartbeat, type Role, type Unsubscribe } from '../../../../shared/nats/index.js';
+import { HeartbeatMonitor, type HeartbeatOptions } from '../../../agent/signals/heartbeat.js';
+import { silentLogger } from '../../../shared/log.js';
+import { heartbeatSchema, subjects, type Bus, type ConnectionState, type Heartbeat, type Role, type Unsubscribe } from '../../../shared/nats/index.js';
 
 const PAIR = 'p1';
 const VM = 'vm1';

@@ -1,4 +1,4 @@
-import type { QmpEvent } from '../qmp/index.js';
+import type { QmpEvent } from '../../shared/qmp/index.js';
 
 export type ColoSignal =
   | { type: 'CHECKPOINT_COMPLETED'; at: number; pauseMs: number }

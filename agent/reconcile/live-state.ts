@@ -1,8 +1,8 @@
 import type { LiveQemu } from '../../state-machines/index.js';
-import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { VmInstance } from '../qemu/index.js';
-import { queryColoStatus, queryStatus, type QmpEvent } from '../qmp/index.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { VmInstance } from '../../shared/qemu/index.js';
+import { queryColoStatus, queryStatus, type QmpEvent } from '../../shared/qmp/index.js';
 
 /** What qemu last said about itself: when qemu runs, this beats the config. */
 export class LiveState {

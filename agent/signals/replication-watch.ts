@@ -1,11 +1,11 @@
 import type { Actor } from 'xstate';
 import type { checkpointMachine } from '../../state-machines/index.js';
-import type { Config } from '../config/index.js';
-import { ColoError, errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import { sleep, type VmInstance, type VmPlan } from '../qemu/index.js';
-import type { FailoverController } from './failover-controller.js';
-import { auditReplication, type TimedAudit } from './replication-auditor.js';
+import type { Config } from '../../shared/config/index.js';
+import { ColoError, errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { sleep, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
+import type { FailoverController } from '../effects/failover-controller.js';
+import { auditReplication, type TimedAudit } from '../effects/replication-auditor.js';
 
 export interface ReplicationWatchDeps {
   config: Config;
