@@ -3,3 +3,4 @@ export { emptyCheckpointLog, recordCheckpoint, checkpointRate, stallBoundMs, typ
 export { toNodeStatus, mergeVmStatus, eventForTransition, phaseOf, checkpointFigures, type LiveQemu, type TransitionRecord, type VmStatus, type VmNodeView, type CheckpointSnapshotView, type FailoverSnapshotView, type RestoreSnapshotView, type NodeExtras } from './status.js';
 export { failoverMachine, isStaleEpoch, type FailoverMachine, type FailoverInput, type FailoverContext, type FailoverEvent, type FailoverPolicy, type FailoverRole, type ClaimOutput } from './failover.js';
 export { restoreMachine, backoffMs, type RestoreMachine, type RestoreInput, type RestoreContext, type RestoreEvent, type ResyncProgress } from './restore.js';
+export { servesVm, rejoinRefusal, restoreRefusal, wrongRestoreTarget, shouldAutoRestore, readyAsSecondary, type VmRole, type FailoverView } from './vm-decisions.js';

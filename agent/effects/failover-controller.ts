@@ -1,17 +1,17 @@
-import { createActor, fromPromise, type Actor } from 'xstate';
-import { carryOnAlone } from '../../primary/index.js';
-import { takeOver } from '../../secondary/index.js';
-import { failoverMachine, type ClaimOutput, type FailoverRole, type TransitionRecord } from '../../state-machines/index.js';
-import { primaryFenceBoundMs, takeoverVetoMs, type Config } from '../../shared/config/index.js';
-import { LockConflictError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
+import { createActor, type Actor } from 'xstate';
+import type { failoverMachine, FailoverRole, TransitionRecord } from '../../state-machines/index.js';
+import type { Config } from '../../shared/config/index.js';
+import { errorMessage } from '../../shared/errors.js';
 import type { Lease, LeaseView } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { Bus, Unsubscribe } from '../../shared/nats/index.js';
-import { sleep, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
+import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import { HeartbeatMonitor } from '../signals/heartbeat.js';
+import { ColoEvidence } from '../signals/colo-evidence.js';
 import { followTransitions } from '../runtime/transitions.js';
 import { LeaseKeeper } from '../signals/lease-keeper.js';
-import { fenceByPause } from './fence.js';
+import { LeaseClaimer } from './lease-claim.js';
+import { provideFailover } from './failover-actors.js';
 
 export interface FailoverDeps {
   config: Config;
@@ -33,7 +33,11 @@ export interface FailoverDeps {
   stopFencedQemu?: (reason: string) => void;
 }
 
-const CLAIM_RETRY_MS = 1;
+/** Renewing four times per TTL survives three lost renewals; a floor keeps a tiny test TTL from flooding the KV. */
+const RENEWALS_PER_TTL = 4;
+const MIN_RENEW_MS = 20;
+/** How often the keeper compares the lease's expiry with the clock: far below any TTL, cheap (no I/O). */
+const LEASE_CHECK_MS = 10;
 
 /** The failover side of one VM on one node: heartbeats, the lease, the failover machine and its effects. */
 export class FailoverController {
@@ -42,26 +46,29 @@ export class FailoverController {
   private subscription: { unsubscribe(): void } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
   private stopWatch: (() => void) | null = null;
-  private lastView: LeaseView | null = null;
-  private onHandover: ((view: LeaseView) => void) | null = null;
   readonly keeper: LeaseKeeper;
+  private readonly claimer: LeaseClaimer;
   private readonly unsubs: Unsubscribe[] = [];
   private qemuOk = true;
   /** Set by the replication audit (primary): said in every heartbeat so the secondary knows its copy may be incomplete. */
   private unreplicated = false;
   private seenEpoch = 0;
 
+  private readonly evidence: ColoEvidence;
+
   constructor(private readonly d: FailoverDeps) {
     const t = d.config.timings;
+    this.evidence = new ColoEvidence(d.config, () => d.plan().checkpointDelayMs, d.lastCheckpointAt);
     this.keeper = new LeaseKeeper(d.lease, {
-      renewEveryMs: Math.max(20, Math.floor(t.leaseTtlMs / 4)),
-      checkEveryMs: 10,
+      renewEveryMs: Math.max(MIN_RENEW_MS, Math.floor(t.leaseTtlMs / RENEWALS_PER_TTL)),
+      checkEveryMs: LEASE_CHECK_MS,
       log: d.log,
       onLost: (reason) => this.actor.send({ type: 'LEASE_LOST', reason }),
-      checkpointsFlowing: () => this.checkpointsWithin(primaryFenceBoundMs(d.plan().checkpointDelayMs)),
+      checkpointsFlowing: () => this.evidence.holdsOffFencing(),
       onUnconfirmed: (unconfirmed) => this.d.onLeaseUnconfirmed?.(unconfirmed),
     });
-    this.actor = createActor(this.provide(), {
+    this.claimer = new LeaseClaimer({ lease: d.lease, keeper: this.keeper, bus: d.bus, leaseTtlMs: t.leaseTtlMs, log: d.log });
+    this.actor = createActor(provideFailover({ config: d.config, peerName: d.peerName, lease: d.lease, keeper: this.keeper, claimer: this.claimer, log: d.log, plan: d.plan, vm: d.vm }), {
       input: {
         vm: d.plan().vm,
         node: d.nodeName,
@@ -88,7 +95,7 @@ export class FailoverController {
         this.seenEpoch = Math.max(this.seenEpoch, epoch);
         this.maybeStopFenced();
       },
-      onPeerLost: (reason, at, announced) => this.actor.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.coloAlive() }),
+      onPeerLost: (reason, at, announced) => this.actor.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.evidence.vetoesTakeover() }),
       onPeerBack: () => this.actor.send({ type: 'PEER_BACK' }),
       onPeerUnreplicated: () => {
         if (!this.actor.getSnapshot().context.unreplicatedSinceSync) this.actor.send({ type: 'REPLICATION_UNVERIFIED', reason: `${d.peerName}'s audit found a disk not replicating` });
@@ -96,25 +103,11 @@ export class FailoverController {
     });
   }
 
-  /**
-   * Checkpoints completing here prove the peer's qemu is running: a silent
-   * peer agent (crashed, restarting, cut off from NATS) is then no reason to
-   * fail over. Only when checkpoints stop too is the peer's VM judged lost.
-   */
-  private coloAlive(): boolean {
-    return this.checkpointsWithin(takeoverVetoMs(this.d.config.timings.heartbeatTimeoutMs, this.d.plan().checkpointDelayMs));
-  }
-
-  private checkpointsWithin(ms: number): boolean {
-    const last = this.d.lastCheckpointAt();
-    return last !== null && Date.now() - last < ms;
-  }
-
   /** A peer that went silent while checkpoints still flowed is judged again once they stop. */
   private recheckSilentPeer(): void {
     const snap = this.actor.getSnapshot();
-    if (snap.value !== 'watching' || this.heartbeat.isPeerAlive || snap.context.peerAlive || !snap.context.natsUp) return;
-    if (!this.heartbeat.lastPeerBeat || this.coloAlive()) return;
+    if (!snap.matches('watching') || this.heartbeat.isPeerAlive || snap.context.peerAlive || !snap.context.natsUp) return;
+    if (!this.heartbeat.lastPeerBeat || this.evidence.vetoesTakeover()) return;
     this.actor.send({ type: 'PEER_LOST', reason: `no heartbeat from ${this.d.peerName} and no checkpoint for a while`, at: Date.now(), coloAlive: false });
   }
 
@@ -128,79 +121,6 @@ export class FailoverController {
 
   get epoch(): number {
     return Math.max(this.actor.getSnapshot().context.epoch, this.d.lease.epoch, this.seenEpoch);
-  }
-
-  private call(signal?: AbortSignal) {
-    return { timeoutMs: this.d.config.timings.qmpTimeoutMs, signal };
-  }
-
-  private requireVm(): VmInstance {
-    const vm = this.d.vm();
-    if (!vm || !vm.proc.isRunning) throw new Error('qemu is not running');
-    return vm;
-  }
-
-  /** Re-check the lease right before a side effect (relaxed policy may act without it, and says so). */
-  private assertLease(): void {
-    if (this.d.config.failover.policy === 'strict' && !this.d.lease.isHeldLocally()) {
-      throw new LockConflictError(`${this.d.plan().vm} lease (no longer held locally)`);
-    }
-  }
-
-  private provide() {
-    const { lease } = this.d;
-    return failoverMachine.provide({
-      actors: {
-        claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(async ({ input, signal }) => {
-          // A peer whose qemu died gives us the lease outright: take it as soon as the watch shows it.
-          const loopDone = new AbortController();
-          const handed = new Promise<ClaimOutput>((resolve) => {
-            this.onHandover = (view) => {
-              if (!lease.accept(view)) return;
-              this.keeper.hold();
-              loopDone.abort();
-              this.d.log.info({ epoch: view.epoch }, 'lease handed over to us');
-              resolve({ epoch: view.epoch, at: Date.now() });
-            };
-            if (this.lastView) this.onHandover(this.lastView);
-          });
-          try {
-            return await Promise.race([handed, this.claimLoop(input.force, AbortSignal.any([signal, loopDone.signal]))]);
-          } finally {
-            this.onHandover = null;
-          }
-        }),
-        takeOver: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
-          this.assertLease();
-          const vm = this.requireVm();
-          await takeOver(vm.qmp, vm.oob, this.d.plan(), this.call(signal));
-          return { at: Date.now() };
-        }),
-        carryOnAlone: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
-          this.assertLease();
-          const vm = this.requireVm();
-          await carryOnAlone(vm.qmp, vm.oob, this.d.plan(), this.call(signal));
-          return { at: Date.now() };
-        }),
-        fenceVm: fromPromise<void, { vm: string }>(async () => {
-          const vm = this.d.vm();
-          if (!vm || !vm.proc.isRunning) return;
-          try {
-            await fenceByPause(vm);
-          } catch (e) {
-            // A qemu that cannot be kept paused cannot be trusted to stay quiet: kill it.
-            this.d.log.error({ reason: errorMessage(e) }, 'cannot keep the VM paused: killing qemu to fence it');
-            process.kill(vm.proc.pid, 'SIGKILL');
-          }
-        }),
-        releaseLease: fromPromise<void, { vm: string }>(async () => {
-          this.keeper.letGo();
-          // Our qemu is gone: the peer may act at once, with the next epoch already in the record.
-          await lease.handOver(this.d.peerName);
-          this.d.log.info({ to: this.d.peerName, epoch: lease.epoch }, 'lease handed over');
-        }),
-      },
-    });
   }
 
   start(): void {
@@ -228,39 +148,8 @@ export class FailoverController {
       .catch((e: unknown) => this.d.log.warn({ reason: errorMessage(e) }, 'cannot watch the lease: claims will poll'));
   }
 
-  /** Claim by compare-and-set until won, lost for good, or the lease could have expired (the dead side's lease lasts at most one TTL). */
-  private async claimLoop(force: boolean, signal: AbortSignal): Promise<ClaimOutput> {
-    const lease = this.d.lease;
-    const deadline = performance.now() + this.d.config.timings.leaseTtlMs + 250;
-    let last: unknown;
-    let attempts = 0;
-    while (performance.now() < deadline) {
-      try {
-        attempts++;
-        if (this.d.bus.state !== 'connected') throw new NatsUnavailableError('NATS is unreachable from this node');
-        const { epoch } = await lease.claim({ signal, bump: true });
-        this.keeper.hold();
-        this.d.log.info({ epoch, attempts }, 'lease won');
-        return { epoch, at: Date.now() };
-      } catch (e) {
-        last = e;
-        this.d.log.debug({ reason: errorMessage(e) }, 'lease claim attempt failed');
-        if (signal.aborted) throw e;
-      }
-      await sleep(CLAIM_RETRY_MS, signal);
-    }
-    if (force && last instanceof LockConflictError) {
-      const { epoch } = await lease.claim({ signal, force: true });
-      this.keeper.hold();
-      this.d.log.warn({ epoch }, 'relaxed policy: took the lease from a live holder');
-      return { epoch, at: Date.now() };
-    }
-    throw last;
-  }
-
   private onLeaseView(view: LeaseView): void {
-    this.lastView = view;
-    this.onHandover?.(view);
+    this.claimer.viewed(view);
     if (view.holder !== this.d.nodeName) this.seenEpoch = Math.max(this.seenEpoch, view.epoch);
     this.maybeStopFenced();
   }
@@ -280,8 +169,7 @@ export class FailoverController {
 
   /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */
   async claimForPrimary(signal?: AbortSignal): Promise<number> {
-    const { epoch } = await this.d.lease.claim({ signal });
-    this.keeper.hold();
+    const epoch = await this.claimer.forPrimary(signal);
     this.actor.send({ type: 'PEER_BACK' });
     return epoch;
   }

@@ -9,6 +9,9 @@ import type { QemuImg, VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import { PEER_POLL_MS } from './protect.js';
 import { followTransitions } from '../runtime/transitions.js';
 
+/** The lost node stops its old qemu before it answers a rejoin: allow for that, well beyond one QMP call. */
+const REJOIN_REPLY_TIMEOUT_MS = 10_000;
+
 export interface RestoreHost {
   config: Config;
   nodeName: string;
@@ -41,7 +44,7 @@ export class RestoreRunner {
 
   get isRunning(): boolean {
     const s = this.actor?.getSnapshot();
-    return s !== undefined && s.status === 'active' && s.value !== 'idle';
+    return s !== undefined && s.status === 'active' && !s.matches('idle');
   }
 
   snapshot(): RestoreSnapshotView | null {
@@ -85,7 +88,7 @@ export class RestoreRunner {
         requestRejoin: fromPromise(async () => {
           h.onRejoinRequested();
           const disks = await primaryDiskSizes(h.plan(), h.img);
-          const reply = await h.bus.request(subjects.rpc(config.pair, h.plan().vm, h.peerName, 'rejoin'), { epoch: h.epoch(), disks }, acceptedReplySchema, { timeoutMs: 10_000 });
+          const reply = await h.bus.request(subjects.rpc(config.pair, h.plan().vm, h.peerName, 'rejoin'), { epoch: h.epoch(), disks }, acceptedReplySchema, { timeoutMs: REJOIN_REPLY_TIMEOUT_MS });
           if (!reply.accepted) throw new RemoteError('REJOIN_REFUSED', `${h.peerName} refused to rejoin: ${reply.reason}`);
         }),
         awaitPeerReady: fromPromise(async ({ signal }) =>
@@ -122,10 +125,10 @@ export class RestoreRunner {
     followTransitions(
       actor,
       (record, snap) => {
-        const level = snap.value === 'backingOff' || snap.value === 'aborted' ? 'warn' : 'info';
+        const level = snap.matches('backingOff') || snap.matches('aborted') ? 'warn' : 'info';
         h.log[level]({ machine: 'restore', from: record.from, to: record.to, reason: record.reason, attempts: snap.context.attempts }, 'transition');
         h.onTransition(record);
-        if (snap.value === 'restored') h.onRestored();
+        if (snap.matches('restored')) h.onRestored();
       },
       (e) => h.log.error({ reason: errorMessage(e) }, 'restore machine crashed'),
     );

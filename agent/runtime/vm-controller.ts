@@ -1,6 +1,6 @@
-import { createActor, type Actor } from 'xstate';
+import type { Actor } from 'xstate';
 import { readinessReply } from '../../secondary/index.js';
-import { phaseOf, stallBoundMs, toNodeStatus, type checkpointMachine, type TransitionRecord } from '../../state-machines/index.js';
+import { readyAsSecondary, rejoinRefusal, restoreRefusal, shouldAutoRestore, wrongRestoreTarget, type checkpointMachine, type TransitionRecord } from '../../state-machines/index.js';
 import { errorMessage } from '../../shared/errors.js';
 import { createLease, type Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
@@ -9,13 +9,14 @@ import { kvKeys } from '../../shared/nats/index.js';
 import { findNode, peerOf, planVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
 import type { VmControllerDeps } from './vm-controller-deps.js';
 import { adoptRunningQemu, startupRole, type AdoptionHost } from '../reconcile/adoption.js';
-import { provideCheckpoint, type CheckpointHost } from '../effects/protect.js';
-import { followTransitions } from './transitions.js';
+import type { CheckpointHost } from '../effects/protect.js';
+import { createProtectActor } from './protect-actor.js';
 import { FailoverController } from '../effects/failover-controller.js';
 import { QemuLiveness } from '../signals/qemu-liveness.js';
-import { coloEventTranslator, quorumWriteFailure } from '../signals/qmp-events.js';
+import { watchQemuSignals } from '../signals/qemu-signals.js';
 import { RestoreRunner } from '../effects/restore-runner.js';
 import { StatusPublisher } from './status-publisher.js';
+import { VmFeed } from './vm-feed.js';
 import { LiveState } from '../reconcile/live-state.js';
 import { injectFault, verifyPattern, writePattern } from '../effects/drill.js';
 import { ReplicationWatch } from '../signals/replication-watch.js';
@@ -24,10 +25,14 @@ import { serveVmRpc } from './vm-rpc.js';
 export type { VmControllerDeps } from './vm-controller-deps.js';
 
 type Role = 'primary' | 'secondary';
+/** How often the status re-reads qemu (run state, COLO mode) between transitions; each transition reads it at once anyway. */
 const LIVE_POLL_MS = 1_000;
+/** The feed's steady beat: a status published on each transition, and at least this often (dashboards show its age). */
 const STATUS_PUBLISH_MS = 2_000;
+/** How often the survivor checks whether an automatic restore may start (a cheap in-memory check). */
 const RESTORE_CHECK_MS = 250;
-const MAX_TRANSITIONS = 50;
+/** A qemu this node gives up (rejoin, fenced after the peer took over) gets this long to quit before SIGKILL: its state is discarded anyway. */
+const QEMU_STOP_GRACE_MS = 1_000;
 
 /**
  * Runs one VM on this node, independent of other VMs: its qemu, and the
@@ -45,15 +50,13 @@ export class VmController {
   failover!: FailoverController;
   private readonly restore: RestoreRunner;
   private vm: VmInstance | null = null;
-  private readonly live: LiveState;
-  private transitions: TransitionRecord[] = [];
+  private readonly view: VmFeed;
   private coloSizes: Map<number, number> | null = null;
   private rejoinSizes: RejoinRequest['disks'] | null = null;
   private readonly cleanups: Unsubscribe[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
   private readonly liveness: QemuLiveness;
-  private readonly feed: StatusPublisher;
   private readonly audit: ReplicationWatch;
 
   constructor(private readonly d: VmControllerDeps) {
@@ -62,10 +65,13 @@ export class VmController {
     this.peerName = peerOf(config, nodeName).name;
     this.log = d.log.child({ vm: vmName });
     this.plan = planVm(config, vmName, nodeName, this.role, d.kvmUsable);
-    this.live = new LiveState(this.plan.qmpSocket);
     const t = config.timings;
     this.lease = createLease({ kv: d.kv, key: kvKeys.lease(vmName), node: nodeName, ttlMs: t.leaseTtlMs });
-    this.feed = new StatusPublisher({ bus: d.bus, kv: d.statusKv, pair: config.pair, vm: vmName, node: nodeName, log: this.log });
+    const publisher = new StatusPublisher({ bus: d.bus, kv: d.statusKv, pair: config.pair, vm: vmName, node: nodeName, log: this.log });
+    this.view = new VmFeed(
+      { bus: d.bus, log: this.log, publisher, vm: () => this.vm, protect: () => this.cp, failover: () => this.failover, restore: () => this.restore.snapshot(), stopping: () => this.stopping },
+      this.plan.qmpSocket,
+    );
     this.liveness = QemuLiveness.killingWhenHung(t, this.log);
     this.restore = new RestoreRunner({
       ...{ config, nodeName, peerName: this.peerName, bus: d.bus, img: d.img, log: this.log },
@@ -141,7 +147,7 @@ export class VmController {
       onLeaseUnconfirmed: () => this.publishStatus(),
       stopFencedQemu: (reason) => {
         this.log.warn({ reason }, 'stopping the fenced qemu');
-        void this.vm?.stop(1_000);
+        void this.vm?.stop(QEMU_STOP_GRACE_MS);
       },
     });
     this.failover = fc;
@@ -153,35 +159,19 @@ export class VmController {
     this.audit.reset();
     this.cpSub?.unsubscribe();
     this.cp?.stop();
-    const t = this.d.config.timings;
-    const cp = createActor(provideCheckpoint(this.checkpointHost()), {
-      input: {
-        vm: this.vmName,
-        node: this.d.nodeName,
-        role: this.role,
-        protectTimeoutMs: t.protectTimeoutMs,
-        stallBoundMs: stallBoundMs(this.plan.checkpointDelayMs),
-        retryDelayMs: 2_000,
-        resumeColo,
-        resumeReason,
-        holdAdopted,
-        assumeIdentical: this.plan.assumeIdentical,
-      },
-    });
-    this.cpSub = followTransitions(
-      cp,
-      (record, snap) => {
-        this.log[snap.hasTag('degraded') ? 'warn' : 'info']({ machine: 'checkpoint', role: this.role, from: record.from, to: record.to, reason: record.reason }, 'transition');
+    const created = createProtectActor(this.checkpointHost(), {
+      ...{ config: this.d.config, node: this.d.nodeName, plan: { ...this.plan, role: this.role }, log: this.log, resumeColo, resumeReason, holdAdopted },
+      onTransition: (record) => {
         // Once COLO has run, the secondary's disk is a complete replica: from then on it may take over.
         if (record.to === 'coloRunning') this.failover.actor.send({ type: 'PROMOTABLE', value: true });
         // Protected is proven from qemu: audit at once on entering COLO (protection, restore, adoption).
         if (record.to === 'coloRunning' && record.from !== 'unreplicated') void this.audit.run();
         this.recordTransition('checkpoint', record);
       },
-      (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),
-    );
-    this.cp = cp;
-    cp.start();
+    });
+    this.cpSub = created;
+    this.cp = created.actor;
+    created.actor.start();
   }
 
   private checkpointHost(): CheckpointHost {
@@ -204,39 +194,28 @@ export class VmController {
     this.live.started(vm.proc.pid, this.plan.qmpSocket);
     this.failover.qemuStarted();
     this.liveness.watch(vm);
-    const translate = coloEventTranslator();
     this.cleanups.push(
-      vm.qmp.onEvent((e) => {
-        if (this.vm !== vm) return;
-        const signal = translate(e);
-        if (signal) this.cp?.send(signal);
-        if (e.event === 'COLO_EXIT' && e.data.reason === 'error') this.failover.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
-        const lost = quorumWriteFailure(e);
-        if (lost) this.audit.noteWriteFailure(lost.node, lost.detail, lost.atMs);
-        this.live.event(e);
+      watchQemuSignals(vm, {
+        isCurrent: () => !this.stopping && this.vm === vm,
+        checkpoint: (signal) => this.cp?.send(signal),
+        coloFailed: (reason) => this.failover.coloFailed(reason),
+        writeFailure: (node, detail, atMs) => this.audit.noteWriteFailure(node, detail, atMs),
+        liveEvent: (e) => this.live.event(e),
+        monitorLost: (reason) => this.failover.qemuGone(reason),
+        exited: (reason) => {
+          this.live.gone();
+          this.failover.qemuGone(reason);
+          this.cp?.send({ type: 'QEMU_EXITED', reason });
+        },
       }),
     );
-    // The monitor closes as qemu dies, well before the exit is reaped; a qemu still alive without its monitor can no longer be fenced, so it is killed.
-    void vm.qmp.closed.then(() => {
-      if (this.stopping || this.vm !== vm) return;
-      if (vm.proc.isRunning) LiveState.kill(vm);
-      const last = vm.proc.outputTail().slice(-3);
-      this.failover.qemuGone(`qemu closed its monitor (process dying)${last.length ? `; its log ends: ${last.join(' | ')}` : ''}`);
-    });
-    void vm.proc.exited.then(() => {
-      if (this.stopping || this.vm !== vm) return;
-      this.live.gone();
-      const reason = errorMessage(vm.proc.exitError());
-      this.failover.qemuGone(reason);
-      this.cp?.send({ type: 'QEMU_EXITED', reason });
-    });
   }
 
   /** The survivor runs alone and the lost node's agent is back: bring protection back (config restore.auto). */
   private maybeRestore(): void {
-    if (!this.d.config.restore.auto || this.restore.isRunning) return;
-    const fo = this.failover.actor.getSnapshot();
-    if (fo.value === 'runningAlone' && this.failover.heartbeat.isPeerAgentAlive() && this.failover.lease.isHeldLocally()) this.restore.request();
+    const fo = this.failover;
+    const facts = { auto: this.d.config.restore.auto, restoreRunning: this.restore.isRunning, failover: fo.actor.getSnapshot() };
+    if (shouldAutoRestore({ ...facts, peerAgentAlive: fo.heartbeat.isPeerAgentAlive(), leaseHeld: fo.lease.isHeldLocally() })) this.restore.request();
   }
 
   /** Restore finished on the survivor: watch COLO as its primary again. */
@@ -249,10 +228,11 @@ export class VmController {
 
   /** The survivor asks this node to start over as a fresh secondary (restore). Never while this node serves the VM. */
   async rejoin(req: RejoinRequest): Promise<AcceptedReply> {
-    const fo = this.failover.actor.getSnapshot();
-    const serving = this.vm?.proc.isRunning && (fo.value === 'runningAlone' || (this.role === 'primary' && fo.hasTag('watching')));
-    if (serving) return { accepted: false, node: this.d.nodeName, reason: `this node still runs ${this.vmName} as ${this.role} (failover ${phaseOf(fo.value)})` };
-    if (req.epoch < this.failover.epoch) return { accepted: false, node: this.d.nodeName, reason: `stale request: epoch ${req.epoch} < ${this.failover.epoch}` };
+    const refusal = rejoinRefusal({
+      ...{ vm: this.vmName, qemuRunning: this.vm?.proc.isRunning === true, role: this.role, failover: this.failover.actor.getSnapshot() },
+      ...{ knownEpoch: this.failover.epoch, requestEpoch: req.epoch },
+    });
+    if (refusal) return { accepted: false, node: this.d.nodeName, reason: refusal };
     this.log.warn({ epoch: req.epoch }, 'rejoining as a fresh secondary');
     await this.resetAsSecondary(req.disks);
     return { accepted: true, node: this.d.nodeName, reason: 'starting as a fresh secondary' };
@@ -265,7 +245,7 @@ export class VmController {
     this.liveness.stop();
     const old = this.vm;
     this.vm = null;
-    await old?.stop(1_000);
+    await old?.stop(QEMU_STOP_GRACE_MS);
     this.failover.stop();
     this.role = 'secondary';
     this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, 'secondary', this.d.kvmUsable);
@@ -277,17 +257,18 @@ export class VmController {
   }
 
   async requestRestore(req: RestoreRequest): Promise<AcceptedReply> {
-    if (req.to && req.to !== this.peerName) return { accepted: false, node: this.d.nodeName, reason: `${req.to} is not this pair's other node (${this.peerName})` };
+    const wrongPeer = wrongRestoreTarget(this.peerName, req.to);
+    if (wrongPeer) return { accepted: false, node: this.d.nodeName, reason: wrongPeer };
     if (req.bandwidthBytesPerSec !== undefined) await this.restore.setBandwidth(req.bandwidthBytesPerSec);
-    const fo = this.failover.actor.getSnapshot();
-    if (fo.value !== 'runningAlone') return { accepted: req.bandwidthBytesPerSec !== undefined, node: this.d.nodeName, reason: `not running alone here (failover ${phaseOf(fo.value)})` };
+    const refusal = restoreRefusal({ peer: this.peerName, to: req.to, failover: this.failover.actor.getSnapshot() });
+    if (refusal) return { accepted: req.bandwidthBytesPerSec !== undefined, node: this.d.nodeName, reason: refusal };
     this.restore.request();
     return { accepted: true, node: this.d.nodeName, reason: `restoring protection onto ${this.peerName}` };
   }
 
   readiness(req: ReadinessRequest): ReadinessReply {
     const snap = this.cp?.getSnapshot();
-    const ready = this.role === 'secondary' && snap?.hasTag('ready') === true && this.failover.actor.getSnapshot().hasTag('watching');
+    const ready = readyAsSecondary({ role: this.role, protectReady: snap?.hasTag('ready') === true, failover: this.failover.actor.getSnapshot() });
     try {
       return readinessReply(this.plan, ready, snap?.context.reason ?? 'starting', this.coloSizes ?? new Map(), req);
     } catch (e) {
@@ -304,29 +285,16 @@ export class VmController {
   }
 
   private recordTransition(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord): void {
-    this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
-    this.feed.transition(machine, record, this.failover.epoch);
-    void this.refreshLive().then(() => this.publishStatus());
+    this.view.record(machine, record);
   }
 
-  /** Not while a takeover is under way: status queries would queue behind, and delay, its QMP commands. */
-  private refreshLive(): Promise<void> {
-    if (this.failover?.actor.getSnapshot().hasTag('failingOver')) return Promise.resolve();
-    return this.live.refresh(this.vm, (vm) => this.vm === vm, this.log);
+  status = (now = Date.now()): NodeStatus => this.view.status(now);
+  statusFresh = (): Promise<NodeStatus> => this.view.fresh();
+  private publishStatus = (): void => this.view.publish();
+  private refreshLive = (): Promise<void> => this.view.refresh();
+  private get live(): LiveState {
+    return this.view.live;
   }
-
-  status(now = Date.now()): NodeStatus {
-    const hb = this.failover.heartbeat;
-    const extra = { epoch: this.failover.epoch, transitions: this.transitions, failover: this.failover.actor.getSnapshot(), restore: this.restore.snapshot() };
-    const natsConnected = this.d.bus.state === 'connected';
-    return toNodeStatus(this.cp!.getSnapshot(), this.live.value, { ...extra, natsConnected, heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null }, now);
-  }
-
-  private publishStatus(): void {
-    if (!this.stopping && this.cp) this.feed.publish(this.status());
-  }
-
-  statusFresh = async (): Promise<NodeStatus> => (await this.refreshLive(), this.status());
 
   /** Watchdog health: qemu (when it should be running) answers its monitor. */
   healthy = (): Promise<boolean> => LiveState.answers(this.vm);

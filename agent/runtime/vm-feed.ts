@@ -1,0 +1,60 @@
+import type { RestoreSnapshotView, TransitionRecord } from '../../state-machines/index.js';
+import { toNodeStatus } from '../../state-machines/index.js';
+import type { Logger } from '../../shared/log.js';
+import type { Bus, NodeStatus } from '../../shared/nats/index.js';
+import type { VmInstance } from '../../shared/qemu/index.js';
+import type { FailoverController } from '../effects/failover-controller.js';
+import { LiveState } from '../reconcile/live-state.js';
+import type { ProtectActor } from './protect-actor.js';
+import type { StatusPublisher } from './status-publisher.js';
+
+/** The status shows the last transitions of the three machines; older ones are in the log. */
+const MAX_TRANSITIONS = 50;
+
+export interface VmFeedHost {
+  bus: Bus;
+  log: Logger;
+  publisher: StatusPublisher;
+  vm(): VmInstance | null;
+  protect(): ProtectActor | null;
+  failover(): FailoverController | undefined;
+  restore(): RestoreSnapshotView | null;
+  stopping(): boolean;
+}
+
+/** One VM's status on this node: derived from the machines' snapshots and what qemu last said, published on each transition. */
+export class VmFeed {
+  readonly live: LiveState;
+  private transitions: TransitionRecord[] = [];
+
+  constructor(private readonly h: VmFeedHost, qmpSocket: string) {
+    this.live = new LiveState(qmpSocket);
+  }
+
+  record(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord): void {
+    this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
+    this.h.publisher.transition(machine, record, this.h.failover()?.epoch ?? 0);
+    void this.refresh().then(() => this.publish());
+  }
+
+  /** Not while a takeover is under way: status queries would queue behind, and delay, its QMP commands. */
+  refresh(): Promise<void> {
+    if (this.h.failover()?.actor.getSnapshot().hasTag('failingOver')) return Promise.resolve();
+    const vm = this.h.vm();
+    return this.live.refresh(vm, (v) => this.h.vm() === v, this.h.log);
+  }
+
+  status(now = Date.now()): NodeStatus {
+    const fo = this.h.failover()!;
+    const hb = fo.heartbeat;
+    const extra = { epoch: fo.epoch, transitions: this.transitions, failover: fo.actor.getSnapshot(), restore: this.h.restore() };
+    const natsConnected = this.h.bus.state === 'connected';
+    return toNodeStatus(this.h.protect()!.getSnapshot(), this.live.value, { ...extra, natsConnected, heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null }, now);
+  }
+
+  publish(): void {
+    if (!this.h.stopping() && this.h.protect()) this.h.publisher.publish(this.status());
+  }
+
+  fresh = async (): Promise<NodeStatus> => (await this.refresh(), this.status());
+}
