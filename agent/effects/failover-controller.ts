@@ -190,7 +190,7 @@ export class FailoverController {
           } catch (e) {
             // A qemu that cannot be kept paused cannot be trusted to stay quiet: kill it.
             this.d.log.error({ reason: errorMessage(e) }, 'cannot keep the VM paused: killing qemu to fence it');
-            process.kill(vm.proc.pid, 'SIGKILL');
+            vm.proc.kill();
           }
         }),
         releaseLease: fromPromise<void, { vm: string }>(async () => {
