@@ -19,6 +19,7 @@ import { connectBus } from '../shared/nats/index.js';
 import { isKvmUsable, type VmPlan } from '../shared/qemu/index.js';
 import { rawProtect } from './raw-colo.js';
 import { fmtMs, median, percentile, waitPairProtected } from './stats.js';
+import { sleep } from '../shared/sleep.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
 const CPU_WINDOW_MS = Number(process.env.BENCH_CPU_SECONDS ?? 30) * 1000;
@@ -75,7 +76,7 @@ async function agentCpu(root: string, auditIntervalMs: number): Promise<Record<s
     }
     const nodes = ['alpha', 'beta'];
     const before = nodes.map((n) => cpuTicks(pair.agentPid(n)));
-    await new Promise((r) => setTimeout(r, CPU_WINDOW_MS));
+    await sleep(CPU_WINDOW_MS);
     const after = nodes.map((n) => cpuTicks(pair.agentPid(n)));
     return Object.fromEntries(nodes.map((n, i) => [n, ((after[i]! - before[i]!) / TICKS_PER_SEC / (CPU_WINDOW_MS / 1000)) * 100]));
   } finally {

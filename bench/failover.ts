@@ -18,6 +18,7 @@ import { queryColoStatus } from '../shared/qmp/index.js';
 import { natsRestartOnce, type NatsRestartResult } from './nats-restart.js';
 import { rawProtect } from './raw-colo.js';
 import { fmtMs, median, percentile, ratio, waitPairProtected } from './stats.js';
+import { sleep } from '../shared/sleep.js';
 
 const N = Number(process.env.BENCH_DRILLS ?? 10);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MINUTES ?? 10) * 60_000;
@@ -44,7 +45,7 @@ async function drillOnce(dir: string, mode: 'crash' | 'hang'): Promise<DrillRepo
 async function rawFailover(dir: string, mode: 'crash' | 'hang'): Promise<number> {
   const { pair } = await rawProtect(dir, kvm, 64 * 1024 * 1024);
   try {
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const s = pair.secondary.qmp;
     const exited = new Promise<void>((resolve) => {
       const off = s.onEvent((e) => {
@@ -60,7 +61,7 @@ async function rawFailover(dir: string, mode: 'crash' | 'hang'): Promise<number>
     if (mode === 'crash') await exited;
     await s.execute('nbd-server-stop', undefined, { timeoutMs: 5_000 });
     await s.execute('x-colo-lost-heartbeat', undefined, { timeoutMs: 5_000 });
-    while ((await queryColoStatus(s, { timeoutMs: 5_000 })).mode !== 'none') await new Promise((r) => setTimeout(r, 1));
+    while ((await queryColoStatus(s, { timeoutMs: 5_000 })).mode !== 'none') await sleep(1);
     const t = performance.now() - t0;
     if (mode === 'hang') process.kill(pair.primary.proc.pid, 'SIGKILL');
     return t;
@@ -83,7 +84,7 @@ async function idleRun(dir: string): Promise<{ failovers: number; minutes: numbe
         if (vm?.protected && !protectedOnce) protectedOnce = true;
         if (protectedOnce && vm && vm.epoch > 1) failovers = vm.epoch - 1;
         if (protectedOnce && Date.now() - started >= IDLE_MS) break;
-        await new Promise((r) => setTimeout(r, 1_000));
+        await sleep(1_000);
       }
       return { failovers, minutes: (Date.now() - started) / 60_000 };
     } finally {

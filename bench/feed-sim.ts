@@ -7,6 +7,7 @@
  */
 import { silentLogger } from '../shared/log.js';
 import { connectBus, encodeJson, kvBuckets, kvKeys, subjects, type NodeStatus } from '../shared/nats/index.js';
+import { sleep } from '../shared/sleep.js';
 
 const STATUS_PUBLISH_MS = 2_000; // the agents' steady interval (agent/runtime/vm-controller.ts)
 const NODES = ['alpha', 'beta'] as const;
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
       }, offset));
     }
   }
-  await new Promise((r) => setTimeout(r, durationMs));
+  await sleep(durationMs);
   for (const t of timers) clearInterval(t);
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);

@@ -21,6 +21,7 @@ import { startLocalNats } from '../shared/local/index.js';
 import { silentLogger } from '../shared/log.js';
 import { connectBus, subjects, type NodeStatus } from '../shared/nats/index.js';
 import { fmtMs, median, percentile } from './stats.js';
+import { sleep } from '../shared/sleep.js';
 
 const VMS = Number(process.env.BENCH_FEED_VMS ?? 200);
 const TRANSITIONS = Number(process.env.BENCH_FEED_TRANSITIONS ?? 250);
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
       }
     })();
 
-    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    await sleep(WARMUP_MS);
     const pub = await connectBus({ servers: [nats.url], name: 'bench-transitions', log: silentLogger() });
     const serveCpu0 = cpuMsOf(serve.pid!);
     const status0 = statusMsgs;
@@ -118,9 +119,9 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     for (let seq = 1; seq <= TRANSITIONS; seq++) {
       pub.publish(subjects.status('bench-lat', 'latency', 'alpha'), transition(seq, now()));
-      await new Promise((r) => setTimeout(r, SPACING_MS));
+      await sleep(SPACING_MS);
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const windowS = (performance.now() - t0) / 1000;
     const serveCpuMs = cpuMsOf(serve.pid!) - serveCpu0;
     const statusRate = (statusMsgs - status0) / windowS;

@@ -12,6 +12,7 @@ import { startLocalNats } from '../shared/local/index.js';
 import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
 import { waitPairProtected } from './stats.js';
+import { sleep } from '../shared/sleep.js';
 
 const ACTING = ['claiming', 'takingOver', 'carryingOn', 'fencing', 'fenced', 'releasing'];
 
@@ -30,12 +31,12 @@ export async function natsRestartOnce(dir: string, accelerator: 'auto' | 'tcg', 
     const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-nats-restart', log: silentLogger() });
     try {
       await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
-      await new Promise((r) => setTimeout(r, 2_000));
+      await sleep(2_000);
       const before = (await queryPairStatus(bus, config, 1_000)).vms[0]!;
       const t0 = Date.now();
       process.kill(pair.nats.pid, 'SIGKILL');
       await pair.nats.exited;
-      await new Promise((r) => setTimeout(r, downMs));
+      await sleep(downMs);
       restarted = await startLocalNats({ dir: join(dir, 'nats'), port: pair.nats.port });
       await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 30_000);
       let longestPauseMs = before.checkpoints.lastPauseMs ?? 0;
@@ -43,7 +44,7 @@ export async function natsRestartOnce(dir: string, accelerator: 'auto' | 'tcg', 
       for (let i = 0; i < 10; i++) {
         const s = (await queryPairStatus(bus, config, 1_000)).vms[0]!;
         longestPauseMs = Math.max(longestPauseMs, s.checkpoints.lastPauseMs ?? 0);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       const after = (await queryPairStatus(bus, config, 1_000)).vms[0]!;
       const elapsedS = (Date.now() - t0) / 1000;

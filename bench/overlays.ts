@@ -13,6 +13,7 @@ import { buildDriveArgs, buildReplicationDriveAdd } from '../shared/disk/index.j
 import { freePorts } from '../shared/local/index.js';
 import { silentLogger } from '../shared/log.js';
 import { awaitColoMode, buildQemuArgs, isKvmUsable, launchVm, resolveAccelerator, resolveMachineType, type VmPlan } from '../shared/qemu/index.js';
+import { sleep } from '../shared/sleep.js';
 
 const SIZE = 64 * 1024 * 1024;
 const WRITES = Number(process.env.BENCH_WRITES ?? 150);
@@ -52,7 +53,7 @@ async function onePair(dir: string, overlayOptions: string[]): Promise<{ writes:
     for (let i = 0; i < WRITES; i++) {
       const offset = Math.floor(Math.random() * 60) * 1024 * 1024;
       await p.qmp.hmp(`qemu-io colo-disk0 "write -P ${1 + (i % 250)} ${offset} 1M"`, call).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       if (!s.proc.isRunning) return { writes: i + 1, died: s.proc.outputTail().slice(-1)[0] ?? 'no output' };
     }
     return { writes: WRITES, died: null };

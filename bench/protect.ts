@@ -14,6 +14,7 @@ import { freePorts, startLocalNats } from '../shared/local/index.js';
 import { isKvmUsable, qemuImg } from '../shared/qemu/index.js';
 import { rawProtect } from './raw-colo.js';
 import { fmtMs, median, ratio } from './stats.js';
+import { sleep } from '../shared/sleep.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SIZE = 64 * 1024 * 1024;
@@ -45,7 +46,7 @@ async function agentRun(dir: string): Promise<{ startToProtectedMs: number; migr
         return { startToProtectedMs: colo - t0, migrateToColoMs: colo - migrating };
       }
       if (Date.now() > deadline) throw new Error(`not protected within 60 s: ${statuses.map((s) => s.reason).join('; ')}`);
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
   } finally {
     await Promise.all(agents.map((a) => a.stop()));

@@ -20,6 +20,7 @@ import { awaitColoMode, buildQemuArgs, isKvmUsable, launchVm, qemuImg, resolveAc
 import { freePorts } from '../shared/local/index.js';
 import { rawProtect } from './raw-colo.js';
 import { fmtMs, median, ratio, waitPairProtected } from './stats.js';
+import { sleep } from '../shared/sleep.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SIZE = Number(process.env.BENCH_DISK_MIB ?? 1024) * 1024 * 1024;
@@ -55,7 +56,7 @@ async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: numb
   const s = pair.secondary.qmp;
   await s.execute('nbd-server-stop', undefined, call);
   await s.execute('x-colo-lost-heartbeat', undefined, call);
-  while (((await s.execute('query-colo-status', undefined, call)) as { mode: string }).mode !== 'none') await new Promise((r) => setTimeout(r, 2));
+  while (((await s.execute('query-colo-status', undefined, call)) as { mode: string }).mode !== 'none') await sleep(2);
   const [mig, nbd] = await freePorts(2);
   const fresh = join(dir, 'fresh');
   mkdirSync(fresh, { recursive: true });
@@ -93,7 +94,7 @@ async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: numb
     });
     await s.execute('stop', undefined, call);
     await s.execute('block-job-cancel', { device: 'resync0' }, call);
-    while (((await s.execute('query-block-jobs', undefined, call)) as unknown[]).length) await new Promise((r) => setTimeout(r, 1));
+    while (((await s.execute('query-block-jobs', undefined, call)) as unknown[]).length) await sleep(1);
     await linkReplicationNodes(s, survivorPlan, call);
     // The safe order (as colo-ft's): the guest stays stopped until COLO has started replication and resumes it.
     await startMigration(s, survivorPlan, peer, call);

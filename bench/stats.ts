@@ -1,3 +1,5 @@
+import { sleep } from '../shared/sleep.js';
+
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   if (!s.length) return NaN;
@@ -24,6 +26,6 @@ export async function waitPairProtected(query: () => Promise<{ vms: Array<{ prot
   const deadline = Date.now() + timeoutMs;
   while (!(await query()).vms[0]?.protected) {
     if (Date.now() > deadline) throw new Error(`pair not protected within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }

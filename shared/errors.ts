@@ -160,3 +160,40 @@ export function isColoError(e: unknown): e is ColoError {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+const RECOVERIES: readonly string[] = ['transient', 'local', 'fatal'] satisfies readonly Recovery[];
+
+/** Any error class, abstract or not, whatever its constructor takes. */
+export type ErrorClass<E extends Error = Error> = abstract new (...args: never[]) => E;
+
+function fieldOf(e: unknown, key: 'name' | 'message' | 'recovery'): unknown {
+  return typeof e === 'object' && e !== null ? (e as Record<string, unknown>)[key] : undefined;
+}
+
+/**
+ * Whether `e` is a `kind` (e.g. `isErrorKind(e, LockConflictError)`): by
+ * `instanceof`, or else by an object whose `name` is the class name. The
+ * fallback is for errors that cross a boundary and lose their class: a
+ * rejection built elsewhere (another copy of this module, the machines' fake
+ * actors in the unit tests). A bare subclass does not match by name.
+ */
+export function isErrorKind(e: unknown, kind: ErrorClass): boolean {
+  return e instanceof kind || fieldOf(e, 'name') === kind.name;
+}
+
+/**
+ * The error's `recovery` (see `Recovery`); read from a tree error, or from an
+ * object carrying a valid one (same boundary as `isErrorKind`). Undefined for
+ * anything else: nobody said whether a retry may help.
+ */
+export function recoveryOf(e: unknown): Recovery | undefined {
+  if (e instanceof ColoError) return e.recovery;
+  const r = fieldOf(e, 'recovery');
+  return typeof r === 'string' && RECOVERIES.includes(r) ? (r as Recovery) : undefined;
+}
+
+/** What a reason or a log says about a failure: the error's message, else the value as a string. */
+export function describeError(e: unknown): string {
+  const m = fieldOf(e, 'message');
+  return typeof m === 'string' ? m : String(e);
+}

@@ -1,27 +1,16 @@
 import { assign, fromPromise, setup } from 'xstate';
+import { describeError } from '../shared/errors.js';
 import { emptyCheckpointLog, recordCheckpoint } from './checkpoint-figures.js';
 import type { CheckpointContext, CheckpointEvent, CheckpointInput, ColoRole, PeerEndpoints } from './checkpoint-types.js';
+import { notProvided } from './not-provided.js';
 
 export type { CheckpointContext, CheckpointEvent, CheckpointInput, ColoRole, PeerEndpoints, ReplicationView } from './checkpoint-types.js';
-
-interface Failure {
-  message?: string;
-  recovery?: string;
-}
-
-function describe(error: unknown): string {
-  return (error as Failure | undefined)?.message ?? String(error);
-}
 
 /** 2, 4, 8, 16, 32 s with the default 2 s base: a secondary that keeps failing is not hammered, a one-off failure is retried soon. */
 const RETRY_BACKOFF_STEPS = 5;
 
 export function retryBackoffMs(baseMs: number, failures: number): number {
   return baseMs * 2 ** (Math.min(Math.max(failures, 1), RETRY_BACKOFF_STEPS) - 1);
-}
-
-function notProvided(name: string): never {
-  throw new Error(`actor ${name} not provided`);
 }
 
 export const checkpointMachine = setup({
@@ -93,7 +82,7 @@ export const checkpointMachine = setup({
         src: 'prepareDisks',
         input: ({ context }) => ({ vm: context.vm }),
         onDone: { target: 'launching', actions: assign({ reason: 'disks ready: launching qemu to receive the COLO stream' }) },
-        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot prepare disks: ${describe(event.error)}` }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot prepare disks: ${describeError(event.error)}` }) },
       },
     },
     launching: {
@@ -111,7 +100,7 @@ export const checkpointMachine = setup({
             actions: assign({ qemuPid: ({ event }) => event.output.pid, reason: 'qemu waiting for the COLO stream: exporting disks over NBD' }),
           },
         ],
-        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot launch qemu: ${describe(event.error)}` }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot launch qemu: ${describeError(event.error)}` }) },
       },
     },
     exportingDisks: {
@@ -119,7 +108,7 @@ export const checkpointMachine = setup({
         src: 'exportDisks',
         input: ({ context }) => ({ vm: context.vm }),
         onDone: { target: 'awaitingPrimary', actions: assign({ reason: 'ready: waiting for the primary to start COLO' }) },
-        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot export disks: ${describe(event.error)}` }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot export disks: ${describeError(event.error)}` }) },
       },
     },
     awaitingPrimary: {
@@ -131,7 +120,7 @@ export const checkpointMachine = setup({
         src: 'awaitColo',
         input: ({ context }) => ({ vm: context.vm, role: context.role }),
         onDone: { target: 'coloRunning', actions: assign({ reason: 'COLO running: receiving checkpoints from the primary' }) },
-        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `waiting for COLO failed: ${describe(event.error)}` }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `waiting for COLO failed: ${describeError(event.error)}` }) },
       },
       after: {
         protectTimeoutMs: {
@@ -167,7 +156,7 @@ export const checkpointMachine = setup({
             }),
           },
         ],
-        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `secondary not usable: ${describe(event.error)}` }) },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `secondary not usable: ${describeError(event.error)}` }) },
       },
       after: {
         protectTimeoutMs: {
@@ -191,7 +180,7 @@ export const checkpointMachine = setup({
         src: 'syncPeer',
         input: ({ context }) => ({ vm: context.vm, peer: context.peer! }),
         onDone: { target: 'attaching', actions: assign({ reason: 'disks in sync: pausing the VM to link the replication child' }) },
-        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `cannot copy the disks onto the secondary: ${describe(event.error)}` }) },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `cannot copy the disks onto the secondary: ${describeError(event.error)}` }) },
       },
     },
     attaching: {
@@ -199,7 +188,7 @@ export const checkpointMachine = setup({
         src: 'attachReplication',
         input: ({ context }) => ({ vm: context.vm, peer: context.peer! }),
         onDone: { target: 'migrating', actions: assign({ reason: 'replication attached, VM paused until COLO starts replicating: migrating into COLO' }) },
-        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `cannot attach replication: ${describe(event.error)}` }) },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `cannot attach replication: ${describeError(event.error)}` }) },
       },
     },
     migrating: {
@@ -207,7 +196,7 @@ export const checkpointMachine = setup({
         src: 'startMigration',
         input: ({ context }) => ({ vm: context.vm, peer: context.peer! }),
         onDone: { target: 'enteringColo', actions: assign({ reason: 'migration started: waiting for both sides to report COLO' }) },
-        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `migration into COLO failed: ${describe(event.error)}` }) },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `migration into COLO failed: ${describeError(event.error)}` }) },
       },
     },
     enteringColo: {
@@ -215,7 +204,7 @@ export const checkpointMachine = setup({
         src: 'awaitColo',
         input: ({ context }) => ({ vm: context.vm, role: context.role }),
         onDone: { target: 'coloRunning', actions: assign({ failures: 0, reason: 'COLO running: the secondary follows every checkpoint' }) },
-        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `COLO did not start: ${describe(event.error)}` }) },
+        onError: { target: 'unprotected', actions: assign({ reason: ({ event }) => `COLO did not start: ${describeError(event.error)}` }) },
       },
       after: {
         protectTimeoutMs: { target: 'unprotected', actions: assign({ reason: 'COLO did not start in time' }) },
@@ -272,7 +261,7 @@ export const checkpointMachine = setup({
         // Once the failover machine acted (it may have fenced the VM) the clean-up never resumes the guest.
         input: ({ context }) => ({ vm: context.vm, resume: !context.standDown }),
         onDone: { target: 'awaitingRetry' },
-        onError: { target: 'awaitingRetry', actions: assign({ reason: ({ context, event }) => `${context.reason} (clean-up: ${describe(event.error)})` }) },
+        onError: { target: 'awaitingRetry', actions: assign({ reason: ({ context, event }) => `${context.reason} (clean-up: ${describeError(event.error)})` }) },
       },
     },
     // Any failed attempt is tried again, from asking the secondary, after a growing delay: one slow step must not leave the VM unprotected for good.

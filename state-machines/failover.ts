@@ -1,4 +1,7 @@
 import { assign, fromPromise, setup } from 'xstate';
+import { describeError, isErrorKind, LockConflictError } from '../shared/errors.js';
+import type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput } from './failover-types.js';
+import { notProvided } from './not-provided.js';
 
 /**
  * Decides and performs takeover for one VM on one node. A timer alone never
@@ -6,22 +9,10 @@ import { assign, fromPromise, setup } from 'xstate';
  * epoch) does, except under the `relaxed` policy, which may act on heartbeat
  * loss alone and says so in every decision.
  */
-import type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput } from './failover-types.js';
-
 export type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput, FailoverPolicy, FailoverRole } from './failover-types.js';
+export { isStaleEpoch } from './epoch.js';
 
-
-interface Failure {
-  name?: string;
-  message?: string;
-}
-
-const failureName = (e: unknown) => (e as Failure | undefined)?.name ?? '';
-const describe = (e: unknown) => (e as Failure | undefined)?.message ?? String(e);
-
-function notProvided(name: string): never {
-  throw new Error(`actor ${name} not provided`);
-}
+const lostLeaseRace = (error: unknown): boolean => isErrorKind(error, LockConflictError);
 
 function whyIncomplete(c: FailoverContext): string {
   return c.unreplicatedSinceSync ? 'an audit found a disk not replicating since its last resync' : 'not yet in sync';
@@ -47,7 +38,7 @@ export const failoverMachine = setup({
     natsDown: ({ context }) => !context.natsUp,
     peerAlive: ({ context }) => context.peerAlive,
     notPromotable: ({ context }) => context.role === 'secondary' && !context.promotable,
-    lostToPeer: ({ event }) => failureName((event as { error?: unknown }).error) === 'LockConflictError',
+    lostToPeer: ({ event }) => lostLeaseRace((event as { error?: unknown }).error),
   },
   delays: {
     standbyRetryMs: ({ context }) => context.standbyRetryMs,
@@ -166,26 +157,26 @@ export const failoverMachine = setup({
         ],
         onError: [
           {
-            guard: ({ context, event }) => context.role === 'primary' && failureName(event.error) === 'LockConflictError',
+            guard: ({ context, event }) => context.role === 'primary' && lostLeaseRace(event.error),
             target: 'fencing',
-            actions: assign({ reason: ({ event }) => `the lease moved on while acting as primary (${describe(event.error)}): fencing the VM` }),
+            actions: assign({ reason: ({ event }) => `the lease moved on while acting as primary (${describeError(event.error)}): fencing the VM` }),
           },
           {
             guard: 'lostToPeer',
             target: 'standingBy',
-            actions: assign({ reason: ({ event }) => `not taking over: the peer still holds the lease (${describe(event.error)})` }),
+            actions: assign({ reason: ({ event }) => `not taking over: the peer still holds the lease (${describeError(event.error)})` }),
           },
           {
             guard: 'isRelaxed',
             target: 'actingWithoutLease',
             actions: assign({
               leaseWonAt: null,
-              reason: ({ event }) => `WARNING relaxed policy: acting on heartbeat loss alone, lease not won (${describe(event.error)})`,
+              reason: ({ event }) => `WARNING relaxed policy: acting on heartbeat loss alone, lease not won (${describeError(event.error)})`,
             }),
           },
           {
             target: 'passive',
-            actions: assign({ reason: ({ event }) => `strict policy: cannot win the lease (${describe(event.error)}); staying passive` }),
+            actions: assign({ reason: ({ event }) => `strict policy: cannot win the lease (${describeError(event.error)}); staying passive` }),
           },
         ],
       },
@@ -211,7 +202,7 @@ export const failoverMachine = setup({
             reason: ({ context }) => `took over after ${context.trigger ?? 'the primary was lost'}: running alone as primary, epoch ${context.epoch}`,
           }),
         },
-        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `takeover failed: ${describe(event.error)}; operator action needed` }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `takeover failed: ${describeError(event.error)}; operator action needed` }) },
       },
     },
     carryingOn: {
@@ -230,7 +221,7 @@ export const failoverMachine = setup({
             reason: ({ context }) => `secondary lost (${context.trigger ?? 'unknown'}): running alone, not protected`,
           }),
         },
-        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `carrying on alone failed: ${describe(event.error)}; operator action needed` }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `carrying on alone failed: ${describeError(event.error)}; operator action needed` }) },
       },
     },
     runningAlone: {
@@ -278,7 +269,7 @@ export const failoverMachine = setup({
         src: 'fenceVm',
         input: ({ context }) => ({ vm: context.vm }),
         onDone: { target: 'fenced', actions: assign({ reason: ({ context }) => `${context.reason}: VM paused, waiting to be restored` }) },
-        onError: { target: 'fenced', actions: assign({ reason: ({ event }) => `fencing: ${describe(event.error)}; the VM is not serving` }) },
+        onError: { target: 'fenced', actions: assign({ reason: ({ event }) => `fencing: ${describeError(event.error)}; the VM is not serving` }) },
       },
     },
     fenced: { tags: ['fenced', 'acted'] },
@@ -294,7 +285,7 @@ export const failoverMachine = setup({
         src: 'releaseLease',
         input: ({ context }) => ({ vm: context.vm }),
         onDone: { target: 'down' },
-        onError: { target: 'down', actions: assign({ reason: ({ context, event }) => `${context.reason} (release failed: ${describe(event.error)}; the peer waits for expiry)` }) },
+        onError: { target: 'down', actions: assign({ reason: ({ context, event }) => `${context.reason} (release failed: ${describeError(event.error)}; the peer waits for expiry)` }) },
       },
     },
     down: { tags: ['down', 'acted'] },
@@ -303,8 +294,3 @@ export const failoverMachine = setup({
 });
 
 export type FailoverMachine = typeof failoverMachine;
-
-/** Messages carry the sender's epoch; anything older than what we know is stale and dropped. */
-export function isStaleEpoch(messageEpoch: number, knownEpoch: number): boolean {
-  return messageEpoch < knownEpoch;
-}

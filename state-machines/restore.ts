@@ -1,5 +1,7 @@
 import { assign, fromPromise, setup } from 'xstate';
+import { describeError } from '../shared/errors.js';
 import type { PeerEndpoints } from './checkpoint.js';
+import { notProvided } from './not-provided.js';
 
 /**
  * Runs on the survivor (running alone as primary): brings a fresh secondary
@@ -39,12 +41,6 @@ export type RestoreEvent =
   | { type: 'RESYNC_PROGRESS'; progress: ResyncProgress }
   | { type: 'LEASE_LOST'; reason: string };
 
-const describe = (e: unknown) => (e as { message?: string } | undefined)?.message ?? String(e);
-
-function notProvided(name: string): never {
-  throw new Error(`actor ${name} not provided`);
-}
-
 export function backoffMs(attempts: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
 }
@@ -64,7 +60,7 @@ export const restoreMachine = setup({
   },
   actions: {
     failed: assign({
-      reason: ({ event, context }) => `restore attempt ${context.attempts} failed: ${describe((event as { error?: unknown }).error)}; retrying`,
+      reason: ({ event, context }) => `restore attempt ${context.attempts} failed: ${describeError((event as { error?: unknown }).error)}; retrying`,
     }),
   },
 }).createMachine({
@@ -157,7 +153,7 @@ export const restoreMachine = setup({
     },
     backingOff: {
       tags: ['restoring'],
-      invoke: { src: 'cleanUp', input: ({ context }) => ({ vm: context.vm }), onError: { actions: assign({ reason: ({ context, event }) => `${context.reason} (clean-up: ${describe(event.error)})` }) } },
+      invoke: { src: 'cleanUp', input: ({ context }) => ({ vm: context.vm }), onError: { actions: assign({ reason: ({ context, event }) => `${context.reason} (clean-up: ${describeError(event.error)})` }) } },
       after: { backoffMs: { target: 'preparingPeer' } },
       on: { RESTORE_REQUESTED: { target: 'preparingPeer' } },
     },

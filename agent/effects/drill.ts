@@ -12,7 +12,8 @@ export function injectFault(req: { mode: DrillMode | 'heal' }, vm: VmInstance | 
   if (mode === 'partition' || mode === 'heal') failover.partition(mode === 'partition');
   else {
     if (!vm || !vm.proc.isRunning) throw new Error('qemu is not running here');
-    process.kill(vm.proc.pid, mode === 'crash' ? 'SIGKILL' : 'SIGSTOP');
+    if (mode === 'crash') vm.proc.kill();
+    else vm.proc.freeze();
   }
   return { mode, faultAt, epoch: failover.epoch };
 }

@@ -58,7 +58,7 @@ export function provideFailover(h: FailoverActorsHost) {
         } catch (e) {
           // A qemu that cannot be kept paused cannot be trusted to stay quiet: kill it.
           log.error({ reason: errorMessage(e) }, 'cannot keep the VM paused: killing qemu to fence it');
-          process.kill(vm.proc.pid, 'SIGKILL');
+          vm.proc.kill();
         }
       }),
       releaseLease: fromPromise<void, { vm: string }>(async () => {

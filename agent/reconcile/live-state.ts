@@ -30,7 +30,7 @@ export class LiveState {
 
   static kill(vm: VmInstance): void {
     try {
-      process.kill(vm.proc.pid, 'SIGKILL');
+      vm.proc.kill();
     } catch {
       // already gone
     }

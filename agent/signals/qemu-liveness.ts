@@ -25,7 +25,7 @@ export class QemuLiveness {
       onHung: (vm, reason) => {
         log.error({ reason }, 'qemu hung: killing it');
         try {
-          process.kill(vm.proc.pid, 'SIGKILL');
+          vm.proc.kill();
         } catch {
           // already gone
         }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../shared/config/index.js';
 import { startFeedServer } from '../../shared/feed/index.js';
 import { silentLogger } from '../../shared/log.js';
-import { sleep } from '../../shared/qemu/index.js';
+import { sleep } from '../../shared/sleep.js';
 import { errorMessage } from '../../shared/errors.js';
 import { connectCli } from '../connect.js';
 import { startLocalPair } from '../demo/local-pair.js';

@@ -2,8 +2,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts, isPidAlive, readPidFile, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
-import { qemuImg } from '../../shared/qemu/index.js';
+import { freePorts, isPidAlive, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
+import { qemuImg } from '../../shared/qemu-img/index.js';
+import { sleep } from '../../shared/sleep.js';
 import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalPairSpec } from './pair-config.js';
 
 // From dist/ the CLI sits beside this module; from the TypeScript sources (tests) use the build.
@@ -108,23 +109,15 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     teardown() {
       torn ??= (async () => {
         const all = [nats.pid, ...agents.map((a) => a.pid!), ...retired.map((a) => a.pid!), ...qemuPids()];
-        for (const a of retired) if (a.pid && a.exitCode === null && a.signalCode === null) signal(a.pid, 'SIGKILL');
-        for (const a of agents) if (a.pid) signal(a.pid, 'SIGTERM');
-        for (const a of agents) if (!(await waitExit(a, 15_000)) && a.pid) signal(a.pid, 'SIGKILL');
-        for (const pid of qemuPids()) if (isPidAlive(pid)) signal(pid, 'SIGKILL');
+        for (const a of retired) if (a.pid && a.exitCode === null && a.signalCode === null) signalPid(a.pid, 'SIGKILL');
+        for (const a of agents) if (a.pid) signalPid(a.pid, 'SIGTERM');
+        for (const a of agents) if (!(await waitExit(a, 15_000)) && a.pid) signalPid(a.pid, 'SIGKILL');
+        for (const pid of qemuPids()) if (isPidAlive(pid)) signalPid(pid, 'SIGKILL');
         await nats.stop();
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
         return all.filter((p) => isPidAlive(p));
       })();
       return torn;
     },
   };
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../../shared/config/index.js';
 import { acceptedReplySchema, subjects, type Bus, type NodeStatus } from '../../shared/nats/index.js';
 import { queryNodeStatus, queryPairStatus } from '../pair-status.js';
+import { sleep } from '../../shared/sleep.js';
 
 export interface RestoreOptions {
   vm: string;
@@ -59,7 +60,7 @@ export async function runRestore(bus: Bus, config: Config, o: RestoreOptions): P
         return report;
       }
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const last = await queryNodeStatus(bus, pair, survivor.node, o.vm);
   report.reason = `not protected within ${o.timeoutMs ?? 120_000} ms: ${last?.reason ?? 'no answer'}${reply.accepted ? '' : ` (${reply.reason})`}`;

@@ -1,24 +1,9 @@
 import { z } from 'zod';
 import { fenceRuleViolation } from './timing-rules.js';
-import {
-  checkDiskRules,
-  DISK_ACCESS_MODES,
-  DISK_BACKEND_TYPES,
-  DISK_DEFAULTS,
-  DISK_FORMATS,
-  parseDiskSpec,
-  type DiskConfig,
-} from '../disk/index.js';
-import { ConfigError } from '../errors.js';
+import { absolutePath, host, name, nonEmpty, positiveMs } from './primitives.js';
+import { vmSchema } from './vm-schema.js';
 
-const NAME_RE = /^[a-z0-9-]+$/;
-const name = z.string().regex(NAME_RE, 'must match [a-z0-9-]+ (it is used in NATS subjects)');
-const nonEmpty = z.string().min(1, 'must not be empty');
-const absolutePath = nonEmpty.refine((p) => p.startsWith('/'), 'must be an absolute path');
-const port = z.int().min(1).max(65535);
-// Host names and IPv4 only: colo-params (HOST:PORT:...) cannot carry an IPv6 address.
-const host = z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a host name or IPv4 address');
-const positiveMs = z.int().min(1);
+export { nbdPortOf } from './vm-schema.js';
 
 const natsSchema = z
   .strictObject({
@@ -113,129 +98,6 @@ const failoverSchema = z
     policy: z.enum(['strict', 'relaxed']).default('strict'),
   })
   .prefault({});
-
-const structuredDiskSchema = z.strictObject({
-  target: nonEmpty,
-  format: z.enum(DISK_FORMATS).default(DISK_DEFAULTS.format),
-  vdev: nonEmpty.optional(),
-  access: z.enum(DISK_ACCESS_MODES).default(DISK_DEFAULTS.access),
-  backendType: z.enum(DISK_BACKEND_TYPES).default(DISK_DEFAULTS.backendType),
-  colo: z.boolean().default(DISK_DEFAULTS.colo),
-  coloParams: z.strictObject({ host: z.string().regex(/^[^:\s]+$/, 'must be a host without ":"'), port, exportName: nonEmpty }).optional(),
-  activeDisk: nonEmpty.optional(),
-  hiddenDisk: nonEmpty.optional(),
-});
-
-/**
- * Each item is an xl-style string or the structured form; both end as a
- * DiskConfig checked by the same rules. Items are dispatched by hand rather than
- * by z.union so each item reports its own errors, with its index in the message.
- */
-const disksSchema = z
-  .array(z.unknown())
-  .min(1, 'a VM needs at least one disk')
-  .transform((items, ctx): DiskConfig[] => {
-    const disks: DiskConfig[] = [];
-    items.forEach((item, i) => {
-      if (typeof item === 'string') {
-        try {
-          disks.push(parseDiskSpec(item, i));
-        } catch (e) {
-          if (!(e instanceof ConfigError)) throw e;
-          for (const issue of e.issues) {
-            ctx.issues.push({ code: 'custom', input: item, path: issue.path ? [i, issue.path] : [i], message: issue.message });
-          }
-        }
-        return;
-      }
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-        ctx.issues.push({ code: 'custom', input: item, path: [i], message: 'must be a disk spec string or a disk mapping' });
-        return;
-      }
-      const parsed = structuredDiskSchema.safeParse(item, { reportInput: true });
-      if (!parsed.success) {
-        // Re-raised as they are, so unknown keys and enum values read like any other.
-        for (const issue of parsed.error.issues) {
-          ctx.issues.push({ ...issue, path: [i, ...issue.path] } as (typeof ctx.issues)[number]);
-        }
-        return;
-      }
-      const disk = parsed.data as DiskConfig;
-      const ruleIssues = checkDiskRules(disk, i, 'structured');
-      for (const r of ruleIssues) ctx.issues.push({ code: 'custom', input: item, path: [i, r.field], message: r.message });
-      disks.push(disk);
-    });
-    return disks;
-  });
-
-const machineSchema = z
-  .strictObject({
-    /** `auto`, or a qemu machine type such as pc, q35 or none. */
-    type: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be auto or a qemu machine type').default('auto'),
-    accelerator: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
-    /** 0 means one vCPU under KVM and none under TCG. */
-    vcpus: z.int().min(0).default(0),
-  })
-  .superRefine((m, ctx) => {
-    // Only an explicit tcg can be judged here; `auto` is resolved against /dev/kvm at start.
-    if (m.accelerator === 'tcg' && (m.vcpus > 0 || !['auto', 'none'].includes(m.type))) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [],
-        message:
-          "Debian's QEMU 7.2 deadlocks at the first COLO checkpoint under TCG when the VM has vCPUs; " +
-          'use accelerator kvm, or machine type none with vcpus 0',
-      });
-    }
-  })
-  .prefault({});
-
-const vmSchema = z
-  .strictObject({
-    name,
-    memoryMiB: z.int().min(1),
-    machine: machineSchema,
-    /** Listens on whichever node is secondary. */
-    migrationPort: port,
-    /** x-checkpoint-delay. */
-    checkpointDelayMs: z.int().min(10).default(200),
-    /**
-     * Skip the first protection's full copy of every COLO disk onto the
-     * secondary: only for an operator who knows both images are identical
-     * (a wrong guess is silent data loss at the next failover).
-     */
-    assumeIdentical: z.boolean().default(false),
-    disks: disksSchema,
-  })
-  .superRefine((vm, ctx) => {
-    let first: { index: number; host: string; port: number } | undefined;
-    const exportNames = new Map<string, number>();
-    vm.disks.forEach((d, i) => {
-      if (!d.colo || !d.coloParams) return;
-      const { host: h, port: p, exportName } = d.coloParams;
-      const path = ['disks', i, 'coloParams'];
-      // One nbd-server per qemu: every COLO disk of a VM is exported from the same host:port.
-      if (first === undefined) first = { index: i, host: h, port: p };
-      else if (first.host !== h || first.port !== p) {
-        ctx.addIssue({
-          code: 'custom',
-          path,
-          message: `disk ${i}: NBD address ${h}:${p} differs from disk ${first.index}'s ${first.host}:${first.port}; all COLO disks of a VM share one NBD server`,
-        });
-      }
-      if (p === vm.migrationPort) {
-        ctx.addIssue({ code: 'custom', path, message: `disk ${i}: NBD port ${p} is also the migrationPort` });
-      }
-      const seen = exportNames.get(exportName);
-      if (seen !== undefined) {
-        ctx.addIssue({ code: 'custom', path, message: `disk ${i}: export name '${exportName}' is also used by disk ${seen}` });
-      } else exportNames.set(exportName, i);
-    });
-  });
-
-export function nbdPortOf(vm: { disks: readonly DiskConfig[] }): number | undefined {
-  return vm.disks.find((d) => d.colo && d.coloParams)?.coloParams?.port;
-}
 
 const restoreSchema = z
   .strictObject({

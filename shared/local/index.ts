@@ -1,3 +1,3 @@
 export { startLocalNats, type LocalNatsServer, type LocalNatsOptions } from './nats-server.js';
 export { freePort, freePorts } from './free-port.js';
-export { isPidAlive, readPidFile, processCmdline } from './pid.js';
+export { isPidAlive, readPidFile, processCmdline, signalPid } from './pid.js';

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ColoError } from '../errors.js';
+import { sleep } from '../sleep.js';
+import { signalPid } from './pid.js';
 
 export interface LocalNatsServer {
   readonly pid: number;
@@ -48,18 +50,8 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNatsServ
   });
   const stop = async () => {
     if (!running) return;
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, 3_000);
+    if (!signalPid(pid, 'SIGTERM')) return;
+    const timer = setTimeout(() => signalPid(pid, 'SIGKILL'), 3_000);
     await exited;
     clearTimeout(timer);
   };
@@ -82,6 +74,6 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNatsServ
       await stop();
       throw new ColoError(`nats-server did not start; see ${join(o.dir, 'nats-server.log')}`, 'fatal');
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }

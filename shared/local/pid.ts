@@ -1,11 +1,20 @@
 import { readFileSync } from 'node:fs';
 
-export function isPidAlive(pid: number): boolean {
+/**
+ * Send `signal` to a local process (0 only checks it exists). False when it
+ * could not be signalled (already gone, or not ours); never throws.
+ */
+export function signalPid(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
-    process.kill(pid, 0);
+    process.kill(pid, signal);
+    return true;
   } catch {
     return false;
   }
+}
+
+export function isPidAlive(pid: number): boolean {
+  if (!signalPid(pid, 0)) return false;
   // A zombie still answers signal 0 but is gone for our purposes.
   try {
     return !/^\d+ \([^)]*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));

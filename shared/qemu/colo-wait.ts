@@ -1,23 +1,7 @@
 import { AbortedError } from '../errors.js';
 import { queryColoStatus, queryMigrate, queryStatus, type QmpClient } from '../qmp/index.js';
 import { ColoError } from '../errors.js';
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortedError('wait'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new AbortedError('wait'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-export { sleep };
+import { sleep } from '../sleep.js';
 
 /**
  * Poll until qemu reports the COLO mode of its role. On the primary a failed

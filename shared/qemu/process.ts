@@ -18,6 +18,10 @@ export interface QemuProcess {
   /** Follow qemu's output line by line (HMP qemu-io prints its result there). */
   onOutput(listener: (line: string) => void): () => void;
   exitError(): QemuExitedError;
+  /** SIGKILL qemu (crash drill, fencing, a hung qemu). Throws as `process.kill` does when it cannot be signalled (e.g. ESRCH). */
+  kill(): void;
+  /** SIGSTOP qemu: a hang drill. Throws as `kill()` does. */
+  freeze(): void;
 }
 
 export interface LaunchOptions {
@@ -182,6 +186,14 @@ class TrackedQemu implements QemuProcess {
 
   exitError(): QemuExitedError {
     return new QemuExitedError(this.exit.code, this.exit.signal, this.tail.slice(-5));
+  }
+
+  kill(): void {
+    process.kill(this.pid, 'SIGKILL');
+  }
+
+  freeze(): void {
+    process.kill(this.pid, 'SIGSTOP');
   }
 }
 

@@ -6,6 +6,7 @@ import { connectQmp, queryCommandNames, type QmpClient } from '../qmp/index.js';
 import { checkQmpCommands } from './host.js';
 import { adoptQemu, launchQemu, stopQemu, type QemuProcess } from './process.js';
 import { isPidAlive, processCmdline, readPidFile } from '../local/index.js';
+import { sleep } from '../sleep.js';
 import type { VmPlan } from './vm-plan.js';
 
 /** One running qemu with its two monitors: the main one, and an OOB one for `yank`. */
@@ -42,7 +43,7 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
     return instance(proc, qmp, oob);
   } catch (e) {
     // The socket may close a moment before the exit is reported: give the exit a chance, its stderr says why.
-    if (proc.isRunning) await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 250))]);
+    if (proc.isRunning) await Promise.race([proc.exited, sleep(250)]);
     const cause = proc.isRunning ? e : proc.exitError();
     log.warn({ reason: errorMessage(cause) }, 'qemu launch failed');
     await stopQemu(proc, { graceMs: 500 });

@@ -2,6 +2,7 @@ import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { AbortedError, QmpConnectionError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../sleep.js';
 
 const CONNECT_RETRY_MS = 20;
 const RETRYABLE_CONNECT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EAGAIN']);
@@ -31,7 +32,7 @@ export async function dialUnixSocket(
       }
       log.debug({ code }, 'qmp connect retry');
     }
-    await sleep(CONNECT_RETRY_MS, signal);
+    await sleep(CONNECT_RETRY_MS, signal, 'QMP connect');
   }
 }
 
@@ -53,20 +54,6 @@ function dialOnce(path: string, signal?: AbortSignal): Promise<Socket> {
       signal?.removeEventListener('abort', onAbort);
       resolve(socket);
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError('QMP connect'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

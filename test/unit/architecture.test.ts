@@ -9,7 +9,14 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SOURCE_DIRS = ['shared', 'agent', 'state-machines', 'primary', 'secondary', 'cli', 'bench'];
-const MAX_LINES = 350;
+const MAX_LINES = 300;
+/**
+ * Over MAX_LINES for now, with the limit they may not exceed. Both are being
+ * split by the agent reshaping (issue #11); each leaves this list when it lands.
+ */
+const OVERSIZED_FOR_NOW = new Map<string, number>([
+  ['agent/runtime/vm-controller.ts', 350],
+]);
 
 interface ImportRef {
   file: string; // repo-relative, posix separators
@@ -182,6 +189,11 @@ describe('architecture: module boundaries', () => {
     expectNone(bad, 'primary/ <-> secondary/ import');
   });
 
+  it('cli/ imports neither the QMP adapter (shared/qmp) nor the qemu adapter (shared/qemu), not even types: it asks agents', () => {
+    const bad = IMPORTS.filter((r) => inDir(r.file, 'cli') && (inDir(r.target, 'shared/qmp') || inDir(r.target, 'shared/qemu')));
+    expectNone(bad, 'cli/ imports a qemu-side adapter');
+  });
+
   it('every relative import points at an existing source file', () => {
     const bad = IMPORTS.filter(
       (r) => r.target !== null && r.target.endsWith('.js') && !existsSync(join(ROOT, r.target.replace(/\.js$/, '.ts'))),
@@ -191,11 +203,67 @@ describe('architecture: module boundaries', () => {
 });
 
 describe('architecture: file size', () => {
-  it(`no source file is over ${MAX_LINES} lines`, () => {
+  const lineCount = (text: string): number => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+
+  it(`no source file is over ${MAX_LINES} lines (except the listed ones, within their own limit)`, () => {
     const long = [...SOURCES]
-      .map(([file, text]) => ({ file, lines: text.split('\n').length - (text.endsWith('\n') ? 1 : 0) }))
-      .filter((f) => f.lines > MAX_LINES)
-      .map((f) => `${f.file}: ${f.lines} lines`);
-    expect(long, `split these files (limit ${MAX_LINES} lines):\n  ${long.join('\n  ')}`).toEqual([]);
+      .map(([file, text]) => ({ file, lines: lineCount(text), limit: OVERSIZED_FOR_NOW.get(file) ?? MAX_LINES }))
+      .filter((f) => f.lines > f.limit)
+      .map((f) => `${f.file}: ${f.lines} lines (limit ${f.limit})`);
+    expect(long, `split these files:\n  ${long.join('\n  ')}`).toEqual([]);
+  });
+
+  it('the over-limit list names only files that exist and are still over the limit', () => {
+    const stale = [...OVERSIZED_FOR_NOW.keys()].filter((f) => !SOURCES.has(f) || lineCount(SOURCES.get(f)!) <= MAX_LINES);
+    expect(stale, 'remove these from OVERSIZED_FOR_NOW').toEqual([]);
+  });
+});
+
+interface CodeHit {
+  file: string;
+  line: number;
+  text: string;
+}
+
+/** Lines of code (not `//`, `/*` or ` * ` comment lines) of one file that match `re`. */
+function matchCode(file: string, text: string, re: RegExp): CodeHit[] {
+  return text.split('\n').flatMap((code, i) => (/^\s*(\/\/|\/?\*)/.test(code) || !re.test(code) ? [] : [{ file, line: i + 1, text: code.trim() }]));
+}
+
+function codeMatching(re: RegExp, include: (file: string) => boolean): CodeHit[] {
+  return [...SOURCES].filter(([file]) => include(file)).flatMap(([file, text]) => matchCode(file, text, re));
+}
+const at = (h: CodeHit): string => `${h.file}:${h.line}: ${h.text}`;
+
+describe('architecture: effects stay behind their adapters', () => {
+  it('the code scanner skips comment lines', () => {
+    const sample = ['// process.kill(1)', '/** process.kill(2) */', ' * process.kill(3)', 'process.kill(4);', '  if (x) process.kill(5); // note'].join('\n');
+    expect(matchCode('x.ts', sample, /process\.kill\(/).map((h) => h.line)).toEqual([4, 5]);
+  });
+
+  it('process.kill appears only in the qemu process adapter and shared/local/pid.ts (benchmarks are harnesses)', () => {
+    const allowed = new Set(['shared/qemu/process.ts', 'shared/local/pid.ts']);
+    const hits = codeMatching(/\bprocess\.kill\s*\(/, (f) => !inDir(f, 'bench') && !allowed.has(f));
+    expect(hits.map(at), 'signal qemu through QemuProcess (kill, freeze), other processes through signalPid').toEqual([]);
+  });
+
+  it('one sleep: defined only in shared/sleep.ts', () => {
+    const hits = codeMatching(/\bfunction\s+sleep\b|\b(const|let|var)\s+sleep\s*=/, (f) => f !== 'shared/sleep.ts');
+    expect(hits.map(at), 'import sleep from shared/sleep.ts').toEqual([]);
+    expect(codeMatching(/^export function sleep\(/, (f) => f === 'shared/sleep.ts')).toHaveLength(1);
+  });
+
+  it('no ad-hoc sleep (a promise resolved by setTimeout) outside shared/sleep.ts', () => {
+    // In agent/ files another change is reshaping; they leave this list when it lands.
+    const notYet = new Set(['agent/effects/drill.ts', 'agent/effects/qemu-io.ts']);
+    const hits = codeMatching(/new Promise\s*(<[^>]*>)?\(\s*\(?\s*(\w+)\s*\)?\s*=>\s*setTimeout\(\s*\2\s*,/, (f) => f !== 'shared/sleep.ts' && !notYet.has(f));
+    expect(hits.map(at), 'use sleep() from shared/sleep.ts').toEqual([]);
+  });
+});
+
+describe('architecture: machines read errors through shared/errors helpers', () => {
+  it('state-machines/ never reads name, message or recovery off an error, nor uses instanceof', () => {
+    const hits = codeMatching(/\binstanceof\b|\.(name|message|recovery)\b/, (f) => inDir(f, 'state-machines'));
+    expect(hits.map(at), 'use isErrorKind, recoveryOf and describeError from shared/errors').toEqual([]);
   });
 });

@@ -1,0 +1,1 @@
+export { qemuImg, type QemuImg, type ImageInfo } from './qemu-img.js';
