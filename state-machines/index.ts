@@ -4,3 +4,5 @@ export { toNodeStatus, mergeVmStatus, eventForTransition, phaseOf, checkpointFig
 export { failoverMachine, isStaleEpoch, type FailoverMachine, type FailoverInput, type FailoverContext, type FailoverEvent, type FailoverPolicy, type FailoverRole, type ClaimOutput } from './failover.js';
 export { restoreMachine, backoffMs, type RestoreMachine, type RestoreInput, type RestoreContext, type RestoreEvent, type ResyncProgress } from './restore.js';
 export { servesVm, rejoinRefusal, restoreRefusal, wrongRestoreTarget, shouldAutoRestore, readyAsSecondary, type VmRole, type FailoverView } from './vm-decisions.js';
+export { vmMachine, type VmMachine, type VmSnapshot, type VmInput, type VmContext, type VmEvent, type ReconcileOutput, type StartKind, type FailoverFacts } from './vm.js';
+export type { FailoverSignal, ProtectSignal } from './vm-types.js';

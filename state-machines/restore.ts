@@ -65,6 +65,8 @@ export const restoreMachine = setup({
   },
 }).createMachine({
   id: 'restore',
+  // The parent learns how the restore ended: protected again, or aborted (lease lost).
+  output: ({ context }) => ({ restored: context.doneAt !== null }),
   context: ({ input }) => ({
     ...input,
     reason: 'running alone: waiting to restore protection',

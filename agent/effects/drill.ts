@@ -1,11 +1,11 @@
 import type { DrillMode } from '../../shared/nats/index.js';
 import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import type { Logger } from '../../shared/log.js';
-import type { FailoverController } from './failover-controller.js';
+import type { FailoverSide } from './failover-side.js';
 import { qemuIo } from './qemu-io.js';
 
 /** Drill: the fault the operator asked for, on this side. crash: SIGKILL qemu; hang: SIGSTOP it; partition: go silent. */
-export function injectFault(req: { mode: DrillMode | 'heal' }, vm: VmInstance | null, failover: FailoverController, log: Logger): { mode: string; faultAt: number; epoch: number } {
+export function injectFault(req: { mode: DrillMode | 'heal' }, vm: VmInstance | null, failover: FailoverSide, log: Logger): { mode: string; faultAt: number; epoch: number } {
   const { mode } = req;
   log.warn({ mode }, 'drill: injecting fault');
   const faultAt = Date.now();

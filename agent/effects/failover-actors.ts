@@ -7,22 +7,21 @@ import { LockConflictError, errorMessage } from '../../shared/errors.js';
 import type { Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
-import type { LeaseKeeper } from '../signals/lease-keeper.js';
 import { fenceByPause } from './fence.js';
-import type { LeaseClaimer } from './lease-claim.js';
+import type { FailoverSide } from './failover-side.js';
 
 export interface FailoverActorsHost {
   config: Config;
   peerName: string;
   lease: Lease;
-  keeper: LeaseKeeper;
-  claimer: LeaseClaimer;
+  /** The current failover child's lease keeper and claimer. */
+  side(): FailoverSide;
   log: Logger;
   plan(): VmPlan;
   vm(): VmInstance | null;
 }
 
-/** The failover machine with its effects bound to one VM on this node. */
+/** The failover machine with its effects bound to one VM on this node (the VM machine invokes it). */
 export function provideFailover(h: FailoverActorsHost) {
   const { lease, log } = h;
   const call = (signal?: AbortSignal) => ({ timeoutMs: h.config.timings.qmpTimeoutMs, signal });
@@ -37,7 +36,7 @@ export function provideFailover(h: FailoverActorsHost) {
   };
   return failoverMachine.provide({
     actors: {
-      claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(({ input, signal }) => h.claimer.claim(input.force, signal)),
+      claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(({ input, signal }) => h.side().claimer.claim(input.force, signal)),
       takeOver: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
         assertLease();
         const vm = requireVm();
@@ -62,7 +61,7 @@ export function provideFailover(h: FailoverActorsHost) {
         }
       }),
       releaseLease: fromPromise<void, { vm: string }>(async () => {
-        h.keeper.letGo();
+        h.side().keeper.letGo();
         // Our qemu is gone: the peer may act at once, with the next epoch already in the record.
         await lease.handOver(h.peerName);
         log.info({ to: h.peerName, epoch: lease.epoch }, 'lease handed over');

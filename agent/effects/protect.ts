@@ -17,9 +17,10 @@ export interface CheckpointHost {
   img: QemuImg;
   qemuBinary: string;
   log: Logger;
-  plan: VmPlan;
+  /** The plan of the VM as this node runs it now (the VM machine's role and qemu's layout). */
+  plan(): VmPlan;
   /** Disk sizes the survivor asked for when this node rejoins as a fresh secondary. */
-  rejoinSizes: ReadonlyArray<{ index: number; sizeBytes: number }> | null;
+  rejoinSizes(): ReadonlyArray<{ index: number; sizeBytes: number }> | null;
   claimForPrimary(signal: AbortSignal): Promise<unknown>;
   attachVm(vm: VmInstance): void;
   requireVm(): VmInstance;
@@ -37,27 +38,28 @@ function actor<T, I = unknown>(body: (args: { input: I; signal: AbortSignal }) =
 
 /** The checkpoint machine with its effects bound to one VM on this node. */
 export function provideCheckpoint(h: CheckpointHost) {
-  const { plan, img } = h;
+  const { img } = h;
   return checkpointMachine.provide({
     actors: {
       prepareDisks: actor(async () => {
-        if (h.rejoinSizes) await ensureParentImages(plan, img, h.rejoinSizes);
-        await prepareOverlays(plan, img);
-        h.setColoSizes(await coloDiskSizes(plan, img));
+        const sizes = h.rejoinSizes();
+        if (sizes) await ensureParentImages(h.plan(), img, sizes);
+        await prepareOverlays(h.plan(), img);
+        h.setColoSizes(await coloDiskSizes(h.plan(), img));
       }),
       launchQemu: actor(async ({ signal }) => {
-        if (plan.role === 'primary') await h.claimForPrimary(signal);
-        const vm = await launchVm({ binary: h.qemuBinary, plan, qmpTimeoutMs: h.config.timings.qmpTimeoutMs, log: h.log, signal });
+        if (h.plan().role === 'primary') await h.claimForPrimary(signal);
+        const vm = await launchVm({ binary: h.qemuBinary, plan: h.plan(), qmpTimeoutMs: h.config.timings.qmpTimeoutMs, log: h.log, signal });
         h.attachVm(vm);
         return { pid: vm.proc.pid };
       }),
-      exportDisks: actor(({ signal }) => exportDisks(plan, h.requireVm().qmp, h.call(signal))),
+      exportDisks: actor(({ signal }) => exportDisks(h.plan(), h.requireVm().qmp, h.call(signal))),
       awaitPeerReady: actor(async ({ signal }) =>
         awaitPeerReady(h.bus, {
           pair: h.config.pair,
-          vm: plan.vm,
+          vm: h.plan().vm,
           peerNode: h.peerName,
-          disks: await primaryDiskSizes(plan, img),
+          disks: await primaryDiskSizes(h.plan(), img),
           pollMs: PEER_POLL_MS,
           log: h.log,
           ...h.call(signal),
@@ -66,19 +68,19 @@ export function provideCheckpoint(h: CheckpointHost) {
       syncPeer: actor<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
         const qmp = h.requireVm().qmp;
         h.log.info({ peer: input.peer.node }, 'first protection: copying every COLO disk onto the secondary');
-        await startMirror(qmp, plan, input.peer, h.config.restore.bandwidthBytesPerSec, h.call(signal));
-        await awaitMirrorReady(qmp, plan, (p) => h.onSyncProgress(p.bytesDone, p.bytesTotal), { ...h.call(signal), pollMs: 20 });
+        await startMirror(qmp, h.plan(), input.peer, h.config.restore.bandwidthBytesPerSec, h.call(signal));
+        await awaitMirrorReady(qmp, h.plan(), (p) => h.onSyncProgress(p.bytesDone, p.bytesTotal), { ...h.call(signal), pollMs: 20 });
       }),
       attachReplication: actor<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
-        if (plan.assumeIdentical) h.log.warn({ peer: input.peer.node }, 'assumeIdentical: protecting without copying the disks onto the secondary');
+        if (h.plan().assumeIdentical) h.log.warn({ peer: input.peer.node }, 'assumeIdentical: protecting without copying the disks onto the secondary');
         h.onLinking();
-        await attachReplication(h.requireVm().qmp, plan, input.peer, h.call(signal));
+        await attachReplication(h.requireVm().qmp, h.plan(), input.peer, h.call(signal));
       }),
       cleanUpProtect: actor<void, { vm: string; resume: boolean }>(async ({ input }) => {
-        if (plan.role === 'primary' && h.hasVm()) await cleanUpResync(h.requireVm().qmp, plan, h.call(), { resume: input.resume });
+        if (h.plan().role === 'primary' && h.hasVm()) await cleanUpResync(h.requireVm().qmp, h.plan(), h.call(), { resume: input.resume });
       }),
-      startMigration: actor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => startMigration(h.requireVm().qmp, plan, input.peer, h.call(signal))),
-      awaitColo: actor(({ signal }) => awaitColoMode(h.requireVm().qmp, plan.role, { ...h.call(signal), pollMs: 5, untilRunning: plan.role === 'primary' })),
+      startMigration: actor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => startMigration(h.requireVm().qmp, h.plan(), input.peer, h.call(signal))),
+      awaitColo: actor(({ signal }) => awaitColoMode(h.requireVm().qmp, h.plan().role, { ...h.call(signal), pollMs: 5, untilRunning: h.plan().role === 'primary' })),
     },
   });
 }

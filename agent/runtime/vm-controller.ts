@@ -1,92 +1,125 @@
-import type { Actor } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { readinessReply } from '../../secondary/index.js';
-import { readyAsSecondary, rejoinRefusal, restoreRefusal, shouldAutoRestore, wrongRestoreTarget, type checkpointMachine, type TransitionRecord } from '../../state-machines/index.js';
+import { readyAsSecondary, stallBoundMs, vmMachine, wrongRestoreTarget, type RestoreSnapshotView, type TransitionRecord, type VmEvent } from '../../state-machines/index.js';
 import { errorMessage } from '../../shared/errors.js';
 import { createLease, type Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
-import type { AcceptedReply, NodeStatus, ReadinessReply, ReadinessRequest, RejoinRequest, RestoreRequest, Unsubscribe } from '../../shared/nats/index.js';
-import { kvKeys } from '../../shared/nats/index.js';
-import { findNode, peerOf, planVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
-import type { VmControllerDeps } from './vm-controller-deps.js';
-import { adoptRunningQemu, startupRole, type AdoptionHost } from '../reconcile/adoption.js';
-import type { CheckpointHost } from '../effects/protect.js';
-import { createProtectActor } from './protect-actor.js';
-import { FailoverController } from '../effects/failover-controller.js';
+import { kvKeys, type AcceptedReply, type NodeStatus, type ReadinessReply, type ReadinessRequest, type RejoinRequest, type RestoreRequest, type Unsubscribe } from '../../shared/nats/index.js';
+import { peerOf, planVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
+import { injectFault, verifyPattern, writePattern } from '../effects/drill.js';
+import { provideFailover } from '../effects/failover-actors.js';
+import { FailoverSide } from '../effects/failover-side.js';
+import { provideCheckpoint } from '../effects/protect.js';
+import { RestoreEffects } from '../effects/restore-actors.js';
+import { reconcile } from '../reconcile/adoption.js';
+import { LiveState } from '../reconcile/live-state.js';
 import { QemuLiveness } from '../signals/qemu-liveness.js';
 import { watchQemuSignals } from '../signals/qemu-signals.js';
-import { RestoreRunner } from '../effects/restore-runner.js';
-import { StatusPublisher } from './status-publisher.js';
-import { VmFeed } from './vm-feed.js';
-import { LiveState } from '../reconcile/live-state.js';
-import { injectFault, verifyPattern, writePattern } from '../effects/drill.js';
 import { ReplicationWatch } from '../signals/replication-watch.js';
+import { ChildFollower } from './children.js';
+import { StatusPublisher } from './status-publisher.js';
+import type { VmControllerDeps } from './vm-controller-deps.js';
+import { VmFeed } from './vm-feed.js';
 import { serveVmRpc } from './vm-rpc.js';
 
 export type { VmControllerDeps } from './vm-controller-deps.js';
 
-type Role = 'primary' | 'secondary';
 /** How often the status re-reads qemu (run state, COLO mode) between transitions; each transition reads it at once anyway. */
 const LIVE_POLL_MS = 1_000;
 /** The feed's steady beat: a status published on each transition, and at least this often (dashboards show its age). */
 const STATUS_PUBLISH_MS = 2_000;
-/** How often the survivor checks whether an automatic restore may start (a cheap in-memory check). */
+/** How often the survivor samples whether an automatic restore may start (a cheap in-memory check). */
 const RESTORE_CHECK_MS = 250;
 /** A qemu this node gives up (rejoin, fenced after the peer took over) gets this long to quit before SIGKILL: its state is discarded anyway. */
 const QEMU_STOP_GRACE_MS = 1_000;
+/** The first retry of a failed protection (it doubles from there): long enough for a clean-up to settle, short enough not to leave the VM unprotected. */
+const PROTECT_RETRY_BASE_MS = 2_000;
 
 /**
- * Runs one VM on this node, independent of other VMs: its qemu, and the
- * checkpoint, failover and restore machines. Roles swap here: a secondary
- * that takes over becomes primary, a lost node rejoins as a fresh secondary.
+ * The runtime of one VM on this node: it creates the VM machine (which owns
+ * the role and runs the protect, failover and restore children), provides
+ * their effects, turns outside facts into its events and publishes the status.
+ * It decides nothing about the lifecycle.
  */
 export class VmController {
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly lease: Lease;
   private readonly peerName: string;
-  private role: Role;
-  private plan: VmPlan;
-  private cp: Actor<typeof checkpointMachine> | null = null;
-  private cpSub: { unsubscribe(): void } | null = null;
-  failover!: FailoverController;
-  private readonly restore: RestoreRunner;
+  private readonly machine: Actor<typeof vmMachine>;
+  private side: FailoverSide | null = null;
   private vm: VmInstance | null = null;
-  private readonly view: VmFeed;
+  private planCache: { key: string; plan: VmPlan } | null = null;
   private coloSizes: Map<number, number> | null = null;
-  private rejoinSizes: RejoinRequest['disks'] | null = null;
+  private readonly restore: RestoreEffects;
+  private readonly children: ChildFollower;
+  private readonly view: VmFeed;
+  private readonly liveness: QemuLiveness;
+  private readonly audit: ReplicationWatch;
   private readonly cleanups: Unsubscribe[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
-  private readonly liveness: QemuLiveness;
-  private readonly audit: ReplicationWatch;
 
   constructor(private readonly d: VmControllerDeps) {
     const { config, nodeName, vmName } = d;
-    this.role = findNode(config, nodeName).initialRole;
     this.peerName = peerOf(config, nodeName).name;
     this.log = d.log.child({ vm: vmName });
-    this.plan = planVm(config, vmName, nodeName, this.role, d.kvmUsable);
     const t = config.timings;
     this.lease = createLease({ kv: d.kv, key: kvKeys.lease(vmName), node: nodeName, ttlMs: t.leaseTtlMs });
+    this.liveness = QemuLiveness.killingWhenHung(t, this.log);
+    const initialPlan = planVm(config, vmName, nodeName, 'secondary', d.kvmUsable);
     const publisher = new StatusPublisher({ bus: d.bus, kv: d.statusKv, pair: config.pair, vm: vmName, node: nodeName, log: this.log });
     this.view = new VmFeed(
-      { bus: d.bus, log: this.log, publisher, vm: () => this.vm, protect: () => this.cp, failover: () => this.failover, restore: () => this.restore.snapshot(), stopping: () => this.stopping },
-      this.plan.qmpSocket,
+      { bus: d.bus, log: this.log, publisher, vm: () => this.vm, protect: () => this.children.protectSnapshot(), failover: () => this.side ?? undefined, restore: () => this.children.restoreSnapshot(), stopping: () => this.stopping, role: () => this.machine.getSnapshot().context.role },
+      initialPlan.qmpSocket,
     );
-    this.liveness = QemuLiveness.killingWhenHung(t, this.log);
-    this.restore = new RestoreRunner({
+    this.audit = new ReplicationWatch({ config, kvmUsable: d.kvmUsable, log: this.log, vm: () => this.vm, plan: () => this.plan(), checkpoint: () => this.children.protect(), failover: () => this.side! });
+    this.restore = new RestoreEffects({
       ...{ config, nodeName, peerName: this.peerName, bus: d.bus, img: d.img, log: this.log },
-      plan: () => this.plan,
+      plan: () => this.plan(),
       requireVm: () => this.requireVm(),
-      epoch: () => this.failover.epoch,
-      onTransition: (r) => this.recordTransition('restore', r),
-      onRestored: () => this.becomeProtectedPrimary(),
-      verifyReplication: (signal) => this.audit.verify({ ...this.plan, role: 'primary' }, signal),
-      ...{ onRejoinRequested: () => this.failover.replicationAudited(true, 'resyncing a fresh secondary'), onLinking: () => this.audit.reset() },
+      epoch: () => this.side?.epoch ?? 0,
+      verifyReplication: (signal) => this.audit.verify({ ...this.plan(), role: 'primary' }, signal),
+      onRejoinRequested: () => this.side?.replicationAudited(true, 'resyncing a fresh secondary'),
+      onLinking: () => this.audit.reset(),
+      onProgress: (progress) => this.send({ type: 'RESYNC_PROGRESS', progress }),
     });
-    this.audit = new ReplicationWatch({ config, kvmUsable: d.kvmUsable, log: this.log, vm: () => this.vm, plan: () => this.plan, checkpoint: () => this.cp, failover: () => this.failover });
+    this.machine = createActor(this.provided(), {
+      input: {
+        ...{ vm: vmName, node: nodeName, peer: this.peerName, autoRestore: config.restore.auto, policy: config.failover.policy, assumeIdentical: initialPlan.assumeIdentical },
+        timings: {
+          ...{ protectTimeoutMs: t.protectTimeoutMs, stallBoundMs: stallBoundMs(initialPlan.checkpointDelayMs), protectRetryMs: PROTECT_RETRY_BASE_MS },
+          ...{ standbyRetryMs: t.leaseTtlMs, actionTimeoutMs: t.qmpLongTimeoutMs, restoreRetryBaseMs: config.restore.retryBaseMs, restoreRetryMaxMs: config.restore.retryMaxMs },
+        },
+      },
+    });
+    this.children = new ChildFollower(this.machine, this.log, {
+      failover: (child) => this.side?.start(child),
+      protect: (record, snap) => {
+        // Protected is proven from qemu: audit at once on entering COLO (protection, restore, adoption).
+        if (record.to === 'coloRunning' && record.from !== 'unreplicated') void this.audit.run();
+        if (record.from === 'none') this.audit.reset();
+        void snap;
+      },
+      record: (machine, record) => this.view.record(machine, record),
+    });
   }
 
-  get vmName(): string { return this.plan.vm; }
+  get vmName(): string {
+    return this.d.vmName;
+  }
+
+  /** The failover side of the current failover child (tests and drills read its lease keeper and epoch). */
+  get failover(): FailoverSide {
+    return this.side!;
+  }
+
+  /** The VM as this node runs it now: qemu's layout, the VM machine's role. */
+  plan(): VmPlan {
+    const { role, layout } = this.machine.getSnapshot().context;
+    const key = `${layout}/${role}`;
+    if (this.planCache?.key !== key) this.planCache = { key, plan: { ...planVm(this.d.config, this.d.vmName, this.d.nodeName, layout, this.d.kvmUsable), role } };
+    return this.planCache.plan;
+  }
 
   call = (signal?: AbortSignal) => ({ timeoutMs: this.d.config.timings.qmpTimeoutMs, signal });
 
@@ -95,185 +128,142 @@ export class VmController {
     return this.vm;
   }
 
-  async start(): Promise<void> {
-    const drills = {
-      drill: (req: Parameters<typeof injectFault>[0]) => ({ ...injectFault(req, this.vm, this.failover, this.log), node: this.d.nodeName }),
-      verifyPattern: (byte: number, offset: number, length: number) => verifyPattern(this.requireVm(), this.plan, { byte, offset, length }),
-    };
-    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, this, drills));
-    this.timers.push(setInterval(() => void this.refreshLive(), LIVE_POLL_MS));
-    this.timers.push(setInterval(() => this.publishStatus(), STATUS_PUBLISH_MS));
-    this.timers.push(setInterval(() => this.maybeRestore(), RESTORE_CHECK_MS));
-    this.timers.push(setInterval(() => void this.audit.run(), this.d.config.timings.auditIntervalMs));
-    if (await adoptRunningQemu(this.adoptionHost())) return;
-    this.role = await startupRole(this.d.config, this.d.nodeName, this.lease, this.log);
-    this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, this.role, this.d.kvmUsable);
-    this.failover = this.newFailover(this.role);
-    this.startCheckpoint(false);
+  private send(event: VmEvent): void {
+    this.machine.send(event);
   }
 
-  private adoptionHost(): AdoptionHost {
-    return {
-      config: this.d.config,
-      nodeName: this.d.nodeName,
-      vmName: this.vmName,
-      kvmUsable: this.d.kvmUsable,
-      lease: this.lease,
-      log: this.log,
-      begin: (role, plan) => {
-        this.role = role;
-        this.plan = plan;
-        this.failover = this.newFailover(role);
-        return this.failover;
+  private provided() {
+    const { config, bus, img, qemuBinary } = this.d;
+    return vmMachine.provide({
+      actors: {
+        reconcile: fromPromise(async () => {
+          const found = await reconcile({ config, nodeName: this.d.nodeName, vmName: this.d.vmName, kvmUsable: this.d.kvmUsable, lease: this.lease, log: this.log });
+          this.newSide();
+          if (found.vm) this.attachVm(found.vm, planVm(config, this.d.vmName, this.d.nodeName, found.role, this.d.kvmUsable).qmpSocket);
+          return { role: found.role, start: found.start };
+        }),
+        resetForRejoin: fromPromise<void, { vm: string }>(() => this.resetForRejoin()),
+        reclaimLease: fromPromise<void, { vm: string }>(async () => {
+          await this.side!.claimForPrimary(AbortSignal.timeout(config.timings.qmpTimeoutMs));
+        }),
+        failover: provideFailover({ config, peerName: this.peerName, lease: this.lease, log: this.log, plan: () => this.plan(), vm: () => this.vm, side: () => this.side! }),
+        protect: provideCheckpoint({
+          ...{ config, bus, img, qemuBinary, peerName: this.peerName, log: this.log, plan: () => this.plan(), rejoinSizes: () => this.machine.getSnapshot().context.rejoinSizes },
+          claimForPrimary: (signal) => this.side!.claimForPrimary(signal),
+          attachVm: (vm) => this.attachVm(vm, this.plan().qmpSocket),
+          requireVm: () => this.requireVm(),
+          setColoSizes: (sizes) => void (this.coloSizes = sizes),
+          call: (signal) => this.call(signal),
+          hasVm: () => this.vm !== null && this.vm.proc.isRunning,
+          onSyncProgress: (bytesDone, bytesTotal) => this.send({ type: 'SYNC_PROGRESS', bytesDone, bytesTotal }),
+          onLinking: () => this.audit.reset(),
+        }),
+        restore: this.restore.machine(),
       },
-      attachVm: (vm) => this.attachVm(vm),
-      startCheckpoint: (mode, reason) => this.startCheckpoint(mode === 'resume', reason, mode === 'hold'),
-    };
+    });
   }
 
-  /** Replace the failover side (at start, and when rejoining as a fresh secondary). */
-  private newFailover(role: Role): FailoverController {
-    const { config, nodeName, bus } = this.d;
-    const fc = new FailoverController({
-      ...{ config, nodeName, bus, peerName: this.peerName, lease: this.lease, log: this.log, role },
-      plan: () => this.plan,
-      vm: () => this.vm,
-      lastCheckpointAt: () => this.cp?.getSnapshot().context.checkpoints.lastAt ?? null,
-      onTransition: (record, acted) => {
-        if (record.to === 'fencing') this.restore.leaseLost(record.reason);
-        if (acted) this.cp?.send({ type: 'STAND_DOWN' }); // a half-done first protection is not retried: a restore brings it back
-        this.recordTransition('failover', record);
-      },
-      onLeaseUnconfirmed: () => this.publishStatus(),
+  /** A failover side for the failover child about to start (at start, and when rejoining as a fresh secondary). */
+  private newSide(): void {
+    this.side?.stop();
+    this.side = new FailoverSide({
+      ...{ config: this.d.config, nodeName: this.d.nodeName, peerName: this.peerName, bus: this.d.bus, lease: this.lease, log: this.log },
+      plan: () => this.plan(),
+      role: () => this.machine.getSnapshot().context.role,
+      snapshot: () => this.children.failover()?.getSnapshot(),
+      send: (event) => this.send(event),
+      lastCheckpointAt: () => this.children.protect()?.getSnapshot().context.checkpoints.lastAt ?? null,
+      onTransition: (record) => this.view.record('failover', record),
+      onLeaseUnconfirmed: () => this.view.publish(),
       stopFencedQemu: (reason) => {
         this.log.warn({ reason }, 'stopping the fenced qemu');
         void this.vm?.stop(QEMU_STOP_GRACE_MS);
       },
     });
-    this.failover = fc;
-    fc.start();
-    return fc;
   }
 
-  private startCheckpoint(resumeColo: boolean, resumeReason?: string, holdAdopted = false): void {
-    this.audit.reset();
-    this.cpSub?.unsubscribe();
-    this.cp?.stop();
-    const created = createProtectActor(this.checkpointHost(), {
-      ...{ config: this.d.config, node: this.d.nodeName, plan: { ...this.plan, role: this.role }, log: this.log, resumeColo, resumeReason, holdAdopted },
-      onTransition: (record) => {
-        // Once COLO has run, the secondary's disk is a complete replica: from then on it may take over.
-        if (record.to === 'coloRunning') this.failover.actor.send({ type: 'PROMOTABLE', value: true });
-        // Protected is proven from qemu: audit at once on entering COLO (protection, restore, adoption).
-        if (record.to === 'coloRunning' && record.from !== 'unreplicated') void this.audit.run();
-        this.recordTransition('checkpoint', record);
-      },
-    });
-    this.cpSub = created;
-    this.cp = created.actor;
-    created.actor.start();
-  }
-
-  private checkpointHost(): CheckpointHost {
-    const { config, bus, img, qemuBinary } = this.d;
-    return {
-      ...{ config, bus, img, qemuBinary, peerName: this.peerName, log: this.log, plan: this.plan, rejoinSizes: this.rejoinSizes },
-      claimForPrimary: (signal) => this.failover.claimForPrimary(signal),
-      attachVm: (vm) => this.attachVm(vm),
-      requireVm: () => this.requireVm(),
-      setColoSizes: (sizes) => void (this.coloSizes = sizes),
-      call: (signal) => this.call(signal),
-      hasVm: () => this.vm !== null && this.vm.proc.isRunning,
-      onSyncProgress: (bytesDone, bytesTotal) => this.cp?.send({ type: 'SYNC_PROGRESS', bytesDone, bytesTotal }),
-      onLinking: () => this.audit.reset(),
+  async start(): Promise<void> {
+    const drills = {
+      drill: (req: Parameters<typeof injectFault>[0]) => ({ ...injectFault(req, this.vm, this.side!, this.log), node: this.d.nodeName }),
+      verifyPattern: (byte: number, offset: number, length: number) => verifyPattern(this.requireVm(), this.plan(), { byte, offset, length }),
     };
+    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, this, drills));
+    this.timers.push(setInterval(() => void this.view.refresh(), LIVE_POLL_MS));
+    this.timers.push(setInterval(() => this.view.publish(), STATUS_PUBLISH_MS));
+    this.timers.push(setInterval(() => this.sampleRestoreFacts(), RESTORE_CHECK_MS));
+    this.timers.push(setInterval(() => void this.audit.run(), this.d.config.timings.auditIntervalMs));
+    this.machine.start();
+    const s = await waitFor(this.machine, (snap) => !snap.matches('reconciling'), { timeout: Infinity });
+    if (s.matches('broken')) throw new Error(s.context.reason);
   }
 
-  private attachVm(vm: VmInstance): void {
+  private attachVm(vm: VmInstance, qmpSocket: string): void {
     this.vm = vm;
-    this.live.started(vm.proc.pid, this.plan.qmpSocket);
-    this.failover.qemuStarted();
+    this.view.live.started(vm.proc.pid, qmpSocket);
+    this.side?.qemuStarted();
     this.liveness.watch(vm);
     this.cleanups.push(
       watchQemuSignals(vm, {
         isCurrent: () => !this.stopping && this.vm === vm,
-        checkpoint: (signal) => this.cp?.send(signal),
-        coloFailed: (reason) => this.failover.coloFailed(reason),
+        checkpoint: (signal) => this.send(signal),
+        coloFailed: (reason) => this.side?.coloFailed(reason),
         writeFailure: (node, detail, atMs) => this.audit.noteWriteFailure(node, detail, atMs),
-        liveEvent: (e) => this.live.event(e),
-        monitorLost: (reason) => this.failover.qemuGone(reason),
+        liveEvent: (e) => this.view.live.event(e),
+        monitorLost: (reason) => this.side?.qemuGone(reason),
         exited: (reason) => {
-          this.live.gone();
-          this.failover.qemuGone(reason);
-          this.cp?.send({ type: 'QEMU_EXITED', reason });
+          this.view.live.gone();
+          this.side?.qemuGone(reason);
+          this.send({ type: 'QEMU_EXITED', reason });
         },
       }),
     );
   }
 
-  /** The survivor runs alone and the lost node's agent is back: bring protection back (config restore.auto). */
-  private maybeRestore(): void {
-    const fo = this.failover;
-    const facts = { auto: this.d.config.restore.auto, restoreRunning: this.restore.isRunning, failover: fo.actor.getSnapshot() };
-    if (shouldAutoRestore({ ...facts, peerAgentAlive: fo.heartbeat.isPeerAgentAlive(), leaseHeld: fo.lease.isHeldLocally() })) this.restore.request();
+  /** The facts an automatic restore waits for, sampled for the VM machine to decide on. */
+  private sampleRestoreFacts(): void {
+    if (this.side) this.send({ type: 'AUTO_RESTORE_CHECK', peerAgentAlive: this.side.heartbeat.isPeerAgentAlive(), leaseHeld: this.lease.isHeldLocally() });
   }
 
-  /** Restore finished on the survivor: watch COLO as its primary again. */
-  private becomeProtectedPrimary(): void {
-    this.role = 'primary';
-    this.plan = { ...this.plan, role: 'primary' };
-    this.failover.actor.send({ type: 'RESTORED' });
-    this.startCheckpoint(true);
-  }
-
-  /** The survivor asks this node to start over as a fresh secondary (restore). Never while this node serves the VM. */
+  /** The survivor asks this node to start over as a fresh secondary (restore). The VM machine refuses while this node serves the VM. */
   async rejoin(req: RejoinRequest): Promise<AcceptedReply> {
-    const refusal = rejoinRefusal({
-      ...{ vm: this.vmName, qemuRunning: this.vm?.proc.isRunning === true, role: this.role, failover: this.failover.actor.getSnapshot() },
-      ...{ knownEpoch: this.failover.epoch, requestEpoch: req.epoch },
-    });
-    if (refusal) return { accepted: false, node: this.d.nodeName, reason: refusal };
+    this.send({ type: 'REJOIN_REQUESTED', epoch: req.epoch, knownEpoch: this.side?.epoch ?? 0, qemuRunning: this.vm?.proc.isRunning === true, disks: req.disks });
+    const s = this.machine.getSnapshot();
+    if (!s.matches('rejoining')) return { accepted: false, node: this.d.nodeName, reason: s.context.refusal ?? 'not accepted' };
     this.log.warn({ epoch: req.epoch }, 'rejoining as a fresh secondary');
-    await this.resetAsSecondary(req.disks);
+    await waitFor(this.machine, (snap) => !snap.matches('rejoining'), { timeout: Infinity });
     return { accepted: true, node: this.d.nodeName, reason: 'starting as a fresh secondary' };
   }
 
-  private async resetAsSecondary(sizes: RejoinRequest['disks']): Promise<void> {
-    this.cpSub?.unsubscribe();
-    this.cp?.stop();
-    this.cp = null;
+  /** The children are stopped already (the VM machine left `running`): stop the old qemu, then a fresh failover side. */
+  private async resetForRejoin(): Promise<void> {
     this.liveness.stop();
     const old = this.vm;
     this.vm = null;
     await old?.stop(QEMU_STOP_GRACE_MS);
-    this.failover.stop();
-    this.role = 'secondary';
-    this.plan = planVm(this.d.config, this.vmName, this.d.nodeName, 'secondary', this.d.kvmUsable);
-    this.live.reset(this.plan.qmpSocket);
-    this.rejoinSizes = sizes;
+    this.view.live.reset(planVm(this.d.config, this.d.vmName, this.d.nodeName, 'secondary', this.d.kvmUsable).qmpSocket);
     this.coloSizes = null;
-    this.failover = this.newFailover('secondary');
-    this.startCheckpoint(false);
+    this.newSide();
   }
 
   async requestRestore(req: RestoreRequest): Promise<AcceptedReply> {
     const wrongPeer = wrongRestoreTarget(this.peerName, req.to);
     if (wrongPeer) return { accepted: false, node: this.d.nodeName, reason: wrongPeer };
     if (req.bandwidthBytesPerSec !== undefined) await this.restore.setBandwidth(req.bandwidthBytesPerSec);
-    const refusal = restoreRefusal({ peer: this.peerName, to: req.to, failover: this.failover.actor.getSnapshot() });
-    if (refusal) return { accepted: req.bandwidthBytesPerSec !== undefined, node: this.d.nodeName, reason: refusal };
-    this.restore.request();
+    this.send({ type: 'RESTORE_REQUESTED', at: Date.now(), to: req.to });
+    const s = this.machine.getSnapshot();
+    if (!s.matches({ running: { restore: 'restoring' } })) return { accepted: req.bandwidthBytesPerSec !== undefined, node: this.d.nodeName, reason: s.context.refusal ?? 'not running alone here' };
     return { accepted: true, node: this.d.nodeName, reason: `restoring protection onto ${this.peerName}` };
   }
 
   readiness(req: ReadinessRequest): ReadinessReply {
-    const snap = this.cp?.getSnapshot();
-    const ready = readyAsSecondary({ role: this.role, protectReady: snap?.hasTag('ready') === true, failover: this.failover.actor.getSnapshot() });
+    const snap = this.children.protect()?.getSnapshot();
+    const failover = this.side?.snapshot();
+    const ready = failover !== undefined && readyAsSecondary({ role: this.machine.getSnapshot().context.role, protectReady: snap?.hasTag('ready') === true, failover });
     try {
-      return readinessReply(this.plan, ready, snap?.context.reason ?? 'starting', this.coloSizes ?? new Map(), req);
+      return readinessReply(this.plan(), ready, snap?.context.reason ?? 'starting', this.coloSizes ?? new Map(), req);
     } catch (e) {
       this.log.warn({ reason: errorMessage(e) }, 'refused the primary');
-      this.cp?.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
+      this.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
       throw e;
     }
   }
@@ -281,20 +271,11 @@ export class VmController {
   /** A human-monitor command on this VM's qemu (qemu-io in tests and drills). */
   hmp = (commandLine: string): Promise<string> => this.requireVm().qmp.hmp(commandLine, this.call());
   writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean) {
-    return writePattern(this.requireVm(), this.plan, () => this.cp?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint });
-  }
-
-  private recordTransition(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord): void {
-    this.view.record(machine, record);
+    return writePattern(this.requireVm(), this.plan(), () => this.children.protect()?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint });
   }
 
   status = (now = Date.now()): NodeStatus => this.view.status(now);
   statusFresh = (): Promise<NodeStatus> => this.view.fresh();
-  private publishStatus = (): void => this.view.publish();
-  private refreshLive = (): Promise<void> => this.view.refresh();
-  private get live(): LiveState {
-    return this.view.live;
-  }
 
   /** Watchdog health: qemu (when it should be running) answers its monitor. */
   healthy = (): Promise<boolean> => LiveState.answers(this.vm);
@@ -308,11 +289,12 @@ export class VmController {
     for (const t of this.timers) clearInterval(t);
     for (const c of this.cleanups.splice(0)) c();
     this.liveness.stop();
-    this.restore.stop();
-    this.failover?.stop();
-    this.cpSub?.unsubscribe();
-    this.cp?.stop();
+    this.side?.stop();
+    this.children.stop();
+    this.machine.stop();
     if (stopVm) await this.vm?.stop();
     else await Promise.all([this.vm?.qmp.close(), this.vm?.oob.close()]);
   }
 }
+
+export type { RestoreSnapshotView, TransitionRecord };

@@ -3,9 +3,10 @@ import { toNodeStatus } from '../../state-machines/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { Bus, NodeStatus } from '../../shared/nats/index.js';
 import type { VmInstance } from '../../shared/qemu/index.js';
-import type { FailoverController } from '../effects/failover-controller.js';
+import type { FailoverSide } from '../effects/failover-side.js';
 import { LiveState } from '../reconcile/live-state.js';
-import type { ProtectActor } from './protect-actor.js';
+import type { SnapshotFrom } from 'xstate';
+import type { checkpointMachine, VmRole } from '../../state-machines/index.js';
 import type { StatusPublisher } from './status-publisher.js';
 
 /** The status shows the last transitions of the three machines; older ones are in the log. */
@@ -16,8 +17,9 @@ export interface VmFeedHost {
   log: Logger;
   publisher: StatusPublisher;
   vm(): VmInstance | null;
-  protect(): ProtectActor | null;
-  failover(): FailoverController | undefined;
+  protect(): SnapshotFrom<typeof checkpointMachine> | null;
+  failover(): FailoverSide | undefined;
+  role(): VmRole;
   restore(): RestoreSnapshotView | null;
   stopping(): boolean;
 }
@@ -39,7 +41,7 @@ export class VmFeed {
 
   /** Not while a takeover is under way: status queries would queue behind, and delay, its QMP commands. */
   refresh(): Promise<void> {
-    if (this.h.failover()?.actor.getSnapshot().hasTag('failingOver')) return Promise.resolve();
+    if (this.h.failover()?.snapshot()?.hasTag('failingOver')) return Promise.resolve();
     const vm = this.h.vm();
     return this.live.refresh(vm, (v) => this.h.vm() === v, this.h.log);
   }
@@ -47,9 +49,9 @@ export class VmFeed {
   status(now = Date.now()): NodeStatus {
     const fo = this.h.failover()!;
     const hb = fo.heartbeat;
-    const extra = { epoch: fo.epoch, transitions: this.transitions, failover: fo.actor.getSnapshot(), restore: this.h.restore() };
+    const extra = { epoch: fo.epoch, transitions: this.transitions, failover: fo.snapshot(), restore: this.h.restore() };
     const natsConnected = this.h.bus.state === 'connected';
-    return toNodeStatus(this.h.protect()!.getSnapshot(), this.live.value, { ...extra, natsConnected, heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null }, now);
+    return toNodeStatus(this.h.protect()!, this.live.value, { ...extra, role: this.h.role(), natsConnected, heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null }, now);
   }
 
   publish(): void {

@@ -1,10 +1,10 @@
-import type { Actor } from 'xstate';
+import type { ActorRefFrom } from 'xstate';
 import type { checkpointMachine } from '../../state-machines/index.js';
 import type { Config } from '../../shared/config/index.js';
 import { ColoError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { sleep, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
-import type { FailoverController } from '../effects/failover-controller.js';
+import type { FailoverSide } from '../effects/failover-side.js';
 import { auditReplication, type TimedAudit } from '../effects/replication-auditor.js';
 
 export interface ReplicationWatchDeps {
@@ -13,8 +13,8 @@ export interface ReplicationWatchDeps {
   log: Logger;
   vm(): VmInstance | null;
   plan(): VmPlan;
-  checkpoint(): Actor<typeof checkpointMachine> | null;
-  failover(): FailoverController;
+  checkpoint(): ActorRefFrom<typeof checkpointMachine> | null;
+  failover(): FailoverSide;
 }
 
 /** Consecutive failed audits before the primary drops an unreplicated secondary (its heartbeat has told the peer by then). */
@@ -65,7 +65,7 @@ export class ReplicationWatch {
     const snap = cp.getSnapshot();
     if (!snap.matches('coloRunning') && !snap.matches('unreplicated')) return null;
     const fo = this.d.failover();
-    if (fo.actor.getSnapshot().hasTag('failingOver')) return null;
+    if (fo.snapshot()?.hasTag('failingOver')) return null;
     this.running = true;
     try {
       const plan = this.d.plan();
@@ -97,7 +97,7 @@ export class ReplicationWatch {
     }
     this.failures++;
     const fo = this.d.failover();
-    const safe = fo.lease.isHeldLocally() && fo.heartbeat.isPeerAlive && fo.actor.getSnapshot().hasTag('watching');
+    const safe = fo.lease.isHeldLocally() && fo.heartbeat.isPeerAlive && fo.snapshot()?.hasTag('watching') === true;
     if (this.d.config.restore.repair && safe && this.failures >= REPAIR_AFTER_FAILED_AUDITS) {
       this.failures = 0;
       this.d.log.warn({ reason }, 'replication audit failed twice: dropping the secondary so a resync repairs it');

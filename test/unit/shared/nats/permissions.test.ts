@@ -43,7 +43,7 @@ const receives = (role: Role, ...list: string[]): Flow[] => list.map((subject) =
 /** Who requests each verb; the agent the subject names serves it. */
 const RPC_REQUESTERS: Record<RpcVerb, Role[]> = {
   readiness: ['agent'], // primary/steps.ts: the primary asks its peer
-  rejoin: ['agent'], // agent/effects/restore-runner.ts: the survivor asks the old node back
+  rejoin: ['agent'], // agent/effects/restore-actors.ts: the survivor asks the old node back
   drill: ['operator'], // cli/drill/run-drill.ts
   command: ['operator'], // cli/drill/run-drill.ts: write and verify the pattern
   restore: ['operator'], // cli/restore/run-restore.ts

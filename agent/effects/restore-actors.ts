@@ -1,16 +1,18 @@
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { fromPromise } from 'xstate';
 import { awaitMirrorReady, awaitPeerReady, cleanUpResync, primaryDiskSizes, setMirrorSpeed, startMirror, switchOver } from '../../primary/index.js';
-import { restoreMachine, type PeerEndpoints, type RestoreSnapshotView, type TransitionRecord } from '../../state-machines/index.js';
+import { restoreMachine, type PeerEndpoints, type ResyncProgress } from '../../state-machines/index.js';
 import type { Config } from '../../shared/config/index.js';
-import { RemoteError, errorMessage } from '../../shared/errors.js';
+import { RemoteError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { acceptedReplySchema, subjects, type Bus } from '../../shared/nats/index.js';
-import type { QemuImg, VmInstance, VmPlan } from '../../shared/qemu/index.js';
+import type { QemuImg } from '../../shared/qemu-img/index.js';
+import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import { PEER_POLL_MS } from './protect.js';
-import { followTransitions } from '../runtime/transitions.js';
 
 /** The lost node stops its old qemu before it answers a rejoin: allow for that, well beyond one QMP call. */
 const REJOIN_REPLY_TIMEOUT_MS = 10_000;
+/** The resync's progress is read this often (each read is one query-block-jobs). */
+const RESYNC_POLL_MS = 10;
 
 export interface RestoreHost {
   config: Config;
@@ -22,53 +24,27 @@ export interface RestoreHost {
   plan(): VmPlan;
   requireVm(): VmInstance;
   epoch(): number;
-  onTransition(record: TransitionRecord): void;
-  /** The pair is in COLO again with this node as primary. */
-  onRestored(): void;
   /** Resolve once qemu's own block graph shows every COLO disk replicating to the new secondary (the audit). */
   verifyReplication(signal: AbortSignal): Promise<void>;
   /** About to ask the lost node to start over as a fresh secondary. */
   onRejoinRequested(): void;
   /** About to link fresh replication children. */
   onLinking(): void;
+  onProgress(progress: ResyncProgress): void;
 }
 
-/** The survivor's side of a restore: one restore machine at a time, with its effects on this qemu. */
-export class RestoreRunner {
-  private actor: Actor<typeof restoreMachine> | null = null;
+/** The survivor's restore effects on this qemu; the bandwidth can change while a resync runs. */
+export class RestoreEffects {
   private bandwidth: number;
+  private resyncing = false;
 
   constructor(private readonly h: RestoreHost) {
     this.bandwidth = h.config.restore.bandwidthBytesPerSec;
   }
 
-  get isRunning(): boolean {
-    const s = this.actor?.getSnapshot();
-    return s !== undefined && s.status === 'active' && !s.matches('idle');
-  }
-
-  snapshot(): RestoreSnapshotView | null {
-    return this.actor?.getSnapshot() ?? null;
-  }
-
-  /** Start a restore, or retry now if one is backing off. */
-  request(): void {
-    const s = this.actor?.getSnapshot();
-    if (!this.actor || s?.status !== 'active') this.actor = this.create();
-    this.actor.send({ type: 'RESTORE_REQUESTED', at: Date.now() });
-  }
-
   async setBandwidth(bytesPerSec: number): Promise<void> {
     this.bandwidth = bytesPerSec;
-    if (this.actor?.getSnapshot().hasTag('resyncing')) await setMirrorSpeed(this.h.requireVm().qmp, this.h.plan(), bytesPerSec, this.call());
-  }
-
-  leaseLost(reason: string): void {
-    this.actor?.send({ type: 'LEASE_LOST', reason });
-  }
-
-  stop(): void {
-    this.actor?.stop();
+    if (this.resyncing) await setMirrorSpeed(this.h.requireVm().qmp, this.h.plan(), bytesPerSec, this.call());
   }
 
   private call(signal?: AbortSignal) {
@@ -80,10 +56,11 @@ export class RestoreRunner {
     return AbortSignal.any([signal, AbortSignal.timeout(this.h.config.timings.protectTimeoutMs)]);
   }
 
-  private create(): Actor<typeof restoreMachine> {
+  /** The restore machine with these effects (the VM machine invokes it). */
+  machine() {
     const h = this.h;
     const { config } = h;
-    const provided = restoreMachine.provide({
+    return restoreMachine.provide({
       actors: {
         requestRejoin: fromPromise(async () => {
           h.onRejoinRequested();
@@ -93,20 +70,19 @@ export class RestoreRunner {
         }),
         awaitPeerReady: fromPromise(async ({ signal }) =>
           awaitPeerReady(h.bus, {
-            pair: config.pair,
-            vm: h.plan().vm,
-            peerNode: h.peerName,
-            disks: await primaryDiskSizes(h.plan(), h.img),
-            pollMs: PEER_POLL_MS,
-            log: h.log,
-            timeoutMs: config.timings.qmpTimeoutMs,
-            signal: this.bounded(signal),
+            ...{ pair: config.pair, vm: h.plan().vm, peerNode: h.peerName, disks: await primaryDiskSizes(h.plan(), h.img), pollMs: PEER_POLL_MS, log: h.log },
+            ...{ timeoutMs: config.timings.qmpTimeoutMs, signal: this.bounded(signal) },
           }),
         ),
         resync: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
           const qmp = h.requireVm().qmp;
-          await startMirror(qmp, h.plan(), input.peer, this.bandwidth, this.call(signal));
-          await awaitMirrorReady(qmp, h.plan(), (progress) => this.actor?.send({ type: 'RESYNC_PROGRESS', progress }), { ...this.call(signal), pollMs: 10 });
+          this.resyncing = true;
+          try {
+            await startMirror(qmp, h.plan(), input.peer, this.bandwidth, this.call(signal));
+            await awaitMirrorReady(qmp, h.plan(), (progress) => h.onProgress(progress), { ...this.call(signal), pollMs: RESYNC_POLL_MS });
+          } finally {
+            this.resyncing = false;
+          }
         }),
         switchOver: fromPromise<{ pauseMs: number }, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => {
           h.onLinking();
@@ -119,20 +95,5 @@ export class RestoreRunner {
         }),
       },
     });
-    const actor = createActor(provided, {
-      input: { vm: h.plan().vm, node: h.nodeName, peer: h.peerName, retryBaseMs: config.restore.retryBaseMs, retryMaxMs: config.restore.retryMaxMs },
-    });
-    followTransitions(
-      actor,
-      (record, snap) => {
-        const level = snap.matches('backingOff') || snap.matches('aborted') ? 'warn' : 'info';
-        h.log[level]({ machine: 'restore', from: record.from, to: record.to, reason: record.reason, attempts: snap.context.attempts }, 'transition');
-        h.onTransition(record);
-        if (snap.matches('restored')) h.onRestored();
-      },
-      (e) => h.log.error({ reason: errorMessage(e) }, 'restore machine crashed'),
-    );
-    actor.start();
-    return actor;
   }
 }

@@ -1,36 +1,40 @@
-import { createActor, type Actor } from 'xstate';
-import type { failoverMachine, FailoverRole, TransitionRecord } from '../../state-machines/index.js';
+import type { AnyActorRef, SnapshotFrom } from 'xstate';
+import type { failoverMachine, FailoverSignal, TransitionRecord, VmRole } from '../../state-machines/index.js';
 import type { Config } from '../../shared/config/index.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Lease, LeaseView } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { Bus, Unsubscribe } from '../../shared/nats/index.js';
-import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
-import { HeartbeatMonitor } from '../signals/heartbeat.js';
+import type { VmPlan } from '../../shared/qemu/index.js';
 import { ColoEvidence } from '../signals/colo-evidence.js';
-import { followTransitions } from '../runtime/transitions.js';
+import { HeartbeatMonitor } from '../signals/heartbeat.js';
 import { LeaseKeeper } from '../signals/lease-keeper.js';
+import { followTransitions } from '../runtime/transitions.js';
 import { LeaseClaimer } from './lease-claim.js';
-import { provideFailover } from './failover-actors.js';
 
-export interface FailoverDeps {
+type FailoverSnapshot = SnapshotFrom<typeof failoverMachine>;
+
+export interface FailoverSideDeps {
   config: Config;
   nodeName: string;
   peerName: string;
-  plan: () => VmPlan;
   bus: Bus;
   lease: Lease;
   log: Logger;
-  role: FailoverRole;
-  vm: () => VmInstance | null;
+  plan(): VmPlan;
+  /** This node's role for the VM (the VM machine's). */
+  role(): VmRole;
+  /** The failover child's snapshot; undefined between children (start, rejoin). */
+  snapshot(): FailoverSnapshot | undefined;
+  /** Into the VM machine, which hands it to the failover child. */
+  send(event: FailoverSignal): void;
   /** Wall-clock ms of the last checkpoint completed on this node (null: none yet). */
-  lastCheckpointAt: () => number | null;
-  /** `acted`: the machine is in a state where it took over, carried on, fenced or gave up (tag `acted`). */
-  onTransition: (record: TransitionRecord, acted: boolean) => void;
+  lastCheckpointAt(): number | null;
+  onTransition(record: TransitionRecord): void;
   /** The lease could not be renewed while checkpoints flow (true) / was renewed again (false): for the status. */
-  onLeaseUnconfirmed?: (unconfirmed: boolean) => void;
+  onLeaseUnconfirmed(unconfirmed: boolean): void;
   /** Fenced, and the peer has taken over (a higher epoch seen): stop our paused qemu for good. */
-  stopFencedQemu?: (reason: string) => void;
+  stopFencedQemu(reason: string): void;
 }
 
 /** Renewing four times per TTL survives three lost renewals; a floor keeps a tiny test TTL from flooding the KV. */
@@ -39,104 +43,88 @@ const MIN_RENEW_MS = 20;
 /** How often the keeper compares the lease's expiry with the clock: far below any TTL, cheap (no I/O). */
 const LEASE_CHECK_MS = 10;
 
-/** The failover side of one VM on one node: heartbeats, the lease, the failover machine and its effects. */
-export class FailoverController {
-  readonly actor: Actor<typeof failoverMachine>;
+/**
+ * The failover child's signals and effects on this node, for the life of one
+ * failover child: heartbeats, the lease (keeper, claims, watch) and the COLO
+ * evidence that vetoes a takeover. Facts go to the VM machine as events.
+ */
+export class FailoverSide {
   readonly heartbeat: HeartbeatMonitor;
-  private subscription: { unsubscribe(): void } | null = null;
+  readonly keeper: LeaseKeeper;
+  readonly claimer: LeaseClaimer;
+  private readonly evidence: ColoEvidence;
+  private readonly unsubs: Unsubscribe[] = [];
   private recheckTimer: NodeJS.Timeout | null = null;
   private stopWatch: (() => void) | null = null;
-  readonly keeper: LeaseKeeper;
-  private readonly claimer: LeaseClaimer;
-  private readonly unsubs: Unsubscribe[] = [];
   private qemuOk = true;
   /** Set by the replication audit (primary): said in every heartbeat so the secondary knows its copy may be incomplete. */
   private unreplicated = false;
   private seenEpoch = 0;
+  private fencedStopped = false;
+  private stopped = false;
 
-  private readonly evidence: ColoEvidence;
-
-  constructor(private readonly d: FailoverDeps) {
+  constructor(private readonly d: FailoverSideDeps) {
     const t = d.config.timings;
-    this.evidence = new ColoEvidence(d.config, () => d.plan().checkpointDelayMs, d.lastCheckpointAt);
+    this.evidence = new ColoEvidence(d.config, () => d.plan().checkpointDelayMs, () => d.lastCheckpointAt());
     this.keeper = new LeaseKeeper(d.lease, {
       renewEveryMs: Math.max(MIN_RENEW_MS, Math.floor(t.leaseTtlMs / RENEWALS_PER_TTL)),
       checkEveryMs: LEASE_CHECK_MS,
       log: d.log,
-      onLost: (reason) => this.actor.send({ type: 'LEASE_LOST', reason }),
+      onLost: (reason) => d.send({ type: 'LEASE_LOST', reason }),
       checkpointsFlowing: () => this.evidence.holdsOffFencing(),
-      onUnconfirmed: (unconfirmed) => this.d.onLeaseUnconfirmed?.(unconfirmed),
+      onUnconfirmed: (unconfirmed) => d.onLeaseUnconfirmed(unconfirmed),
     });
     this.claimer = new LeaseClaimer({ lease: d.lease, keeper: this.keeper, bus: d.bus, leaseTtlMs: t.leaseTtlMs, log: d.log });
-    this.actor = createActor(provideFailover({ config: d.config, peerName: d.peerName, lease: d.lease, keeper: this.keeper, claimer: this.claimer, log: d.log, plan: d.plan, vm: d.vm }), {
-      input: {
-        vm: d.plan().vm,
-        node: d.nodeName,
-        role: d.role,
-        policy: d.config.failover.policy,
-        epoch: 0,
-        standbyRetryMs: t.leaseTtlMs,
-        actionTimeoutMs: t.qmpLongTimeoutMs,
-        promotable: d.role === 'primary',
-      },
-    });
     this.heartbeat = new HeartbeatMonitor({
-      bus: d.bus,
-      pair: d.config.pair,
-      vm: d.plan().vm,
-      node: d.nodeName,
-      peer: d.peerName,
+      ...{ bus: d.bus, pair: d.config.pair, vm: d.plan().vm, node: d.nodeName, peer: d.peerName, log: d.log },
       intervalMs: t.heartbeatIntervalMs,
       timeoutMs: t.heartbeatTimeoutMs,
-      log: d.log,
-      self: () => ({ role: this.role, epoch: this.epoch, qemuOk: this.qemuOk, unreplicated: this.unreplicated }),
+      self: () => ({ role: d.role(), epoch: this.epoch, qemuOk: this.qemuOk, unreplicated: this.unreplicated }),
       knownEpoch: () => this.epoch,
       onEpochSeen: (epoch) => {
         this.seenEpoch = Math.max(this.seenEpoch, epoch);
         this.maybeStopFenced();
       },
-      onPeerLost: (reason, at, announced) => this.actor.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.evidence.vetoesTakeover() }),
-      onPeerBack: () => this.actor.send({ type: 'PEER_BACK' }),
+      onPeerLost: (reason, at, announced) => d.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.evidence.vetoesTakeover() }),
+      onPeerBack: () => d.send({ type: 'PEER_BACK' }),
       onPeerUnreplicated: () => {
-        if (!this.actor.getSnapshot().context.unreplicatedSinceSync) this.actor.send({ type: 'REPLICATION_UNVERIFIED', reason: `${d.peerName}'s audit found a disk not replicating` });
+        if (!d.snapshot()?.context.unreplicatedSinceSync) d.send({ type: 'REPLICATION_UNVERIFIED', reason: `${d.peerName}'s audit found a disk not replicating` });
       },
     });
   }
 
-  /** A peer that went silent while checkpoints still flowed is judged again once they stop. */
-  private recheckSilentPeer(): void {
-    const snap = this.actor.getSnapshot();
-    if (!snap.matches('watching') || this.heartbeat.isPeerAlive || snap.context.peerAlive || !snap.context.natsUp) return;
-    if (!this.heartbeat.lastPeerBeat || this.evidence.vetoesTakeover()) return;
-    this.actor.send({ type: 'PEER_LOST', reason: `no heartbeat from ${this.d.peerName} and no checkpoint for a while`, at: Date.now(), coloAlive: false });
+  snapshot(): FailoverSnapshot | undefined {
+    return this.d.snapshot();
+  }
+
+  /** The failover child as a snapshot source (tests and tools that read its context). */
+  get actor(): { getSnapshot(): FailoverSnapshot } {
+    return { getSnapshot: () => this.d.snapshot()! };
   }
 
   get lease(): Lease {
     return this.d.lease;
   }
 
-  get role(): FailoverRole {
-    return this.actor.getSnapshot().context.role;
-  }
-
   get epoch(): number {
-    return Math.max(this.actor.getSnapshot().context.epoch, this.d.lease.epoch, this.seenEpoch);
+    return Math.max(this.d.snapshot()?.context.epoch ?? 0, this.d.lease.epoch, this.seenEpoch);
   }
 
-  start(): void {
-    this.subscription = followTransitions(
-      this.actor,
-      (record, snap) => {
+  /** Once the failover child runs: follow its transitions, beat, renew, watch the lease. */
+  start(child: AnyActorRef): void {
+    const follow = followTransitions(
+      child as unknown as { getSnapshot(): FailoverSnapshot; subscribe: AnyActorRef['subscribe'] },
+      (record, snap: FailoverSnapshot) => {
         const level = snap.hasTag('fenced') || snap.hasTag('down') || snap.context.reason.startsWith('WARNING') ? 'warn' : 'info';
         this.d.log[level]({ machine: 'failover', from: record.from, to: record.to, reason: record.reason, epoch: snap.context.epoch }, 'transition');
-        this.d.onTransition(record, snap.hasTag('acted'));
+        this.d.onTransition(record);
         if (snap.hasTag('fenced') || snap.hasTag('down')) this.keeper.letGo();
         if (record.to === 'fenced') this.maybeStopFenced();
       },
       (e) => this.d.log.error({ reason: errorMessage(e) }, 'failover machine crashed'),
     );
-    this.unsubs.push(this.d.bus.onStateChange((s) => this.actor.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));
-    this.actor.start();
+    this.unsubs.push(() => follow.unsubscribe());
+    this.unsubs.push(this.d.bus.onStateChange((s) => this.d.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));
     this.heartbeat.start();
     this.recheckTimer = setInterval(() => this.recheckSilentPeer(), this.d.config.timings.heartbeatIntervalMs);
     void this.d.lease
@@ -146,6 +134,14 @@ export class FailoverController {
         else this.stopWatch = stop;
       })
       .catch((e: unknown) => this.d.log.warn({ reason: errorMessage(e) }, 'cannot watch the lease: claims will poll'));
+  }
+
+  /** A peer that went silent while checkpoints still flowed is judged again once they stop. */
+  private recheckSilentPeer(): void {
+    const snap = this.d.snapshot();
+    if (!snap || !snap.matches('watching') || this.heartbeat.isPeerAlive || snap.context.peerAlive || !snap.context.natsUp) return;
+    if (!this.heartbeat.lastPeerBeat || this.evidence.vetoesTakeover()) return;
+    this.d.send({ type: 'PEER_LOST', reason: `no heartbeat from ${this.d.peerName} and no checkpoint for a while`, at: Date.now(), coloAlive: false });
   }
 
   private onLeaseView(view: LeaseView): void {
@@ -159,35 +155,34 @@ export class FailoverController {
    * epoch it can never serve again, so it is stopped instead of lingering.
    * Without that evidence it stays paused: it may still be the only copy.
    */
-  private fencedStopped = false;
   private maybeStopFenced(): void {
-    const snap = this.actor.getSnapshot();
-    if (this.fencedStopped || !snap.matches('fenced') || this.seenEpoch <= snap.context.epoch) return;
+    const snap = this.d.snapshot();
+    if (this.fencedStopped || !snap?.matches('fenced') || this.seenEpoch <= snap.context.epoch) return;
     this.fencedStopped = true;
-    this.d.stopFencedQemu?.(`fenced, and the peer acts with epoch ${this.seenEpoch}: stopping the paused qemu`);
+    this.d.stopFencedQemu(`fenced, and the peer acts with epoch ${this.seenEpoch}: stopping the paused qemu`);
   }
 
   /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */
   async claimForPrimary(signal?: AbortSignal): Promise<number> {
     const epoch = await this.claimer.forPrimary(signal);
-    this.actor.send({ type: 'PEER_BACK' });
+    this.d.send({ type: 'PEER_BACK' });
     return epoch;
   }
 
   /** The audit's verdict on this node: as primary, tell the peer at once (its copy may miss writes); as secondary, stop being promotable. */
   replicationAudited(ok: boolean, reason: string): void {
-    if (this.role === 'primary') {
+    if (this.d.role() === 'primary') {
       const changed = this.unreplicated !== !ok;
       this.unreplicated = !ok;
       if (changed) this.heartbeat.beat();
-    } else if (!ok && !this.actor.getSnapshot().context.unreplicatedSinceSync) {
-      this.actor.send({ type: 'REPLICATION_UNVERIFIED', reason });
+    } else if (!ok && !this.d.snapshot()?.context.unreplicatedSinceSync) {
+      this.d.send({ type: 'REPLICATION_UNVERIFIED', reason });
     }
   }
 
   /** Repair: the audit keeps failing while this primary holds the lease and the peer was told. */
   replicationBroken(reason: string): void {
-    this.actor.send({ type: 'REPLICATION_BROKEN', reason, at: Date.now() });
+    this.d.send({ type: 'REPLICATION_BROKEN', reason, at: Date.now() });
   }
 
   qemuStarted(): void {
@@ -198,11 +193,11 @@ export class FailoverController {
     if (!this.qemuOk) return;
     this.qemuOk = false;
     this.heartbeat.beat();
-    this.actor.send({ type: 'LOCAL_QEMU_LOST', reason, at: Date.now() });
+    this.d.send({ type: 'LOCAL_QEMU_LOST', reason, at: Date.now() });
   }
 
   coloFailed(reason: string): void {
-    this.actor.send({ type: 'LOCAL_COLO_FAILED', reason, at: Date.now() });
+    this.d.send({ type: 'LOCAL_COLO_FAILED', reason, at: Date.now() });
   }
 
   /** Drill partition: this node stops beating and renewing, as if cut off. */
@@ -211,16 +206,12 @@ export class FailoverController {
     this.keeper.mute(on);
   }
 
-  private stopped = false;
-
   stop(): void {
     this.stopped = true;
     this.stopWatch?.();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
-    this.subscription?.unsubscribe();
     this.heartbeat.stop();
     this.keeper.letGo();
     for (const u of this.unsubs.splice(0)) u();
-    this.actor.stop();
   }
 }
