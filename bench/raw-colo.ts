@@ -34,6 +34,7 @@ function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migra
     qmpSocket: join(runDir, 'qmp.sock'),
     oobQmpSocket: join(runDir, 'qmp-oob.sock'),
     pidFile: join(runDir, 'qemu.pid'),
+    devices: [],
     disks: [],
     migrationUri,
     nbd: { host: '127.0.0.1', port: nbdPort },
@@ -42,7 +43,7 @@ function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migra
   };
   return {
     ...plan,
-    args: buildQemuArgs({ name: `raw-${role}`, accel, machineType: m.machineType, vcpus: m.vcpus, memoryMiB: 64, qmpSocket: plan.qmpSocket, oobQmpSocket: plan.oobQmpSocket, pidFile: plan.pidFile, driveArgs: drives, incoming: role === 'secondary' ? migrationUri : undefined }),
+    args: buildQemuArgs({ name: `raw-${role}`, accel, machineType: m.machineType, vcpus: m.vcpus, memoryMiB: 64, qmpSocket: plan.qmpSocket, oobQmpSocket: plan.oobQmpSocket, pidFile: plan.pidFile, deviceArgs: [drives], incoming: role === 'secondary' ? migrationUri : undefined }),
   };
 }
 

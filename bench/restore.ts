@@ -11,7 +11,7 @@ import { startLocalPair } from '../cli/demo/local-pair.js';
 import { runDrill } from '../cli/drill/run-drill.js';
 import { queryPairStatus } from '../cli/pair-status.js';
 import { runRestore } from '../cli/restore/run-restore.js';
-import { buildDriveArgs } from '../shared/disk/index.js';
+import { diskDevice, diskIds } from '../shared/disk/index.js';
 import { loadConfig } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
@@ -67,12 +67,16 @@ async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: numb
   await img.create(join(fresh, 'disk0.img'), 'raw', SIZE);
   await img.create(join(fresh, 'active0.qcow2'), 'qcow2', SIZE);
   await img.create(join(fresh, 'hidden0.qcow2'), 'qcow2', SIZE);
+  const disk0 = diskDevice({
+    index: 0, ids: diskIds(0), layout: 'secondary', imagePath: join(fresh, 'disk0.img'), activePath: join(fresh, 'active0.qcow2'), hiddenPath: join(fresh, 'hidden0.qcow2'), exportName: 'd0',
+    disk: { target: 'disk0.img', format: 'raw', access: 'rw', backendType: 'qdisk', colo: true },
+  });
   const plan = {
     vm: 'raw', node: 'fresh', role: 'secondary', accel, runDir: fresh, qmpSocket: join(fresh, 'qmp.sock'), oobQmpSocket: join(fresh, 'oob.sock'), pidFile: join(fresh, 'qemu.pid'),
-    disks: [{ index: 0, ids: { top: 'colo-disk0', parent: 'parent0', child: 'childs0', replicationNode: 'replication0', nbdNode: 'replnbd0' }, layout: 'secondary', imagePath: join(fresh, 'disk0.img'), exportName: 'd0', disk: { target: 'disk0.img', format: 'raw', access: 'rw', backendType: 'qdisk', colo: true } }],
+    devices: [disk0], disks: [disk0.plan],
     migrationUri: `tcp:127.0.0.1:${mig}`, nbd: { host: '127.0.0.1', port: nbd! }, checkpointDelayMs: 200, args: [] as string[],
   } as unknown as VmPlan;
-  plan.args = buildQemuArgs({ name: 'raw-fresh', accel, machineType: m.machineType, vcpus: m.vcpus, memoryMiB: 64, qmpSocket: plan.qmpSocket, oobQmpSocket: plan.oobQmpSocket, pidFile: plan.pidFile, incoming: plan.migrationUri, driveArgs: buildDriveArgs({ index: 0, layout: 'secondary', imagePath: join(fresh, 'disk0.img'), format: 'raw', activePath: join(fresh, 'active0.qcow2'), hiddenPath: join(fresh, 'hidden0.qcow2') }) });
+  plan.args = buildQemuArgs({ name: 'raw-fresh', accel, machineType: m.machineType, vcpus: m.vcpus, memoryMiB: 64, qmpSocket: plan.qmpSocket, oobQmpSocket: plan.oobQmpSocket, pidFile: plan.pidFile, incoming: plan.migrationUri, deviceArgs: [disk0.argv()] });
   const newSec = await launchVm({ binary: 'qemu-system-x86_64', plan, qmpTimeoutMs: 10_000, log });
   try {
     await newSec.qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: '127.0.0.1', port: String(nbd) } } }, call);

@@ -1,35 +1,18 @@
 import { ColoError } from '../shared/errors.js';
 import { awaitColoMode, sleep, type VmPlan } from '../shared/qemu/index.js';
-import { queryBlockJobs, queryStatus, type QmpClient } from '../shared/qmp/index.js';
+import { queryBlockJobs, queryStatus, runQmpSteps, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
 import type { PeerEndpoints, ResyncProgress } from '../state-machines/index.js';
-import { addReplicationNodes, linkReplicationNodes, startMigration, type Call } from './steps.js';
+import { addReplicationNodes, linkReplicationNodes, startMigration } from './steps.js';
 
+export { resyncJobId } from '../shared/disk/index.js';
 
-export const resyncJobId = (index: number) => `resync${index}`;
-
-function coloDisks(plan: VmPlan) {
-  return plan.disks.filter((d) => d.layout !== 'plain');
+function resyncJobs(plan: VmPlan): Set<string> {
+  return new Set(plan.devices.flatMap((d) => d.primary.resyncJobs()));
 }
 
-/** drive-mirror every COLO disk onto the new secondary's NBD export (colo-procedure.md, Restore step 2). */
-export async function startMirror(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, speedBytesPerSec: number, call: Call): Promise<void> {
-  for (const d of coloDisks(plan)) {
-    const exported = peer.disks.find((x) => x.index === d.index);
-    if (!exported) throw new ColoError(`secondary ${peer.node} does not export disk ${d.index}`, 'local');
-    await qmp.execute(
-      'drive-mirror',
-      {
-        device: d.ids.top,
-        'job-id': resyncJobId(d.index),
-        target: `nbd://${peer.nbd.host}:${peer.nbd.port}/${exported.exportName}`,
-        mode: 'existing',
-        format: 'raw',
-        sync: 'full',
-        ...(speedBytesPerSec > 0 ? { speed: speedBytesPerSec } : {}),
-      },
-      call,
-    );
-  }
+/** Copy every replicated device onto the new secondary (a disk: drive-mirror onto its NBD export; colo-procedure.md, Restore step 2). */
+export async function startMirror(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, speedBytesPerSec: number, call: QmpCall): Promise<void> {
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.startResync(peer, speedBytesPerSec), call);
 }
 
 /** Wait until every mirror job is ready, reporting progress; a job that ends before it is ready failed (NBD error, peer gone). */
@@ -37,9 +20,9 @@ export async function awaitMirrorReady(
   qmp: QmpClient,
   plan: VmPlan,
   onProgress: (p: ResyncProgress) => void,
-  call: Call & { pollMs?: number },
+  call: QmpCall & { pollMs?: number },
 ): Promise<void> {
-  const ids = new Set(coloDisks(plan).map((d) => resyncJobId(d.index)));
+  const ids = resyncJobs(plan);
   const started = performance.now();
   for (;;) {
     const jobs = (await queryBlockJobs(qmp, call)).filter((j) => ids.has(j.device));
@@ -56,13 +39,11 @@ export async function awaitMirrorReady(
   }
 }
 
-export async function setMirrorSpeed(qmp: QmpClient, plan: VmPlan, speedBytesPerSec: number, call: Call): Promise<void> {
-  for (const d of coloDisks(plan)) {
-    await qmp.execute('block-job-set-speed', { device: resyncJobId(d.index), speed: speedBytesPerSec }, call).catch(() => undefined);
-  }
+export async function setMirrorSpeed(qmp: QmpClient, plan: VmPlan, speedBytesPerSec: number, call: QmpCall): Promise<void> {
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.setResyncSpeed(speedBytesPerSec), call);
 }
 
-async function awaitJobsGone(qmp: QmpClient, ids: Set<string>, call: Call): Promise<void> {
+async function awaitJobsGone(qmp: QmpClient, ids: ReadonlySet<string>, call: QmpCall): Promise<void> {
   for (;;) {
     const left = (await queryBlockJobs(qmp, call)).filter((j) => ids.has(j.device));
     if (left.length === 0) return;
@@ -79,7 +60,7 @@ async function awaitJobsGone(qmp: QmpClient, ids: Set<string>, call: Call): Prom
  * would be missing on the secondary. qemu resumes the VM right after it starts
  * replication, so the RESUME that ends this pause is the proof it is on.
  */
-export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call & { coloSignal?: AbortSignal }): Promise<{ pauseMs: number }> {
+export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: QmpCall & { coloSignal?: AbortSignal }): Promise<{ pauseMs: number }> {
   // Connecting the replication nodes needs no pause: only linking them into the quorum does.
   await addReplicationNodes(qmp, plan, peer, call);
   // The guest's pause as qemu itself saw it: from its STOP event to its RESUME event.
@@ -108,29 +89,25 @@ export async function switchOver(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoin
  * link the replication children. The guest stays stopped: the migration into
  * COLO that follows resumes it once qemu has started block replication.
  */
-export async function pauseAndLink(qmp: QmpClient, plan: VmPlan, call: Call): Promise<void> {
-  const ids = new Set(coloDisks(plan).map((d) => resyncJobId(d.index)));
+export async function pauseAndLink(qmp: QmpClient, plan: VmPlan, call: QmpCall): Promise<void> {
+  const ids = resyncJobs(plan);
   await qmp.execute('stop', undefined, call);
-  const running = (await queryBlockJobs(qmp, call)).filter((j) => ids.has(j.device));
-  for (const j of running) await qmp.execute('block-job-cancel', { device: j.device }, call);
+  const running = new Set((await queryBlockJobs(qmp, call)).map((j) => j.device));
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.finishResync(running), call);
   await awaitJobsGone(qmp, ids, call);
   await linkReplicationNodes(qmp, plan, call);
 }
 
 /** First protection: open the replication nodes, then pause, complete the copy and link (see pauseAndLink). */
-export async function attachReplication(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
+export async function attachReplication(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: QmpCall): Promise<void> {
   await addReplicationNodes(qmp, plan, peer, call);
   await pauseAndLink(qmp, plan, call);
 }
 
-/** After a failed attempt: no mirror left, no replication child, the VM running. Each step tolerates "already so". */
-export async function cleanUpResync(qmp: QmpClient, plan: VmPlan, call: Call, o: { resume: boolean } = { resume: true }): Promise<void> {
-  for (const d of coloDisks(plan)) {
-    await qmp.execute('block-job-cancel', { device: resyncJobId(d.index), force: true }, call).catch(() => undefined);
-    await qmp.execute('x-blockdev-change', { parent: d.ids.top, child: 'children.1' }, call).catch(() => undefined);
-    await qmp.hmp(`drive_del ${d.ids.replicationNode}`, call).catch(() => undefined);
-  }
-  await qmp.execute('migrate_cancel', undefined, call).catch(() => undefined);
+/** After a failed attempt: no mirror left, no replication link, the VM running. Each step tolerates "already so". */
+export async function cleanUpResync(qmp: QmpClient, plan: VmPlan, call: QmpCall, o: { resume: boolean } = { resume: true }): Promise<void> {
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.cleanUp(), call);
+  await runQmpSteps(qmp, [{ execute: 'migrate_cancel', ifRefused: 'alreadySo' }], call);
   if (!o.resume) return;
   const st = await queryStatus(qmp, call);
   if (!st.running && (st.status === 'paused' || st.status === 'postmigrate')) await qmp.execute('cont', undefined, call);

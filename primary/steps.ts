@@ -1,21 +1,18 @@
-import { buildReplicationDriveAdd } from '../shared/disk/index.js';
-import { ColoError, DiskError, PeerTimeoutError, PeerUnreachableError, NatsUnavailableError, RemoteError } from '../shared/errors.js';
+import { isColoDisk } from '../shared/disk/index.js';
+import { DiskError, PeerTimeoutError, PeerUnreachableError, NatsUnavailableError, RemoteError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { readinessReplySchema, subjects, type Bus } from '../shared/nats/index.js';
 import { sleep, type QemuImg, type VmPlan } from '../shared/qemu/index.js';
-import type { QmpClient } from '../shared/qmp/index.js';
+import { runQmpSteps, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
 import type { PeerEndpoints } from '../state-machines/index.js';
 
-export interface Call {
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
+/** The old name of QmpCall. */
+export type Call = QmpCall;
 
 /** Virtual sizes of the primary's COLO disks, sent to the secondary so it can refuse a mismatch. */
 export async function primaryDiskSizes(plan: VmPlan, img: QemuImg): Promise<Array<{ index: number; sizeBytes: number }>> {
   const out: Array<{ index: number; sizeBytes: number }> = [];
-  for (const d of plan.disks) {
-    if (d.layout === 'plain') continue;
+  for (const d of plan.disks.filter(isColoDisk)) {
     out.push({ index: d.index, sizeBytes: (await img.info(d.imagePath)).virtualSizeBytes });
   }
   return out;
@@ -29,7 +26,7 @@ const RETRYABLE = [PeerUnreachableError, PeerTimeoutError, NatsUnavailableError]
  */
 export async function awaitPeerReady(
   bus: Bus,
-  o: { pair: string; vm: string; peerNode: string; disks: Array<{ index: number; sizeBytes: number }>; pollMs: number; log: Logger } & Call,
+  o: { pair: string; vm: string; peerNode: string; disks: Array<{ index: number; sizeBytes: number }>; pollMs: number; log: Logger } & QmpCall,
 ): Promise<PeerEndpoints> {
   const subject = subjects.rpc(o.pair, o.vm, o.peerNode, 'readiness');
   for (;;) {
@@ -54,31 +51,17 @@ export async function awaitPeerReady(
   }
 }
 
-/** HMP answers errors as text, not as QMP errors: a non-empty reply means it failed. */
-export async function hmpStrict(qmp: QmpClient, line: string, call: Call): Promise<void> {
-  const out = (await qmp.hmp(line, call)).trim();
-  if (out) throw new ColoError(`HMP '${line.split(' ')[0]}' failed: ${out}`, 'local');
+/** Open each device's replication link to the secondary (a disk: its NBD replication node, not yet a quorum child). */
+export async function addReplicationNodes(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: QmpCall): Promise<void> {
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.attach(peer), call);
 }
 
-/** Open each disk's NBD replication node to the secondary (not yet a quorum child). */
-export async function addReplicationNodes(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
-  for (const d of plan.disks) {
-    if (d.layout === 'plain') continue;
-    const exported = peer.disks.find((x) => x.index === d.index);
-    if (!exported) throw new DiskError(`secondary ${peer.node} does not export disk ${d.index}`);
-    await hmpStrict(qmp, buildReplicationDriveAdd({ index: d.index, host: peer.nbd.host, port: peer.nbd.port, exportName: exported.exportName }), call);
-  }
+/** Put each device's link in the data path: from here on writes replicate. */
+export async function linkReplicationNodes(qmp: QmpClient, plan: VmPlan, call: QmpCall): Promise<void> {
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.link(), call);
 }
 
-/** Make each replication node the quorum's second child: from here on writes replicate. */
-export async function linkReplicationNodes(qmp: QmpClient, plan: VmPlan, call: Call): Promise<void> {
-  for (const d of plan.disks) {
-    if (d.layout === 'plain') continue;
-    await qmp.execute('x-blockdev-change', { parent: d.ids.top, node: d.ids.replicationNode }, call);
-  }
-}
-
-export async function startMigration(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: Call): Promise<void> {
+export async function startMigration(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: QmpCall): Promise<void> {
   await qmp.execute(
     'migrate-set-capabilities',
     { capabilities: [{ capability: 'x-colo', state: true }, { capability: 'events', state: true }] },

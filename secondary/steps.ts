@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
+import { exportNameOf, isColoDisk } from '../shared/disk/index.js';
 import { DiskError, RemoteError } from '../shared/errors.js';
 import type { QemuImg } from '../shared/qemu/index.js';
 import type { VmPlan } from '../shared/qemu/index.js';
-import type { QmpClient } from '../shared/qmp/index.js';
+import { runQmpSteps, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
 import type { ReadinessReply } from '../shared/nats/index.js';
 
 /** Parent images' virtual sizes by disk index, read with qemu-img. */
 export async function coloDiskSizes(plan: VmPlan, img: QemuImg): Promise<Map<number, number>> {
   const sizes = new Map<number, number>();
-  for (const d of plan.disks) {
-    if (d.layout === 'plain') continue;
+  for (const d of plan.disks.filter(isColoDisk)) {
     if (!existsSync(d.imagePath)) {
       throw new DiskError(`disk ${d.index}: image ${d.imagePath} does not exist; give the secondary a copy of the primary's image (or restore it)`);
     }
@@ -26,7 +26,7 @@ export async function coloDiskSizes(plan: VmPlan, img: QemuImg): Promise<Map<num
 export async function ensureParentImages(plan: VmPlan, img: QemuImg, survivorSizes: ReadonlyArray<{ index: number; sizeBytes: number }>): Promise<void> {
   for (const want of survivorSizes) {
     const d = plan.disks.find((x) => x.index === want.index);
-    if (!d || d.layout === 'plain') continue;
+    if (!d || !isColoDisk(d)) continue;
     if (!existsSync(d.imagePath)) {
       await img.create(d.imagePath, d.disk.format, want.sizeBytes);
       continue;
@@ -68,15 +68,11 @@ export async function prepareOverlays(plan: VmPlan, img: QemuImg): Promise<void>
   }
 }
 
-/** NBD export of every COLO disk, then x-colo (colo-procedure.md, Protect step 1). */
-export async function exportDisks(plan: VmPlan, qmp: QmpClient, o: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
-  const call = { timeoutMs: o.timeoutMs, signal: o.signal };
+/** Offer every device to the primary (a disk: its NBD export), then x-colo (colo-procedure.md, Protect step 1). */
+export async function exportDisks(plan: VmPlan, qmp: QmpClient, call: QmpCall): Promise<void> {
   if (plan.nbd) {
     await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: plan.nbd.host, port: String(plan.nbd.port) } } }, call);
-    for (const d of plan.disks) {
-      if (d.layout !== 'secondary') continue;
-      await qmp.execute('nbd-server-add', { device: d.ids.parent, name: d.exportName ?? d.ids.parent, writable: true }, call);
-    }
+    for (const device of plan.devices) await runQmpSteps(qmp, device.secondary.prepare(), call);
   }
   await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-colo', state: true }] }, call);
 }
@@ -108,6 +104,6 @@ export function readinessReply(plan: VmPlan, ready: boolean, reason: string, siz
     nbd: plan.nbd,
     disks: plan.disks
       .filter((d) => sizes.has(d.index))
-      .map((d) => ({ index: d.index, exportName: d.exportName ?? d.ids.parent, sizeBytes: sizes.get(d.index)! })),
+      .map((d) => ({ index: d.index, exportName: exportNameOf(d), sizeBytes: sizes.get(d.index)! })),
   };
 }

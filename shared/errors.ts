@@ -51,6 +51,16 @@ export class QmpCommandError extends ColoError {
   }
 }
 
+/** HMP answers a failed command with text, not a QMP error: a non-empty reply where none was expected. */
+export class HmpCommandError extends ColoError {
+  constructor(
+    readonly command: string,
+    readonly output: string,
+  ) {
+    super(`HMP '${command}' failed: ${output}`, 'local');
+  }
+}
+
 export class QmpTimeoutError extends ColoError {
   constructor(
     readonly command: string,

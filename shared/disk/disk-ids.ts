@@ -28,3 +28,8 @@ export function diskIds(index: number): DiskIds {
     nbdNode: `replnbd${index}`,
   };
 }
+
+/** The drive-mirror job that copies disk `index` onto a fresh secondary. */
+export function resyncJobId(index: number): string {
+  return `resync${index}`;
+}

@@ -12,7 +12,9 @@ export {
   type DiskRuleIssue,
   type DiskSpelling,
 } from './disk-spec.js';
-export { diskIds, type DiskIds } from './disk-ids.js';
+export { diskIds, resyncJobId, type DiskIds } from './disk-ids.js';
+export { planDisk, exportNameOf, isColoDisk, type DiskPlan } from './disk-plan.js';
+export { diskDevice, diskDevices, isDiskDevice, type DiskDevice } from './disk-device.js';
 export {
   driveLayout,
   coloRestoreEnableFor,

@@ -61,7 +61,8 @@ export interface QemuArgsInput {
   qmpSocket: string;
   oobQmpSocket: string;
   pidFile: string;
-  driveArgs: string[];
+  /** Each guest device's argv piece (GuestDevice.argv), in plan order. */
+  deviceArgs: ReadonlyArray<readonly string[]>;
   /** e.g. `tcp:127.0.0.1:9100`; only a COLO secondary waits for an incoming stream. */
   incoming?: string;
 }
@@ -93,7 +94,7 @@ export function buildQemuArgs(i: QemuArgsInput): string[] {
     'chardev=qmp-oob,mode=control',
     '-pidfile',
     i.pidFile,
-    ...i.driveArgs,
+    ...i.deviceArgs.flat(),
     ...(i.incoming !== undefined ? ['-incoming', i.incoming] : []),
   ];
 }

@@ -1,29 +1,12 @@
 import { isAbsolute, join } from 'node:path';
 import type { Config, NodeConfig, VmConfig } from '../config/index.js';
 import { nbdPortOf } from '../config/index.js';
-import {
-  buildDriveArgs,
-  coloRestoreEnableFor,
-  diskIds,
-  driveLayout,
-  type DiskConfig,
-  type DiskIds,
-  type DriveLayout,
-  type StartKind,
-} from '../disk/index.js';
+import { isDiskDevice, type DiskPlan, type StartKind } from '../disk/index.js';
+import { deviceArgv, planDevices, type GuestDevice } from '../device/index.js';
 import { ConfigError } from '../errors.js';
 import { buildQemuArgs, resolveAccelerator, resolveMachineType, type Accelerator } from './qemu-args.js';
 
-export interface DiskPlan {
-  index: number;
-  ids: DiskIds;
-  disk: DiskConfig;
-  layout: DriveLayout;
-  imagePath: string;
-  activePath?: string;
-  hiddenPath?: string;
-  exportName?: string;
-}
+export type { DiskPlan };
 
 /** Everything one node needs to run one VM in one role: pure, derived from the config. */
 export interface VmPlan {
@@ -35,6 +18,9 @@ export interface VmPlan {
   qmpSocket: string;
   oobQmpSocket: string;
   pidFile: string;
+  /** The guest's devices as this node runs them; the role steps iterate these. */
+  devices: GuestDevice[];
+  /** The disk devices' plans, for the steps that handle disk images (sizes, overlays). */
   disks: DiskPlan[];
   args: string[];
   /** Where this node listens for the COLO stream when it is the secondary. */
@@ -99,31 +85,13 @@ export function planVm(
   const accel = resolveAccelerator(vm.machine.accelerator, kvmUsable);
   const machine = resolveMachineType(vm.machine.type, accel, vm.machine.vcpus);
   const runDir = vmRunDir(node, vm.name);
-  const coloRestoreEnable = coloRestoreEnableFor(startKindFor(role));
-  const disks: DiskPlan[] = vm.disks.map((disk, index) => {
-    const layout = driveLayout({ coloEnable: disk.colo, coloRestoreEnable });
-    return {
-      index,
-      ids: diskIds(index),
-      disk,
-      layout,
-      imagePath: under(node.imageDir, disk.target),
-      activePath: disk.activeDisk ? under(node.imageDir, disk.activeDisk) : undefined,
-      hiddenPath: disk.hiddenDisk ? under(node.imageDir, disk.hiddenDisk) : undefined,
-      exportName: disk.coloParams?.exportName,
-    };
+  const devices = planDevices({
+    vm,
+    role,
+    start: startKindFor(role),
+    localPath: (file) => under(node.imageDir, file),
   });
-  const driveArgs = disks.flatMap((d) =>
-    buildDriveArgs({
-      index: d.index,
-      layout: d.layout,
-      imagePath: d.imagePath,
-      format: d.disk.format,
-      activePath: d.activePath,
-      hiddenPath: d.hiddenPath,
-      readOnly: d.disk.access === 'ro',
-    }),
-  );
+  const disks = devices.filter(isDiskDevice).map((d) => d.plan);
   const migrationUri = `tcp:${node.address}:${vm.migrationPort}`;
   const qmpSocket = join(runDir, 'qmp.sock');
   const oobQmpSocket = join(runDir, 'qmp-oob.sock');
@@ -138,6 +106,7 @@ export function planVm(
     qmpSocket,
     oobQmpSocket,
     pidFile,
+    devices,
     disks,
     migrationUri,
     nbd: nbdPort === undefined ? null : { host: node.address, port: nbdPort },
@@ -152,7 +121,7 @@ export function planVm(
       qmpSocket,
       oobQmpSocket,
       pidFile,
-      driveArgs,
+      deviceArgs: deviceArgv(devices),
       incoming: role === 'secondary' ? migrationUri : undefined,
     }),
   };

@@ -1,5 +1,7 @@
 export { connectQmp } from './qmp-client.js';
-export type { CallOptions, QmpClient, QmpConnectOptions, QmpEvent } from './qmp-client.js';
+export type { CallOptions, QmpCall, QmpClient, QmpConnectOptions, QmpEvent } from './qmp-client.js';
+export { yankStep, type HmpStep, type QmpCommandStep, type QmpStep, type RefusalMeaning, type YankInstance } from './qmp-step.js';
+export { hmpStrict, isQemuRefusal, runQmpSteps } from './run-steps.js';
 export {
   queryBlockExports,
   queryBlockGraph,

@@ -12,7 +12,7 @@ import { dialUnixSocket } from './dial.js';
 import { eventStream } from './event-stream.js';
 import type { CallOptions, QmpClient, QmpConnectOptions, QmpEvent } from './qmp-types.js';
 
-export type { CallOptions, QmpClient, QmpConnectOptions, QmpEvent } from './qmp-types.js';
+export type { CallOptions, QmpCall, QmpClient, QmpConnectOptions, QmpEvent } from './qmp-types.js';
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;

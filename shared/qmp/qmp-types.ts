@@ -14,6 +14,11 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** The options every role step passes down: CallOptions with the timeout always decided by the caller. */
+export interface QmpCall extends CallOptions {
+  timeoutMs: number;
+}
+
 export interface QmpClient {
   /** Resolves with the `return` value. Rejects with QmpCommandError, QmpTimeoutError, AbortedError or QmpConnectionError. */
   execute(command: string, args?: Record<string, unknown>, options?: CallOptions): Promise<unknown>;

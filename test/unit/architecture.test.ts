@@ -164,6 +164,15 @@ describe('architecture: module boundaries', () => {
     expectNone(bad, 'state-machines/ imports a higher layer');
   });
 
+  it('guest devices are pure data: shared/disk and shared/device use no built-in and value-import only each other and shared/errors', () => {
+    const pure = (f: string): boolean => inDir(f, 'shared/disk') || inDir(f, 'shared/device');
+    const allowed = (t: string): boolean => pure(t) || t === 'shared/errors.js';
+    const bad = IMPORTS.filter(
+      (r) => pure(r.file) && (r.specifier.startsWith('node:') || NODE_BUILTINS.has(r.specifier) || (r.target !== null && !r.typeOnly && !allowed(r.target))),
+    );
+    expectNone(bad, 'effectful import in a device description (import adapters as types only)');
+  });
+
   it('shared/ is shared code: it never imports the agent, the CLI or the role steps, not even types', () => {
     const bad = IMPORTS.filter((r) => inDir(r.file, 'shared') && ['agent', 'cli', 'primary', 'secondary', 'bench'].some((d) => inDir(r.target, d)));
     expectNone(bad, 'shared/ imports an application');

@@ -73,7 +73,7 @@ describe('buildQemuArgs', () => {
     qmpSocket: '/run/colo-ft/alpha/vm1.qmp',
     oobQmpSocket: '/run/colo-ft/alpha/vm1.oob.qmp',
     pidFile: '/run/colo-ft/alpha/vm1.pid',
-    driveArgs: ['-drive', 'if=none,id=colo-disk0,driver=raw,file.driver=file,file.filename=/img/d0.img'],
+    deviceArgs: [['-drive', 'if=none,id=colo-disk0,driver=raw,file.driver=file,file.filename=/img/d0.img']],
   };
 
   it('TCG, machine none, no vCPUs', () => {
@@ -102,7 +102,7 @@ describe('buildQemuArgs', () => {
 
   it('KVM with vCPUs, as a secondary waiting for the incoming stream', () => {
     expect(
-      buildQemuArgs({ ...base, accel: 'kvm', machineType: 'pc', vcpus: 2, driveArgs: [], incoming: 'tcp:127.0.0.1:9100' }),
+      buildQemuArgs({ ...base, accel: 'kvm', machineType: 'pc', vcpus: 2, deviceArgs: [], incoming: 'tcp:127.0.0.1:9100' }),
     ).toEqual([
       '-name',
       'vm1',

@@ -1,0 +1,78 @@
+import type { VmConfig } from '../config/index.js';
+import type { AuditInput, DiskAudit, StartKind } from '../disk/index.js';
+import type { QmpStep, YankInstance } from '../qmp/index.js';
+
+/** Every kind of guest device colo-ft drives; a new kind adds its name here and its planner in registry.ts. */
+export type DeviceKind = 'disk';
+
+/** The secondary's endpoints as its readiness reply gave them to the primary. */
+export interface ReplicationPeer {
+  node: string;
+  nbd: { host: string; port: number };
+  disks: ReadonlyArray<{ index: number; exportName: string }>;
+}
+
+/** What a device kind plans its devices from: the VM's config and how this node starts its qemu. */
+export interface DevicePlanInput {
+  vm: VmConfig;
+  role: 'primary' | 'secondary';
+  start: StartKind;
+  /** Where this node keeps a file the config names (a relative name is under its imageDir). */
+  localPath(file: string): string;
+}
+
+/** The secondary's sequences. Each is empty for a device COLO does not replicate. */
+export interface SecondaryDeviceSteps {
+  /** Before the primary migrates: offer the device to the primary (a disk: its NBD export). */
+  prepare(): QmpStep[];
+  /** Primary lost, COLO left: what the device needs to run on alone (a NIC: drop its filters). */
+  takeOver(): QmpStep[];
+  /** Its verdict in the replication audit, read from qemu's block graph; null when not replicated. */
+  audit(input: AuditInput): DiskAudit | null;
+}
+
+/** The primary's sequences. Each is empty for a device COLO does not replicate. */
+export interface PrimaryDeviceSteps {
+  /** Open the link to the secondary's copy, not yet in the data path. */
+  attach(peer: ReplicationPeer): QmpStep[];
+  /** Put the link in the data path; the guest is stopped (first protection and switch over). */
+  link(): QmpStep[];
+  /** Secondary lost: what yank may cut out-of-band before the monitor blocks on it. */
+  yankInstances(): YankInstance[];
+  /** Secondary lost: drop the link, tolerating one that was never made. */
+  carryOn(): QmpStep[];
+  /** Copy the device onto a fresh secondary. */
+  startResync(peer: ReplicationPeer, speedBytesPerSec: number): QmpStep[];
+  /** The block jobs startResync starts: followed until ready, then waited for until gone. */
+  resyncJobs(): string[];
+  setResyncSpeed(speedBytesPerSec: number): QmpStep[];
+  /** Switch over: end the device's resync jobs still running, without pivoting. */
+  finishResync(running: ReadonlySet<string>): QmpStep[];
+  /** After a failed attempt: no resync job, no link, tolerating "already so". */
+  cleanUp(): QmpStep[];
+  /** Its verdict in the replication audit against the current secondary; null when not replicated. */
+  audit(input: AuditInput, peer: ReplicationPeer): DiskAudit | null;
+}
+
+/**
+ * One guest device of a VM plan (disks now, NICs next), planned for this
+ * node's role: its qemu argv and its per-role QMP sequences, all pure data.
+ * The role steps run them through runQmpSteps instead of knowing the device.
+ */
+export interface GuestDevice {
+  readonly kind: DeviceKind;
+  /** Position among the VM's devices of its kind (the disk index). */
+  readonly index: number;
+  /** Whether COLO replicates it; every sequence of a device it does not is empty. */
+  readonly replicated: boolean;
+  /** This node's qemu argv for the device, in the layout planned for its role. */
+  argv(): string[];
+  readonly primary: PrimaryDeviceSteps;
+  readonly secondary: SecondaryDeviceSteps;
+}
+
+/** How one device kind turns a VM's config into its devices. */
+export interface DeviceKindPlanner {
+  kind: DeviceKind;
+  plan(input: DevicePlanInput): GuestDevice[];
+}

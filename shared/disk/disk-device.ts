@@ -1,0 +1,76 @@
+import type { DeviceKindPlanner, GuestDevice, ReplicationPeer } from '../device/index.js';
+import { isColoDisk, planDisk, type DiskPlan } from './disk-plan.js';
+import {
+  carryOnSteps,
+  cleanUpSteps,
+  finishResyncSteps,
+  linkReplicationSteps,
+  nbdExportSteps,
+  openReplicationSteps,
+  replicationYankInstances,
+  resyncJobsOf,
+  setResyncSpeedSteps,
+  startResyncSteps,
+} from './disk-steps.js';
+import { buildDriveArgs } from './drive-layout.js';
+import { auditPrimaryDisk, auditSecondaryDisk } from './replication-audit.js';
+
+/** A disk as a guest device: its DiskPlan, its -drive argv and its QMP sequences. */
+export interface DiskDevice extends GuestDevice {
+  readonly kind: 'disk';
+  readonly plan: DiskPlan;
+}
+
+function nbdTarget(d: DiskPlan, peer: ReplicationPeer): { host: string; port: number; exportName: string } {
+  const exportName = peer.disks.find((x) => x.index === d.index)?.exportName ?? '';
+  return { host: peer.nbd.host, port: peer.nbd.port, exportName };
+}
+
+export function diskDevice(plan: DiskPlan): DiskDevice {
+  const replicated = isColoDisk(plan);
+  return {
+    kind: 'disk',
+    index: plan.index,
+    replicated,
+    plan,
+    argv: () =>
+      buildDriveArgs({
+        index: plan.index,
+        layout: plan.layout,
+        imagePath: plan.imagePath,
+        format: plan.disk.format,
+        activePath: plan.activePath,
+        hiddenPath: plan.hiddenPath,
+        readOnly: plan.disk.access === 'ro',
+      }),
+    primary: {
+      attach: (peer) => openReplicationSteps(plan, peer),
+      link: () => linkReplicationSteps(plan),
+      yankInstances: () => replicationYankInstances(plan),
+      carryOn: () => carryOnSteps(plan),
+      startResync: (peer, speedBytesPerSec) => startResyncSteps(plan, peer, speedBytesPerSec),
+      resyncJobs: () => resyncJobsOf(plan),
+      setResyncSpeed: (speedBytesPerSec) => setResyncSpeedSteps(plan, speedBytesPerSec),
+      finishResync: (running) => finishResyncSteps(plan, running),
+      cleanUp: () => cleanUpSteps(plan),
+      audit: (input, peer) => (replicated ? auditPrimaryDisk(input, { index: plan.index, ids: plan.ids, target: nbdTarget(plan, peer) }) : null),
+    },
+    secondary: {
+      prepare: () => nbdExportSteps(plan),
+      // The NBD server the secondary stops on takeover serves every disk: nothing is left per disk.
+      takeOver: () => [],
+      audit: (input) =>
+        replicated ? auditSecondaryDisk(input, { index: plan.index, ids: plan.ids, activePath: plan.activePath ?? '', hiddenPath: plan.hiddenPath ?? '' }) : null,
+    },
+  };
+}
+
+export function isDiskDevice(d: GuestDevice): d is DiskDevice {
+  return d.kind === 'disk';
+}
+
+/** The disk kind's registration: one device per configured disk, in config order. */
+export const diskDevices: DeviceKindPlanner = {
+  kind: 'disk',
+  plan: (input) => input.vm.disks.map((disk, index) => diskDevice(planDisk(disk, index, input))),
+};

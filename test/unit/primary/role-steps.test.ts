@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { carryOnAlone, cleanUpResync, setMirrorSpeed, startMirror } from '../../../primary/index.js';
+import { addReplicationNodes, linkReplicationNodes } from '../../../primary/steps.js';
+import { QmpConnectionError, QmpTimeoutError } from '../../../shared/errors.js';
+import { planVm } from '../../../shared/qemu/index.js';
+import { recordingQmp } from '../shared/qmp/recording-qmp.js';
+import { peer, quietQemu, stepsConfig } from '../shared/qmp/step-fixture.js';
+
+const plan = planVm(stepsConfig(), 'vm1', 'alpha', 'primary', false);
+const call = { timeoutMs: 1_000 };
+const dropChild = (i: number) => [
+  { execute: 'x-blockdev-change', arguments: { parent: `colo-disk${i}`, child: 'children.1' } },
+  { hmp: `drive_del replication${i}` },
+];
+
+describe('primary role steps run every device sequence, plain disks left out', () => {
+  it('attach and link: drive_add then x-blockdev-change per COLO disk', async () => {
+    const qmp = recordingQmp(quietQemu());
+    await addReplicationNodes(qmp, plan, peer, call);
+    await linkReplicationNodes(qmp, plan, call);
+    expect(qmp.sent.map((s) => ('hmp' in s ? s.hmp.split(',').at(-1) : s))).toEqual([
+      'node-name=replication0',
+      'node-name=replication2',
+      { execute: 'x-blockdev-change', arguments: { parent: 'colo-disk0', node: 'replication0' } },
+      { execute: 'x-blockdev-change', arguments: { parent: 'colo-disk2', node: 'replication2' } },
+    ]);
+  });
+
+  it('resync: one drive-mirror per COLO disk; a new speed per job', async () => {
+    const qmp = recordingQmp(quietQemu());
+    await startMirror(qmp, plan, peer, 0, call);
+    await setMirrorSpeed(qmp, plan, 9, call);
+    expect(qmp.sent.map((s) => ('execute' in s ? [s.execute, s.arguments?.device ?? s.arguments?.['job-id']] : s))).toEqual([
+      ['drive-mirror', 'colo-disk0'],
+      ['drive-mirror', 'colo-disk2'],
+      ['block-job-set-speed', 'resync0'],
+      ['block-job-set-speed', 'resync2'],
+    ]);
+  });
+
+  it('carry on alone: yank out-of-band, then drop each replication child, tolerating children never attached', async () => {
+    const qmp = recordingQmp(quietQemu({ refuses: ['x-blockdev-change', 'drive_del'] }));
+    const oob = recordingQmp(quietQemu({ refuses: ['yank'] }));
+    await carryOnAlone(qmp, oob, plan, call);
+    expect(oob.sent).toEqual([
+      { oob: 'yank', arguments: { instances: [{ type: 'block-node', 'node-name': 'replnbd0' }, { type: 'block-node', 'node-name': 'replnbd2' }, { type: 'migration' }] } },
+    ]);
+    expect(qmp.sent).toEqual([...dropChild(0), ...dropChild(2), { execute: 'query-colo-status' }, { execute: 'query-status' }]);
+  });
+
+  it('carry on alone lets a yank that got no answer through', async () => {
+    const oob = recordingQmp(quietQemu({ fail: { yank: new QmpTimeoutError('yank', 1_000) } }));
+    await expect(carryOnAlone(recordingQmp(quietQemu()), oob, plan, call)).rejects.toThrow(QmpTimeoutError);
+  });
+
+  it('clean-up: cancel, unlink and delete per COLO disk, migrate_cancel, all "already so" when absent', async () => {
+    const qmp = recordingQmp(quietQemu({ refuses: ['block-job-cancel', 'x-blockdev-change', 'drive_del'] }));
+    await cleanUpResync(qmp, plan, call);
+    const cancel = (i: number) => ({ execute: 'block-job-cancel', arguments: { device: `resync${i}`, force: true } });
+    expect(qmp.sent).toEqual([cancel(0), ...dropChild(0), cancel(2), ...dropChild(2), { execute: 'migrate_cancel' }, { execute: 'query-status' }]);
+  });
+
+  it('clean-up stops at a timeout or a lost connection instead of swallowing it', async () => {
+    for (const error of [new QmpTimeoutError('block-job-cancel', 1_000), new QmpConnectionError('QMP connection lost')]) {
+      const qmp = recordingQmp(quietQemu({ fail: { 'block-job-cancel': error } }));
+      await expect(cleanUpResync(qmp, plan, call, { resume: false })).rejects.toBe(error);
+      expect(qmp.sent).toHaveLength(1);
+    }
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { exportDisks, takeOver } from '../../../secondary/index.js';
+import { QmpCommandError, QmpTimeoutError } from '../../../shared/errors.js';
+import { planVm } from '../../../shared/qemu/index.js';
+import { recordingQmp } from '../shared/qmp/recording-qmp.js';
+import { quietQemu, stepsConfig } from '../shared/qmp/step-fixture.js';
+
+const plan = planVm(stepsConfig(), 'vm1', 'beta', 'secondary', false);
+const call = { timeoutMs: 1_000 };
+
+describe('secondary role steps', () => {
+  it('export: the NBD server, one writable export per COLO disk, then x-colo', async () => {
+    const qmp = recordingQmp(quietQemu());
+    await exportDisks(plan, qmp, call);
+    expect(qmp.sent).toEqual([
+      { execute: 'nbd-server-start', arguments: { addr: { type: 'inet', data: { host: '127.0.0.2', port: '9101' } } } },
+      { execute: 'nbd-server-add', arguments: { device: 'parent0', name: 'd0', writable: true } },
+      { execute: 'nbd-server-add', arguments: { device: 'parent2', name: 'd2', writable: true } },
+      { execute: 'migrate-set-capabilities', arguments: { capabilities: [{ capability: 'x-colo', state: true }] } },
+    ]);
+  });
+
+  it('take over: a server already stopped and COLO already left (qemu refuses both) are fine', async () => {
+    const qmp = recordingQmp(quietQemu({ refuses: ['nbd-server-stop', 'x-colo-lost-heartbeat'] }));
+    await takeOver(qmp, recordingQmp(), plan, call);
+    expect(qmp.sent).toEqual([{ execute: 'nbd-server-stop' }, { execute: 'x-colo-lost-heartbeat' }, { execute: 'query-colo-status' }, { execute: 'query-status' }]);
+  });
+
+  it('take over matches the error class, not its text: a timeout or a missing command is not "already out of COLO"', async () => {
+    for (const error of [new QmpTimeoutError('x-colo-lost-heartbeat', 1_000), new QmpCommandError('x-colo-lost-heartbeat', 'CommandNotFound', 'COLO not compiled in')]) {
+      const qmp = recordingQmp(quietQemu({ fail: { 'x-colo-lost-heartbeat': error } }));
+      await expect(takeOver(qmp, recordingQmp(), plan, call)).rejects.toBe(error);
+    }
+  });
+});
