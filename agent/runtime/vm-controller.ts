@@ -1,17 +1,13 @@
-import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
-import { readinessReply } from '../../secondary/index.js';
-import { readyAsSecondary, stallBoundMs, vmMachine, wrongRestoreTarget, type RestoreSnapshotView, type TransitionRecord, type VmEvent } from '../../state-machines/index.js';
-import { errorMessage } from '../../shared/errors.js';
+import { createActor, waitFor, type Actor } from 'xstate';
+import { VmRequests } from '../signals/vm-requests.js';
+import type { vmMachine, VmEvent } from '../../state-machines/index.js';
 import { createLease, type Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
-import { kvKeys, type AcceptedReply, type NodeStatus, type ReadinessReply, type ReadinessRequest, type RejoinRequest, type RestoreRequest, type Unsubscribe } from '../../shared/nats/index.js';
+import { kvKeys, type NodeStatus, type Unsubscribe } from '../../shared/nats/index.js';
 import { peerOf, planVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
 import { injectFault, verifyPattern, writePattern } from '../effects/drill.js';
-import { provideFailover } from '../effects/failover-actors.js';
 import { FailoverSide } from '../effects/failover-side.js';
-import { provideCheckpoint } from '../effects/protect.js';
 import { RestoreEffects } from '../effects/restore-actors.js';
-import { reconcile } from '../reconcile/adoption.js';
 import { LiveState } from '../reconcile/live-state.js';
 import { QemuLiveness } from '../signals/qemu-liveness.js';
 import { watchQemuSignals } from '../signals/qemu-signals.js';
@@ -20,6 +16,7 @@ import { ChildFollower } from './children.js';
 import { StatusPublisher } from './status-publisher.js';
 import type { VmControllerDeps } from './vm-controller-deps.js';
 import { VmFeed } from './vm-feed.js';
+import { provideVmEffects, vmInputFor } from './vm-effects.js';
 import { serveVmRpc } from './vm-rpc.js';
 
 export type { VmControllerDeps } from './vm-controller-deps.js';
@@ -32,8 +29,6 @@ const STATUS_PUBLISH_MS = 2_000;
 const RESTORE_CHECK_MS = 250;
 /** A qemu this node gives up (rejoin, fenced after the peer took over) gets this long to quit before SIGKILL: its state is discarded anyway. */
 const QEMU_STOP_GRACE_MS = 1_000;
-/** The first retry of a failed protection (it doubles from there): long enough for a clean-up to settle, short enough not to leave the VM unprotected. */
-const PROTECT_RETRY_BASE_MS = 2_000;
 
 /**
  * The runtime of one VM on this node: it creates the VM machine (which owns
@@ -83,22 +78,30 @@ export class VmController {
       onLinking: () => this.audit.reset(),
       onProgress: (progress) => this.send({ type: 'RESYNC_PROGRESS', progress }),
     });
-    this.machine = createActor(this.provided(), {
-      input: {
-        ...{ vm: vmName, node: nodeName, peer: this.peerName, autoRestore: config.restore.auto, policy: config.failover.policy, assumeIdentical: initialPlan.assumeIdentical },
-        timings: {
-          ...{ protectTimeoutMs: t.protectTimeoutMs, stallBoundMs: stallBoundMs(initialPlan.checkpointDelayMs), protectRetryMs: PROTECT_RETRY_BASE_MS },
-          ...{ standbyRetryMs: t.leaseTtlMs, actionTimeoutMs: t.qmpLongTimeoutMs, restoreRetryBaseMs: config.restore.retryBaseMs, restoreRetryMaxMs: config.restore.retryMaxMs },
-        },
-      },
-    });
+    this.machine = createActor(
+      provideVmEffects({
+        ...{ deps: d, peerName: this.peerName, lease: this.lease, log: this.log, restore: this.restore },
+        context: () => this.machine.getSnapshot().context,
+        plan: () => this.plan(),
+        vm: () => this.vm,
+        requireVm: () => this.requireVm(),
+        side: () => this.side!,
+        send: (event) => this.send(event),
+        newSide: () => this.newSide(),
+        attachVm: (vm, socket) => this.attachVm(vm, socket),
+        resetForRejoin: () => this.resetForRejoin(),
+        setColoSizes: (sizes) => void (this.coloSizes = sizes),
+        onLinking: () => this.audit.reset(),
+      }),
+      { input: vmInputFor(config, vmName, this.peerName, initialPlan) },
+    );
     this.children = new ChildFollower(this.machine, this.log, {
       failover: (child) => this.side?.start(child),
-      protect: (record, snap) => {
+      protect: (record) => {
+        // A new protect child: failures qemu reported before it are about the old replication children.
+        if (record.from === 'none') this.audit.reset();
         // Protected is proven from qemu: audit at once on entering COLO (protection, restore, adoption).
         if (record.to === 'coloRunning' && record.from !== 'unreplicated') void this.audit.run();
-        if (record.from === 'none') this.audit.reset();
-        void snap;
       },
       record: (machine, record) => this.view.record(machine, record),
     });
@@ -132,37 +135,6 @@ export class VmController {
     this.machine.send(event);
   }
 
-  private provided() {
-    const { config, bus, img, qemuBinary } = this.d;
-    return vmMachine.provide({
-      actors: {
-        reconcile: fromPromise(async () => {
-          const found = await reconcile({ config, nodeName: this.d.nodeName, vmName: this.d.vmName, kvmUsable: this.d.kvmUsable, lease: this.lease, log: this.log });
-          this.newSide();
-          if (found.vm) this.attachVm(found.vm, planVm(config, this.d.vmName, this.d.nodeName, found.role, this.d.kvmUsable).qmpSocket);
-          return { role: found.role, start: found.start };
-        }),
-        resetForRejoin: fromPromise<void, { vm: string }>(() => this.resetForRejoin()),
-        reclaimLease: fromPromise<void, { vm: string }>(async () => {
-          await this.side!.claimForPrimary(AbortSignal.timeout(config.timings.qmpTimeoutMs));
-        }),
-        failover: provideFailover({ config, peerName: this.peerName, lease: this.lease, log: this.log, plan: () => this.plan(), vm: () => this.vm, side: () => this.side! }),
-        protect: provideCheckpoint({
-          ...{ config, bus, img, qemuBinary, peerName: this.peerName, log: this.log, plan: () => this.plan(), rejoinSizes: () => this.machine.getSnapshot().context.rejoinSizes },
-          claimForPrimary: (signal) => this.side!.claimForPrimary(signal),
-          attachVm: (vm) => this.attachVm(vm, this.plan().qmpSocket),
-          requireVm: () => this.requireVm(),
-          setColoSizes: (sizes) => void (this.coloSizes = sizes),
-          call: (signal) => this.call(signal),
-          hasVm: () => this.vm !== null && this.vm.proc.isRunning,
-          onSyncProgress: (bytesDone, bytesTotal) => this.send({ type: 'SYNC_PROGRESS', bytesDone, bytesTotal }),
-          onLinking: () => this.audit.reset(),
-        }),
-        restore: this.restore.machine(),
-      },
-    });
-  }
-
   /** A failover side for the failover child about to start (at start, and when rejoining as a fresh secondary). */
   private newSide(): void {
     this.side?.stop();
@@ -187,7 +159,12 @@ export class VmController {
       drill: (req: Parameters<typeof injectFault>[0]) => ({ ...injectFault(req, this.vm, this.side!, this.log), node: this.d.nodeName }),
       verifyPattern: (byte: number, offset: number, length: number) => verifyPattern(this.requireVm(), this.plan(), { byte, offset, length }),
     };
-    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, this, drills));
+    const requests = new VmRequests({
+      ...{ node: this.d.nodeName, peer: this.peerName, log: this.log, machine: this.machine, restore: this.restore },
+      ...{ side: () => this.side, vm: () => this.vm, plan: () => this.plan(), protect: () => this.children.protect(), coloSizes: () => this.coloSizes },
+    });
+    const handlers = { ...requests, writePattern: this.writePattern.bind(this) };
+    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, handlers, drills));
     this.timers.push(setInterval(() => void this.view.refresh(), LIVE_POLL_MS));
     this.timers.push(setInterval(() => this.view.publish(), STATUS_PUBLISH_MS));
     this.timers.push(setInterval(() => this.sampleRestoreFacts(), RESTORE_CHECK_MS));
@@ -224,16 +201,6 @@ export class VmController {
     if (this.side) this.send({ type: 'AUTO_RESTORE_CHECK', peerAgentAlive: this.side.heartbeat.isPeerAgentAlive(), leaseHeld: this.lease.isHeldLocally() });
   }
 
-  /** The survivor asks this node to start over as a fresh secondary (restore). The VM machine refuses while this node serves the VM. */
-  async rejoin(req: RejoinRequest): Promise<AcceptedReply> {
-    this.send({ type: 'REJOIN_REQUESTED', epoch: req.epoch, knownEpoch: this.side?.epoch ?? 0, qemuRunning: this.vm?.proc.isRunning === true, disks: req.disks });
-    const s = this.machine.getSnapshot();
-    if (!s.matches('rejoining')) return { accepted: false, node: this.d.nodeName, reason: s.context.refusal ?? 'not accepted' };
-    this.log.warn({ epoch: req.epoch }, 'rejoining as a fresh secondary');
-    await waitFor(this.machine, (snap) => !snap.matches('rejoining'), { timeout: Infinity });
-    return { accepted: true, node: this.d.nodeName, reason: 'starting as a fresh secondary' };
-  }
-
   /** The children are stopped already (the VM machine left `running`): stop the old qemu, then a fresh failover side. */
   private async resetForRejoin(): Promise<void> {
     this.liveness.stop();
@@ -243,29 +210,6 @@ export class VmController {
     this.view.live.reset(planVm(this.d.config, this.d.vmName, this.d.nodeName, 'secondary', this.d.kvmUsable).qmpSocket);
     this.coloSizes = null;
     this.newSide();
-  }
-
-  async requestRestore(req: RestoreRequest): Promise<AcceptedReply> {
-    const wrongPeer = wrongRestoreTarget(this.peerName, req.to);
-    if (wrongPeer) return { accepted: false, node: this.d.nodeName, reason: wrongPeer };
-    if (req.bandwidthBytesPerSec !== undefined) await this.restore.setBandwidth(req.bandwidthBytesPerSec);
-    this.send({ type: 'RESTORE_REQUESTED', at: Date.now(), to: req.to });
-    const s = this.machine.getSnapshot();
-    if (!s.matches({ running: { restore: 'restoring' } })) return { accepted: req.bandwidthBytesPerSec !== undefined, node: this.d.nodeName, reason: s.context.refusal ?? 'not running alone here' };
-    return { accepted: true, node: this.d.nodeName, reason: `restoring protection onto ${this.peerName}` };
-  }
-
-  readiness(req: ReadinessRequest): ReadinessReply {
-    const snap = this.children.protect()?.getSnapshot();
-    const failover = this.side?.snapshot();
-    const ready = failover !== undefined && readyAsSecondary({ role: this.machine.getSnapshot().context.role, protectReady: snap?.hasTag('ready') === true, failover });
-    try {
-      return readinessReply(this.plan(), ready, snap?.context.reason ?? 'starting', this.coloSizes ?? new Map(), req);
-    } catch (e) {
-      this.log.warn({ reason: errorMessage(e) }, 'refused the primary');
-      this.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
-      throw e;
-    }
   }
 
   /** A human-monitor command on this VM's qemu (qemu-io in tests and drills). */
@@ -297,4 +241,3 @@ export class VmController {
   }
 }
 
-export type { RestoreSnapshotView, TransitionRecord };
