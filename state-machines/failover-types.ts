@@ -63,7 +63,13 @@ export type FailoverEvent =
    */
   | { type: 'REPLICATION_BROKEN'; reason: string; at: number }
   /** The survivor brought a fresh secondary back into COLO: back to watching as primary. */
-  | { type: 'RESTORED' };
+  | { type: 'RESTORED' }
+  /**
+   * Sampled every heartbeat interval: is the peer beating, has it ever, do
+   * checkpoints still complete here. A peer that went silent while checkpoints
+   * flowed is judged again once they stop.
+   */
+  | { type: 'SILENT_PEER_CHECK'; peer: string; peerBeating: boolean; everBeat: boolean; coloAlive: boolean; at: number };
 
 export interface ClaimOutput {
   epoch: number;

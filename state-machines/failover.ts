@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, fromPromise, raise, setup } from 'xstate';
 import { describeError, isErrorKind, LockConflictError } from '../shared/errors.js';
 import type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput } from './failover-types.js';
 import { notProvided } from './not-provided.js';
@@ -99,6 +99,10 @@ export const failoverMachine = setup({
             actions: ['peerGone', 'noteTrigger', assign({ reason: ({ event }) => `peer lost (${event.reason}): claiming the lease` })],
           },
         ],
+        SILENT_PEER_CHECK: {
+          guard: ({ context, event }) => !event.peerBeating && event.everBeat && !event.coloAlive && !context.peerAlive && context.natsUp,
+          actions: raise(({ event }) => ({ type: 'PEER_LOST' as const, reason: `no heartbeat from ${event.peer} and no checkpoint for a while`, at: event.at, coloAlive: false })),
+        },
         LOCAL_COLO_FAILED: [
           {
             guard: 'notPromotable',

@@ -126,7 +126,7 @@ export class FailoverSide {
     this.unsubs.push(() => follow.unsubscribe());
     this.unsubs.push(this.d.bus.onStateChange((s) => this.d.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));
     this.heartbeat.start();
-    this.recheckTimer = setInterval(() => this.recheckSilentPeer(), this.d.config.timings.heartbeatIntervalMs);
+    this.recheckTimer = setInterval(() => this.sampleSilentPeer(), this.d.config.timings.heartbeatIntervalMs);
     void this.d.lease
       .watch((view) => this.onLeaseView(view))
       .then((stop) => {
@@ -136,12 +136,10 @@ export class FailoverSide {
       .catch((e: unknown) => this.d.log.warn({ reason: errorMessage(e) }, 'cannot watch the lease: claims will poll'));
   }
 
-  /** A peer that went silent while checkpoints still flowed is judged again once they stop. */
-  private recheckSilentPeer(): void {
-    const snap = this.d.snapshot();
-    if (!snap || !snap.matches('watching') || this.heartbeat.isPeerAlive || snap.context.peerAlive || !snap.context.natsUp) return;
-    if (!this.heartbeat.lastPeerBeat || this.evidence.vetoesTakeover()) return;
-    this.d.send({ type: 'PEER_LOST', reason: `no heartbeat from ${this.d.peerName} and no checkpoint for a while`, at: Date.now(), coloAlive: false });
+  /** The facts the failover machine re-judges a silent peer on (it decides, in `watching`). */
+  private sampleSilentPeer(): void {
+    const hb = this.heartbeat;
+    this.d.send({ type: 'SILENT_PEER_CHECK', peer: this.d.peerName, peerBeating: hb.isPeerAlive, everBeat: hb.lastPeerBeat !== null, coloAlive: this.evidence.vetoesTakeover(), at: Date.now() });
   }
 
   private onLeaseView(view: LeaseView): void {

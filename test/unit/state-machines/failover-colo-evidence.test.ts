@@ -39,3 +39,38 @@ describe('failover machine: checkpoints as evidence that the peer VM lives', () 
     expect(f.claimLease.calls[0]!.input).toEqual({ vm: 'vm1', force: false });
   });
 });
+
+describe('failover: a silent peer is judged again from sampled facts', () => {
+  const check = (o: Partial<{ peerBeating: boolean; everBeat: boolean; coloAlive: boolean }>) => ({ type: 'SILENT_PEER_CHECK' as const, peer: 'alpha', peerBeating: false, everBeat: true, coloAlive: false, at: 5, ...o });
+
+  it('once checkpoints stop too, a peer that went silent while they flowed is lost: claim', async () => {
+    const { actor, f } = startFailover('secondary');
+    actor.send({ type: 'PEER_LOST', reason: 'no heartbeat', at: 1, coloAlive: true });
+    actor.send(check({ coloAlive: true }));
+    expect(actor.getSnapshot().value).toBe('watching');
+    actor.send(check({}));
+    expect(actor.getSnapshot().value).toBe('claiming');
+    expect(actor.getSnapshot().context.reason).toBe('peer lost (no heartbeat from alpha and no checkpoint for a while): claiming the lease');
+    expect(f.claimLease.calls).toHaveLength(1);
+  });
+
+  it.each([
+    ['the peer beats again', { peerBeating: true }],
+    ['the peer never beat (not yet started)', { everBeat: false }],
+    ['checkpoints still complete', { coloAlive: true }],
+  ])('no claim when %s', (_, o) => {
+    const { actor, f } = startFailover('secondary');
+    actor.send(check(o));
+    expect(actor.getSnapshot().value).toBe('watching');
+    expect(f.claimLease.calls).toHaveLength(0);
+  });
+
+  it('no claim while NATS is down or the peer is known alive', () => {
+    const { actor, f } = startFailover('secondary');
+    actor.send({ type: 'PEER_BACK' });
+    actor.send(check({}));
+    actor.send({ type: 'NATS_DOWN' });
+    actor.send(check({}));
+    expect(f.claimLease.calls).toHaveLength(0);
+  });
+});
