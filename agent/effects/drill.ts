@@ -1,3 +1,4 @@
+import { sleep } from '../../shared/sleep.js';
 import type { DrillMode } from '../../shared/nats/index.js';
 import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import type { Logger } from '../../shared/log.js';
@@ -18,6 +19,13 @@ export function injectFault(req: { mode: DrillMode | 'heal' }, vm: VmInstance | 
   return { mode, faultAt, epoch: failover.epoch };
 }
 
+/** A drill pattern is at most a few MiB through qemu-io: far below this even under TCG. */
+const QEMU_IO_MS = 5_000;
+/** Two checkpoints at the longest configurable delay fit well inside this. */
+const CHECKPOINT_WAIT_MS = 10_000;
+/** The checkpoint count is in memory: reading it often costs nothing. */
+const CHECKPOINT_POLL_MS = 5;
+
 interface Pattern {
   byte: number;
   offset: number;
@@ -27,21 +35,21 @@ interface Pattern {
 /** Write a pattern through qemu-io; optionally wait until a checkpoint completed after it (what COLO promises to carry over). */
 export async function writePattern(vm: VmInstance, plan: VmPlan, checkpoints: () => number, p: Pattern & { awaitCheckpoint: boolean }) {
   const before = checkpoints();
-  const res = await qemuIo(vm, plan.disks[0]!.ids.top, `write -P ${p.byte} ${p.offset} ${p.length}`, 5_000);
+  const res = await qemuIo(vm, plan.disks[0]!.ids.top, `write -P ${p.byte} ${p.offset} ${p.length}`, QEMU_IO_MS);
   if (!res.ok) return { ok: false, detail: res.lines.join(' | '), checkpointCount: before };
   if (p.awaitCheckpoint) {
     // A checkpoint already under way when the write landed may not cover it (the secondary can have
     // emptied its hidden disk before the write arrived): wait for one that started after the write.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + CHECKPOINT_WAIT_MS;
     while (checkpoints() <= before + 1) {
       if (Date.now() > deadline) return { ok: false, detail: 'no checkpoint completed after the write', checkpointCount: before };
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(CHECKPOINT_POLL_MS);
     }
   }
   return { ok: true, detail: res.lines.join(' | '), checkpointCount: checkpoints() };
 }
 
 export async function verifyPattern(vm: VmInstance, plan: VmPlan, p: Pattern) {
-  const res = await qemuIo(vm, plan.disks[0]!.ids.top, `read -P ${p.byte} ${p.offset} ${p.length}`, 5_000);
+  const res = await qemuIo(vm, plan.disks[0]!.ids.top, `read -P ${p.byte} ${p.offset} ${p.length}`, QEMU_IO_MS);
   return { ok: res.ok, detail: res.lines.join(' | ') };
 }

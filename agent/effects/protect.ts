@@ -7,7 +7,11 @@ import type { Logger } from '../../shared/log.js';
 import type { Bus } from '../../shared/nats/index.js';
 import { awaitColoMode, launchVm, type QemuImg, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
 
+/** The secondary's readiness is one NATS round trip on a local network: asking often makes protection start as soon as it is ready. */
 export const PEER_POLL_MS = 10;
+/** The first copy's progress (one query-block-jobs) and the COLO mode (one query) are read this often while waiting. */
+const SYNC_POLL_MS = 20;
+const COLO_POLL_MS = 5;
 
 /** What the checkpoint machine's effects need from the VM's controller. */
 export interface CheckpointHost {
@@ -69,7 +73,7 @@ export function provideCheckpoint(h: CheckpointHost) {
         const qmp = h.requireVm().qmp;
         h.log.info({ peer: input.peer.node }, 'first protection: copying every COLO disk onto the secondary');
         await startMirror(qmp, h.plan(), input.peer, h.config.restore.bandwidthBytesPerSec, h.call(signal));
-        await awaitMirrorReady(qmp, h.plan(), (p) => h.onSyncProgress(p.bytesDone, p.bytesTotal), { ...h.call(signal), pollMs: 20 });
+        await awaitMirrorReady(qmp, h.plan(), (p) => h.onSyncProgress(p.bytesDone, p.bytesTotal), { ...h.call(signal), pollMs: SYNC_POLL_MS });
       }),
       attachReplication: actor<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {
         if (h.plan().assumeIdentical) h.log.warn({ peer: input.peer.node }, 'assumeIdentical: protecting without copying the disks onto the secondary');
@@ -80,7 +84,7 @@ export function provideCheckpoint(h: CheckpointHost) {
         if (h.plan().role === 'primary' && h.hasVm()) await cleanUpResync(h.requireVm().qmp, h.plan(), h.call(), { resume: input.resume });
       }),
       startMigration: actor<void, { vm: string; peer: PeerEndpoints }>(({ input, signal }) => startMigration(h.requireVm().qmp, h.plan(), input.peer, h.call(signal))),
-      awaitColo: actor(({ signal }) => awaitColoMode(h.requireVm().qmp, h.plan().role, { ...h.call(signal), pollMs: 5, untilRunning: h.plan().role === 'primary' })),
+      awaitColo: actor(({ signal }) => awaitColoMode(h.requireVm().qmp, h.plan().role, { ...h.call(signal), pollMs: COLO_POLL_MS, untilRunning: h.plan().role === 'primary' })),
     },
   });
 }

@@ -1,4 +1,5 @@
 import { ColoError } from '../../shared/errors.js';
+import { sleep } from '../../shared/sleep.js';
 import type { VmInstance } from '../../shared/qemu/index.js';
 
 const DONE = /^(read|wrote) (\d+)\/(\d+) bytes at offset/;
@@ -19,8 +20,9 @@ export async function qemuIo(vm: VmInstance, drive: string, command: string, tim
   try {
     const reply = (await vm.qmp.hmp(`qemu-io ${drive} "${command}"`, { timeoutMs })).trim();
     if (reply) throw new ColoError(`qemu-io failed: ${reply}`, 'local');
-    const timer = new Promise<void>((r) => setTimeout(r, timeoutMs));
-    await Promise.race([done, timer]);
+    const timer = new AbortController();
+    await Promise.race([done, sleep(timeoutMs, timer.signal).catch(() => undefined)]);
+    timer.abort();
     const ok = lines.some((l) => DONE.test(l)) && !lines.some((l) => MISMATCH.test(l));
     return { ok, lines };
   } finally {

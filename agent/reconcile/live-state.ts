@@ -4,6 +4,9 @@ import type { Logger } from '../../shared/log.js';
 import type { VmInstance } from '../../shared/qemu/index.js';
 import { queryColoStatus, queryStatus, type QmpEvent } from '../../shared/qmp/index.js';
 
+/** A status read that takes longer than this says nothing useful: the next poll (1 s) tries again; the watchdog counts it as unhealthy. */
+const LIVE_READ_MS = 1_000;
+
 /** What qemu last said about itself: when qemu runs, this beats the config. */
 export class LiveState {
   value: LiveQemu;
@@ -39,7 +42,7 @@ export class LiveState {
   /** True when there is no running qemu to ask, or it answers its monitor. */
   static async answers(vm: VmInstance | null): Promise<boolean> {
     if (!vm || !vm.proc.isRunning) return true;
-    return vm.qmp.execute('query-status', undefined, { timeoutMs: 1_000 }).then(
+    return vm.qmp.execute('query-status', undefined, { timeoutMs: LIVE_READ_MS }).then(
       () => true,
       () => false,
     );
@@ -49,7 +52,7 @@ export class LiveState {
   async refresh(vm: VmInstance | null, isCurrent: (vm: VmInstance) => boolean, log: Logger): Promise<void> {
     if (!vm || !vm.proc.isRunning) return;
     try {
-      const [st, colo] = await Promise.all([queryStatus(vm.qmp, { timeoutMs: 1_000 }), queryColoStatus(vm.qmp, { timeoutMs: 1_000 })]);
+      const [st, colo] = await Promise.all([queryStatus(vm.qmp, { timeoutMs: LIVE_READ_MS }), queryColoStatus(vm.qmp, { timeoutMs: LIVE_READ_MS })]);
       if (isCurrent(vm) && vm.proc.isRunning) this.value = { ...this.value, runState: st.status, coloMode: colo.mode };
     } catch (e) {
       log.debug({ reason: errorMessage(e) }, 'live state read failed');

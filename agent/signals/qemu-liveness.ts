@@ -1,6 +1,10 @@
 import type { Logger } from '../../shared/log.js';
 import type { VmInstance } from '../../shared/qemu/index.js';
 
+/** A probe may take a third of the heartbeat timeout, so a hung qemu is found and killed before the peer's timeout runs out; a floor keeps a tiny test timeout from killing a busy qemu. */
+const PROBES_PER_HEARTBEAT_TIMEOUT = 3;
+const MIN_PROBE_MS = 100;
+
 /**
  * Notices a hung qemu (a SIGSTOPped or wedged process keeps its sockets open,
  * so nothing closes). The main monitor not answering is not enough: a qemu
@@ -19,8 +23,8 @@ export class QemuLiveness {
   static killingWhenHung(t: { heartbeatIntervalMs: number; heartbeatTimeoutMs: number }, log: Logger): QemuLiveness {
     return new QemuLiveness({
       intervalMs: t.heartbeatIntervalMs,
-      timeoutMs: Math.max(100, Math.floor(t.heartbeatTimeoutMs / 3)),
-      oobTimeoutMs: 100,
+      timeoutMs: Math.max(MIN_PROBE_MS, Math.floor(t.heartbeatTimeoutMs / PROBES_PER_HEARTBEAT_TIMEOUT)),
+      oobTimeoutMs: MIN_PROBE_MS,
       log,
       onHung: (vm, reason) => {
         log.error({ reason }, 'qemu hung: killing it');

@@ -21,6 +21,9 @@ export interface ReplicationWatchDeps {
 const REPAIR_AFTER_FAILED_AUDITS = 2;
 /** A mismatch is read again after this long before it counts. */
 const CONFIRM_MS = 100;
+/** A restore's verification reads qemu for about a second (50 x 20 ms) before a mismatch counts. */
+const VERIFY_ATTEMPTS = 50;
+const VERIFY_RETRY_MS = 20;
 
 /**
  * Runs the replication audit against this node's qemu while COLO runs and
@@ -109,7 +112,7 @@ export class ReplicationWatch {
   async verify(plan: VmPlan, signal: AbortSignal): Promise<void> {
     let last = 'no audit could read qemu';
     // The graph is settled once COLO runs: a mismatch that outlasts a second of retries is real.
-    for (let attempt = 0; attempt < 50 && !signal.aborted; attempt++) {
+    for (let attempt = 0; attempt < VERIFY_ATTEMPTS && !signal.aborted; attempt++) {
       const vm = this.d.vm();
       if (!vm || !vm.proc.isRunning) throw new ColoError('qemu is not running', 'local');
       try {
@@ -119,7 +122,7 @@ export class ReplicationWatch {
       } catch (e) {
         last = errorMessage(e);
       }
-      await sleep(20, signal).catch(() => undefined);
+      await sleep(VERIFY_RETRY_MS, signal).catch(() => undefined);
     }
     throw new ColoError(`replication not verified in qemu: ${last}`, 'local');
   }

@@ -262,9 +262,7 @@ describe('architecture: effects stay behind their adapters', () => {
   });
 
   it('no ad-hoc sleep (a promise resolved by setTimeout) outside shared/sleep.ts', () => {
-    // In agent/ files another change is reshaping; they leave this list when it lands.
-    const notYet = new Set(['agent/effects/drill.ts', 'agent/effects/qemu-io.ts']);
-    const hits = codeMatching(/new Promise\s*(<[^>]*>)?\(\s*\(?\s*(\w+)\s*\)?\s*=>\s*setTimeout\(\s*\2\s*,/, (f) => f !== 'shared/sleep.ts' && !notYet.has(f));
+    const hits = codeMatching(/new Promise\s*(<[^>]*>)?\(\s*\(?\s*(\w+)\s*\)?\s*=>\s*setTimeout\(\s*\2\s*,/, (f) => f !== 'shared/sleep.ts');
     expect(hits.map(at), 'use sleep() from shared/sleep.ts').toEqual([]);
   });
 });
