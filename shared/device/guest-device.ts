@@ -1,5 +1,6 @@
-import type { VmConfig } from '../config/index.js';
-import type { AuditInput, DiskAudit, StartKind } from '../disk/index.js';
+import type { DiskConfig } from '../disk/disk-spec.js';
+import type { StartKind } from '../disk/drive-layout.js';
+import type { AuditInput, DiskAudit } from '../disk/replication-audit.js';
 import type { QmpStep, YankInstance } from '../qmp/index.js';
 
 /** Every kind of guest device colo-ft drives; a new kind adds its name here and its planner in registry.ts. */
@@ -14,7 +15,8 @@ export interface ReplicationPeer {
 
 /** What a device kind plans its devices from: the VM's config and how this node starts its qemu. */
 export interface DevicePlanInput {
-  vm: VmConfig;
+  /** The part of the VM's config the kinds plan from (the config's VmConfig has it). */
+  vm: { disks: readonly DiskConfig[] };
   role: 'primary' | 'secondary';
   start: StartKind;
   /** Where this node keeps a file the config names (a relative name is under its imageDir). */

@@ -1,4 +1,4 @@
-import type { DeviceKindPlanner, GuestDevice, ReplicationPeer } from '../device/index.js';
+import type { DeviceKindPlanner, GuestDevice, ReplicationPeer } from '../device/guest-device.js';
 import { isColoDisk, planDisk, type DiskPlan } from './disk-plan.js';
 import {
   carryOnSteps,

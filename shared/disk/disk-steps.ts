@@ -2,7 +2,7 @@
  * A disk's QMP sequences per role, as data (colo-procedure.md: Protect,
  * Failover, Restore). A plain disk is not replicated: every list is empty.
  */
-import type { ReplicationPeer } from '../device/index.js';
+import type { ReplicationPeer } from '../device/guest-device.js';
 import { ColoError, DiskError } from '../errors.js';
 import type { QmpStep, YankInstance } from '../qmp/index.js';
 import { resyncJobId } from './disk-ids.js';
