@@ -100,7 +100,7 @@ export const checkpointMachine = setup({
             actions: assign({ qemuPid: ({ event }) => event.output.pid, reason: 'qemu waiting for the COLO stream: exporting disks over NBD' }),
           },
         ],
-        onError: { target: 'failed', actions: assign({ reason: ({ event }) => `cannot launch qemu: ${describeError(event.error)}` }) },
+        onError: { target: 'launchFailed', actions: assign({ reason: ({ event }) => `cannot launch qemu: ${describeError(event.error)}` }) },
       },
     },
     exportingDisks: {
@@ -276,6 +276,12 @@ export const checkpointMachine = setup({
       },
     },
     superseded: { tags: ['degraded'] },
+    // A qemu that did not come up (its monitor did not greet in time on a loaded host) was killed: start again, later each time.
+    launchFailed: {
+      tags: ['degraded'],
+      entry: assign({ failures: ({ context }) => context.failures + 1 }),
+      after: { retryBackoffMs: { target: 'starting', actions: assign({ reason: ({ context }) => `${context.reason}; starting again` }) } },
+    },
     coloLost: { tags: ['degraded'] },
     adoptedIdle: { tags: ['degraded'] },
     qemuGone: { tags: ['degraded'] },

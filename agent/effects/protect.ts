@@ -53,7 +53,7 @@ export function provideCheckpoint(h: CheckpointHost) {
       }),
       launchQemu: actor(async ({ signal }) => {
         if (h.plan().role === 'primary') await h.claimForPrimary(signal);
-        const vm = await launchVm({ binary: h.qemuBinary, plan: h.plan(), qmpTimeoutMs: h.config.timings.qmpTimeoutMs, log: h.log, signal });
+        const vm = await launchVm({ binary: h.qemuBinary, plan: h.plan(), qmpTimeoutMs: h.config.timings.qmpTimeoutMs, startTimeoutMs: h.config.timings.qmpLongTimeoutMs, log: h.log, signal });
         h.attachVm(vm);
         return { pid: vm.proc.pid };
       }),

@@ -21,6 +21,8 @@ export interface LaunchVmOptions {
   binary: string;
   plan: VmPlan;
   qmpTimeoutMs: number;
+  /** How long a fresh qemu may take to greet on its monitors: it does so only once its main loop runs, which a loaded host delays. Default: qmpTimeoutMs. */
+  startTimeoutMs?: number;
   log: Logger;
   signal?: AbortSignal;
 }
@@ -37,8 +39,9 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
   const signal = o.signal ? AbortSignal.any([o.signal, gone.signal]) : gone.signal;
   let qmp: QmpClient | undefined;
   try {
-    qmp = await connectQmp({ socketPath: plan.qmpSocket, timeoutMs: o.qmpTimeoutMs, signal, log });
-    const oob = await connectQmp({ socketPath: plan.oobQmpSocket, timeoutMs: o.qmpTimeoutMs, oob: true, signal, log });
+    const handshakeTimeoutMs = o.startTimeoutMs ?? o.qmpTimeoutMs;
+    qmp = await connectQmp({ socketPath: plan.qmpSocket, timeoutMs: o.qmpTimeoutMs, handshakeTimeoutMs, signal, log });
+    const oob = await connectQmp({ socketPath: plan.oobQmpSocket, timeoutMs: o.qmpTimeoutMs, handshakeTimeoutMs, oob: true, signal, log });
     checkQmpCommands(await queryCommandNames(qmp, { timeoutMs: o.qmpTimeoutMs }));
     return instance(proc, qmp, oob);
   } catch (e) {

@@ -34,22 +34,23 @@ export async function connectQmp(options: QmpConnectOptions): Promise<QmpClient>
   const { socketPath, signal, oob = false } = options;
   const log = (options.log ?? silentLogger()).child({ qmpSocket: socketPath });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const handshakeMs = options.handshakeTimeoutMs ?? timeoutMs;
   const socket = await dialUnixSocket(socketPath, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, log, signal);
   const client = new QmpConnection(socket, timeoutMs, log);
   try {
-    const greeting = await client.greeting(timeoutMs, signal);
+    const greeting = await client.greeting(handshakeMs, signal);
     const offered = Array.isArray(greeting.capabilities)
       ? greeting.capabilities.filter((c): c is string => typeof c === 'string')
       : [];
     const enable = oob && offered.includes('oob') ? ['oob'] : [];
     if (oob && enable.length === 0) log.warn({ offered }, 'qmp oob requested but not offered');
-    await client.execute('qmp_capabilities', enable.length ? { enable } : undefined, { timeoutMs, signal });
+    await client.execute('qmp_capabilities', enable.length ? { enable } : undefined, { timeoutMs: handshakeMs, signal });
     log.debug({ version: greeting.version, enabled: enable }, 'qmp ready');
     return client;
   } catch (err) {
     await client.close();
     if (err instanceof AbortedError || err instanceof QmpConnectionError) throw err;
-    throw new QmpConnectionError(`QMP handshake on ${socketPath} failed`, { cause: err });
+    throw new QmpConnectionError(`QMP handshake on ${socketPath} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 

@@ -41,6 +41,8 @@ export interface QmpConnectOptions {
   socketPath: string;
   /** Default per-call timeout, also used for the greeting and capabilities negotiation. Default 5000. */
   timeoutMs?: number;
+  /** How long the greeting and capabilities negotiation may take (a qemu still starting greets only once its main loop runs). Default: timeoutMs. */
+  handshakeTimeoutMs?: number;
   /** How long to keep retrying while the socket is missing or refuses (qemu still starting). Default 10000. */
   connectTimeoutMs?: number;
   /** Enable the `oob` capability if the greeting offers it. */

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { setupPair } from '../helpers/pair.js';
 import { imageHasPattern } from '../helpers/pattern.js';
@@ -75,4 +77,19 @@ describe('protecting pairs on real qemu and nats-server', () => {
     await pair.stopAgents();
     expect(imageHasPattern(pair.imagePath('beta', 'vm1'), 0x5d, 8 * MiB, MiB)).toBe(true);
   });
+
+  it('a primary qemu that does not come up is launched again and the pair protects', async () => {
+    const dir = tmpRun('launch-retry');
+    // The first real launch (the one with a monitor) dies at once; probes and later launches are the real qemu.
+    const wrapper = join(dir, 'qemu-once-broken');
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *-qmp*) [ -e "$0.failed" ] || { touch "$0.failed"; exit 1; } ;; esac\nexec qemu-system-x86_64 "$@"\n`, { mode: 0o755 });
+    const pair = await setupPair(dir);
+    await pair.startAgent('beta');
+    await pair.startAgent('alpha', { qemuBinary: wrapper });
+    const s = await pair.waitProtected(undefined, 60_000);
+    expect(s.nodes.map((n) => n.coloMode)).toEqual(['primary', 'secondary']);
+    const to = pair.agent('alpha')!.controllers()[0]!.status().transitions.map((t) => t.to);
+    expect(to.filter((t) => t === 'launching' || t === 'launchFailed')).toEqual(['launching', 'launchFailed', 'launching']);
+  });
 });
+

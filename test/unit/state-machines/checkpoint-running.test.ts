@@ -201,11 +201,11 @@ describe('checkpointMachine: default actors fail loudly', () => {
   it.each([
     ['secondary', 'cannot prepare disks: actor prepareDisks not provided'],
     ['primary', 'cannot launch qemu: actor launchQemu not provided'],
-  ] as const)('%s without .provide() ends in failed naming the actor', async (role, reason) => {
+  ] as const)('%s without .provide() ends degraded naming the actor', async (role, reason) => {
     const actor = createActor(checkpointMachine, { input: inputFor(role) });
     actor.start();
     await flush();
-    expect(stateOf(actor)).toBe('failed');
+    expect(stateOf(actor)).toBe(role === 'primary' ? 'launchFailed' : 'failed');
     expect(reasonOf(actor)).toBe(reason);
   });
 

@@ -194,17 +194,42 @@ describe('checkpointMachine: invoke errors', () => {
     }
     s.f[name].last().reject(new Error('boom 42'));
     await flush();
-    expect(stateOf(s.actor)).toBe('failed');
+    expect(stateOf(s.actor)).toBe(name === 'launchQemu' ? 'launchFailed' : 'failed');
     expect(reasonOf(s.actor)).toBe(`${prefix}: boom 42`);
     expect(s.actor.getSnapshot().hasTag('degraded')).toBe(true);
   });
 
-  it('primary: launchQemu failing ends in failed', async () => {
+  it('primary: a qemu that did not come up is launched again, later each time', async () => {
     const { actor, f } = start('primary');
-    f.launchQemu.last().reject(new Error('no such binary'));
+    f.launchQemu.last().reject(new Error('QMP handshake failed: timed out'));
     await flush();
-    expect(stateOf(actor)).toBe('failed');
-    expect(reasonOf(actor)).toBe('cannot launch qemu: no such binary');
+    expect(stateOf(actor)).toBe('launchFailed');
+    expect(reasonOf(actor)).toBe('cannot launch qemu: QMP handshake failed: timed out');
+    expect(actor.getSnapshot().hasTag('degraded')).toBe(true);
+    await advance(TIMING.retryDelayMs - 1);
+    expect(f.launchQemu.calls).toHaveLength(1);
+    await advance(1);
+    expect(stateOf(actor)).toBe('launching');
+    expect(f.launchQemu.calls).toHaveLength(2);
+    f.launchQemu.last().reject(new Error('again'));
+    await flush();
+    await advance(2 * TIMING.retryDelayMs - 1);
+    expect(stateOf(actor)).toBe('launchFailed');
+    await advance(1);
+    f.launchQemu.last().resolve({ pid: 9 });
+    await flush();
+    expect(stateOf(actor)).toBe('awaitingSecondary');
+  });
+
+  it('secondary: a failed launch prepares fresh overlays before the next one', async () => {
+    const { actor, f } = start('secondary');
+    f.prepareDisks.last().resolve();
+    await flush();
+    f.launchQemu.last().reject(new Error('QMP handshake failed'));
+    await flush();
+    await advance(TIMING.retryDelayMs);
+    expect(stateOf(actor)).toBe('preparingDisks');
+    expect(f.prepareDisks.calls).toHaveLength(2);
   });
 
   it.each([
