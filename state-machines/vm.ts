@@ -30,6 +30,9 @@ function factsOf(s: SnapshotFrom<typeof failoverMachine>): FailoverFacts {
   return { phase: phaseOf(s.value), alone: s.hasTag('alone'), watching: s.hasTag('watching'), acted: s.hasTag('acted'), fencing: s.matches('fencing'), role: s.context.role };
 }
 
+const sameFacts = (a: FailoverFacts, b: FailoverFacts): boolean =>
+  a.phase === b.phase && a.alone === b.alone && a.watching === b.watching && a.acted === b.acted && a.fencing === b.fencing && a.role === b.role;
+
 const NO_FAILOVER: FailoverFacts = { phase: 'starting', alone: false, watching: false, acted: false, fencing: false, role: 'secondary' };
 
 export const vmMachine = setup({
@@ -95,7 +98,8 @@ export const vmMachine = setup({
             // A half-done first protection is not retried once the failover side acted: a restore brings protection back.
             if (facts.acted && !context.failover.acted) enqueue.sendTo('protect', { type: 'STAND_DOWN' });
             if (facts.fencing && !context.failover.fencing && check('restoring')) enqueue.sendTo('restore', { type: 'LEASE_LOST', reason: event.snapshot.context.reason });
-            enqueue.assign({ failover: facts });
+            // The failover child's snapshot changes on every event it handles; the VM's own snapshot only when a fact it decides on changed.
+            if (!sameFacts(facts, context.failover)) enqueue.assign({ failover: facts });
           }),
         },
       },
