@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfigText } from '../../../../shared/config/index.js';
+import { pairConfigWithDisks } from '../pair-config-fixture.js';
 import { deviceArgv, planDevices } from '../../../../shared/device/index.js';
 import { buildDriveArgs, isDiskDevice } from '../../../../shared/disk/index.js';
 import { buildQemuArgs, planVm, qemuNameOf, type VmPlan } from '../../../../shared/qemu/index.js';
@@ -19,18 +18,7 @@ const DISKS = [
   },
 ];
 
-const config = parseConfigText(
-  stringify({
-    pair: 'demo',
-    nats: { servers: ['nats://127.0.0.1:4222'] },
-    nodes: [
-      { name: 'alpha', address: '127.0.0.1', initialRole: 'primary', runtimeDir: '/run/colo-a', imageDir: '/var/lib/colo-a' },
-      { name: 'beta', address: '127.0.0.1', initialRole: 'secondary', runtimeDir: '/run/colo-b', imageDir: '/var/lib/colo-b' },
-    ],
-    vms: [{ name: 'vm1', memoryMiB: 64, migrationPort: 9100, disks: DISKS }],
-  }),
-  'registry.yaml',
-);
+const config = pairConfigWithDisks(DISKS, { betaAddress: '127.0.0.1', fileName: 'registry.yaml' });
 
 /** The argv as planVm composed it before the device seam: every disk's -drive pieces in the one drive slot. */
 function argvBeforeTheSeam(plan: VmPlan): string[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfigText, type Config } from '../../../../shared/config/index.js';
+import type { Config } from '../../../../shared/config/index.js';
+import { pairConfigWithDisks } from '../pair-config-fixture.js';
 import type { GuestDevice, ReplicationPeer } from '../../../../shared/device/index.js';
 import { auditPrimaryDisk, auditSecondaryDisk, diskIds, isDiskDevice, type AuditInput } from '../../../../shared/disk/index.js';
 import { ColoError, DiskError } from '../../../../shared/errors.js';
@@ -13,18 +13,7 @@ function pairConfig(): Config {
     'format=qcow2,target=/srv/d1.img,colo,colo-params=127.0.0.1:9101:exportname=d1,active-disk=a1.qcow2,hidden-disk=h1.qcow2',
     'format=raw,target=p2.img',
   ];
-  return parseConfigText(
-    stringify({
-      pair: 'demo',
-      nats: { servers: ['nats://127.0.0.1:4222'] },
-      nodes: [
-        { name: 'alpha', address: '127.0.0.1', initialRole: 'primary', runtimeDir: '/run/colo-a', imageDir: '/var/lib/colo-a' },
-        { name: 'beta', address: '127.0.0.2', initialRole: 'secondary', runtimeDir: '/run/colo-b', imageDir: '/var/lib/colo-b' },
-      ],
-      vms: [{ name: 'vm1', memoryMiB: 64, migrationPort: 9100, disks }],
-    }),
-    'device.yaml',
-  );
+  return pairConfigWithDisks(disks, { betaAddress: '127.0.0.2', fileName: 'device.yaml' });
 }
 
 const config = pairConfig();

@@ -1,23 +1,12 @@
-import { stringify } from 'yaml';
-import { parseConfigText, type Config } from '../../../../shared/config/index.js';
+import type { Config } from '../../../../shared/config/index.js';
+import { pairConfigWithDisks } from '../pair-config-fixture.js';
 import { QmpCommandError } from '../../../../shared/errors.js';
 import type { Answer, Sent } from './recording-qmp.js';
 
 /** Two COLO disks around a plain one: the plain disk must never show up in the traffic. */
 export function stepsConfig(): Config {
   const colo = (i: number): string => `format=raw,target=d${i}.img,colo,colo-params=127.0.0.2:9101:exportname=d${i},active-disk=a${i}.qcow2,hidden-disk=h${i}.qcow2`;
-  return parseConfigText(
-    stringify({
-      pair: 'demo',
-      nats: { servers: ['nats://127.0.0.1:4222'] },
-      nodes: [
-        { name: 'alpha', address: '127.0.0.1', initialRole: 'primary', runtimeDir: '/run/colo-a', imageDir: '/var/lib/colo-a' },
-        { name: 'beta', address: '127.0.0.2', initialRole: 'secondary', runtimeDir: '/run/colo-b', imageDir: '/var/lib/colo-b' },
-      ],
-      vms: [{ name: 'vm1', memoryMiB: 64, migrationPort: 9100, disks: [colo(0), 'format=raw,target=p1.img', colo(2)] }],
-    }),
-    'steps.yaml',
-  );
+  return pairConfigWithDisks([colo(0), 'format=raw,target=p1.img', colo(2)], { betaAddress: '127.0.0.2', fileName: 'steps.yaml' });
 }
 
 export const peer = {
