@@ -211,7 +211,7 @@ export const checkpointMachine = setup({
       },
     },
     coloRunning: {
-      tags: ['protected'],
+      tags: ['protected', 'coloUp'],
       on: {
         CHECKPOINT_COMPLETED: { target: 'coloRunning', reenter: true, actions: 'recordCheckpoint' },
         REPLICATION_AUDITED: [
@@ -229,7 +229,7 @@ export const checkpointMachine = setup({
       },
     },
     stalled: {
-      tags: ['degraded'],
+      tags: ['degraded', 'coloUp'],
       on: {
         REPLICATION_AUDITED: [
           { guard: 'auditReplicating', actions: 'recordAudit' },
@@ -243,7 +243,7 @@ export const checkpointMachine = setup({
       },
     },
     unreplicated: {
-      tags: ['degraded'],
+      tags: ['degraded', 'coloUp', 'unreplicated'],
       on: {
         CHECKPOINT_COMPLETED: { actions: 'recordCheckpoint' },
         REPLICATION_AUDITED: [

@@ -10,6 +10,10 @@ export interface FailoverInput {
   epoch: number;
   /** How long to wait before trying the claim again after the peer kept the lease. */
   standbyRetryMs: number;
+  /** Between compare-and-set attempts while claiming. */
+  claimRetryMs: number;
+  /** How long claiming goes on: past it the dead side's lease has expired for certain (one TTL and a margin). */
+  claimDeadlineMs: number;
   /** Bound on a takeover or carry-on; past it the node reports failure instead of hanging. */
   actionTimeoutMs: number;
   /**
@@ -38,6 +42,20 @@ export interface FailoverContext extends FailoverInput {
    * may miss writes, so it is not promotable until it rejoins as a fresh secondary.
    */
   unreplicatedSinceSync: boolean;
+  /** The claim's deadline passed: the next failed attempt decides. */
+  claimDeadlinePassed: boolean;
+  /** The last failed claim attempt, as the decision needs it. */
+  claimFailure: ClaimFailure | null;
+  /** The claim just won, until the machine acts on it. */
+  claimed: ClaimOutput | null;
+}
+
+export interface ClaimFailure {
+  /** Lost the compare-and-set to another holder (not NATS trouble). */
+  conflict: boolean;
+  text: string;
+  /** The relaxed policy's forced claim failed too. */
+  forced?: boolean;
 }
 
 export type FailoverEvent =

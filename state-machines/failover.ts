@@ -1,5 +1,6 @@
 import { assign, fromPromise, raise, setup } from 'xstate';
-import { describeError, isErrorKind, LockConflictError } from '../shared/errors.js';
+import { describeError } from '../shared/errors.js';
+import { claimConflict, claimText, failureOf, leaseWon, whyIncomplete } from './failover-context.js';
 import type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput } from './failover-types.js';
 import { notProvided } from './not-provided.js';
 
@@ -11,12 +12,6 @@ import { notProvided } from './not-provided.js';
  */
 export type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput, FailoverPolicy, FailoverRole } from './failover-types.js';
 export { isStaleEpoch } from './epoch.js';
-
-const lostLeaseRace = (error: unknown): boolean => isErrorKind(error, LockConflictError);
-
-function whyIncomplete(c: FailoverContext): string {
-  return c.unreplicatedSinceSync ? 'an audit found a disk not replicating since its last resync' : 'not yet in sync';
-}
 
 export const failoverMachine = setup({
   types: {
@@ -38,9 +33,11 @@ export const failoverMachine = setup({
     natsDown: ({ context }) => !context.natsUp,
     peerAlive: ({ context }) => context.peerAlive,
     notPromotable: ({ context }) => context.role === 'secondary' && !context.promotable,
-    lostToPeer: ({ event }) => lostLeaseRace((event as { error?: unknown }).error),
+    claimDeadlinePassed: ({ context }) => context.claimDeadlinePassed,
   },
   delays: {
+    claimRetryMs: ({ context }) => context.claimRetryMs,
+    claimDeadlineMs: ({ context }) => context.claimDeadlineMs,
     standbyRetryMs: ({ context }) => context.standbyRetryMs,
     actionTimeoutMs: ({ context }) => context.actionTimeoutMs,
   },
@@ -66,6 +63,9 @@ export const failoverMachine = setup({
     leaseWonAt: null,
     takeoverAt: null,
     unreplicatedSinceSync: false,
+    claimDeadlinePassed: false,
+    claimFailure: null,
+    claimed: null,
   }),
   initial: 'watching',
   on: {
@@ -78,7 +78,7 @@ export const failoverMachine = setup({
   },
   states: {
     watching: {
-      tags: ['watching'],
+      tags: ['watching', 'steady'],
       on: {
         PEER_LOST: [
           {
@@ -134,55 +134,54 @@ export const failoverMachine = setup({
     },
     claiming: {
       tags: ['failingOver'],
+      // Compare-and-set until won or until the dead side's lease must have expired; an attempt in flight is never cut off.
+      initial: 'attempting',
+      entry: assign({ claimDeadlinePassed: false, claimFailure: null }),
+      after: { claimDeadlineMs: { actions: assign({ claimDeadlinePassed: true }) } },
       on: {
         LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost while claiming (${event.reason}): fencing the VM` }) },
       },
-      invoke: {
-        src: 'claimLease',
-        input: ({ context }) => ({ vm: context.vm, force: context.policy === 'relaxed' }),
-        onDone: [
-          {
-            guard: 'isSecondary',
-            target: 'takingOver',
-            actions: assign({
-              epoch: ({ event }) => event.output.epoch,
-              leaseWonAt: ({ event }) => event.output.at,
-              reason: ({ event }) => `lease won with epoch ${event.output.epoch}: taking over as primary`,
-            }),
+      states: {
+        attempting: {
+          invoke: {
+            src: 'claimLease',
+            input: ({ context }) => ({ vm: context.vm, force: false }),
+            onDone: { target: 'won', actions: assign({ claimed: ({ event }) => event.output }) },
+            onError: { target: 'waiting', actions: assign({ claimFailure: ({ event }) => failureOf(event.error) }) },
           },
-          {
-            target: 'carryingOn',
-            actions: assign({
-              epoch: ({ event }) => event.output.epoch,
-              leaseWonAt: ({ event }) => event.output.at,
-              reason: ({ event }) => `lease held with epoch ${event.output.epoch}: dropping the secondary and carrying on alone`,
-            }),
+        },
+        waiting: {
+          always: { guard: 'claimDeadlinePassed', target: 'deciding' },
+          after: { claimRetryMs: { target: 'attempting' } },
+        },
+        deciding: {
+          always: [
+            { guard: ({ context }) => context.role === 'primary' && claimConflict(context), target: '#failover.fencing', actions: assign({ reason: ({ context }) => `the lease moved on while acting as primary (${claimText(context)}): fencing the VM` }) },
+            { guard: ({ context }) => context.policy === 'relaxed' && claimConflict(context) && !context.claimFailure?.forced, target: 'forcing' },
+            { guard: ({ context }) => claimConflict(context), target: '#failover.standingBy', actions: assign({ reason: ({ context }) => `not taking over: the peer still holds the lease (${claimText(context)})` }) },
+            {
+              guard: 'isRelaxed',
+              target: '#failover.actingWithoutLease',
+              actions: assign({ leaseWonAt: null, reason: ({ context }) => `WARNING relaxed policy: acting on heartbeat loss alone, lease not won (${claimText(context)})` }),
+            },
+            { target: '#failover.passive', actions: assign({ reason: ({ context }) => `strict policy: cannot win the lease (${claimText(context)}); staying passive` }) },
+          ],
+        },
+        forcing: {
+          // Relaxed policy only: the holder is evidently alive, but heartbeats say otherwise and the operator chose availability.
+          invoke: {
+            src: 'claimLease',
+            input: ({ context }) => ({ vm: context.vm, force: true }),
+            onDone: { target: 'won', actions: assign({ claimed: ({ event }) => event.output }) },
+            onError: { target: 'deciding', actions: assign({ claimFailure: ({ event }) => ({ ...failureOf(event.error), forced: true }) }) },
           },
-        ],
-        onError: [
-          {
-            guard: ({ context, event }) => context.role === 'primary' && lostLeaseRace(event.error),
-            target: 'fencing',
-            actions: assign({ reason: ({ event }) => `the lease moved on while acting as primary (${describeError(event.error)}): fencing the VM` }),
-          },
-          {
-            guard: 'lostToPeer',
-            target: 'standingBy',
-            actions: assign({ reason: ({ event }) => `not taking over: the peer still holds the lease (${describeError(event.error)})` }),
-          },
-          {
-            guard: 'isRelaxed',
-            target: 'actingWithoutLease',
-            actions: assign({
-              leaseWonAt: null,
-              reason: ({ event }) => `WARNING relaxed policy: acting on heartbeat loss alone, lease not won (${describeError(event.error)})`,
-            }),
-          },
-          {
-            target: 'passive',
-            actions: assign({ reason: ({ event }) => `strict policy: cannot win the lease (${describeError(event.error)}); staying passive` }),
-          },
-        ],
+        },
+        won: {
+          always: [
+            { guard: 'isSecondary', target: '#failover.takingOver', actions: assign(({ context }) => leaseWon(context, 'taking over as primary')) },
+            { target: '#failover.carryingOn', actions: assign(({ context }) => leaseWon(context, 'dropping the secondary and carrying on alone')) },
+          ],
+        },
       },
     },
     actingWithoutLease: {
@@ -243,7 +242,7 @@ export const failoverMachine = setup({
       },
     },
     standingBy: {
-      tags: ['watching'],
+      tags: ['watching', 'standingBy'],
       on: {
         PEER_BACK: { target: 'watching', actions: assign({ peerAlive: true, reason: 'peer is back: watching' }) },
         LOCAL_COLO_FAILED: { target: 'claiming', actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed locally (${event.reason}): claiming the lease` })] },
@@ -276,7 +275,7 @@ export const failoverMachine = setup({
         onError: { target: 'fenced', actions: assign({ reason: ({ event }) => `fencing: ${describeError(event.error)}; the VM is not serving` }) },
       },
     },
-    fenced: { tags: ['fenced', 'acted'] },
+    fenced: { tags: ['fenced', 'acted', 'paused'] },
     notPromotable: {
       tags: ['down'],
       on: {
@@ -292,7 +291,7 @@ export const failoverMachine = setup({
         onError: { target: 'down', actions: assign({ reason: ({ context, event }) => `${context.reason} (release failed: ${describeError(event.error)}; the peer waits for expiry)` }) },
       },
     },
-    down: { tags: ['down', 'acted'] },
+    down: { tags: ['down', 'acted', 'stopped'] },
     failed: { tags: ['down', 'acted'] },
   },
 });

@@ -134,7 +134,7 @@ export const restoreMachine = setup({
       },
     },
     switching: {
-      tags: ['restoring', 'resyncing'],
+      tags: ['restoring', 'resyncing', 'inSync'],
       entry: assign({ reason: 'disk in sync: pausing briefly to attach the replication child' }),
       invoke: {
         src: 'switchOver',
@@ -144,7 +144,7 @@ export const restoreMachine = setup({
       },
     },
     migrating: {
-      tags: ['restoring', 'resyncing'],
+      tags: ['restoring', 'resyncing', 'inSync'],
       entry: assign({ reason: 'replication attached, VM resumed: migrating live into COLO' }),
       invoke: {
         src: 'migrateIntoColo',

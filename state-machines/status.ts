@@ -48,14 +48,18 @@ export interface NodeExtras {
   heartbeatAgeMs?: number | null;
 }
 
-export function phaseOf(value: unknown): string {
+/** A state value as a dotted path; `depth` stops at that many levels (a machine whose inner steps are one phase). */
+export function phaseOf(value: unknown, depth = Infinity): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     const [k, v] = Object.entries(value)[0] ?? ['unknown', undefined];
-    return v === undefined ? k : `${k}.${phaseOf(v)}`;
+    return v === undefined || depth <= 1 ? k : `${k}.${phaseOf(v, depth - 1)}`;
   }
   return 'unknown';
 }
+
+/** The failover machine's phases are its top-level states: the claim's retry steps inside `claiming` are one phase. */
+export const FAILOVER_PHASE_DEPTH = 1;
 
 export function checkpointFigures(log: CheckpointLog, now: number): CheckpointFigures {
   return {
@@ -105,7 +109,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
   const ctx = snapshot.context;
   const fo = extra.failover;
   const failoverActed = fo !== undefined && !fo.hasTag('watching');
-  const failoverSpeaks = fo !== undefined && (failoverActed || fo.hasTag('passive') || !fo.context.natsUp || fo.context.peerSilent || phaseOf(fo.value) === 'standingBy');
+  const failoverSpeaks = fo !== undefined && (failoverActed || fo.hasTag('passive') || !fo.context.natsUp || fo.context.peerSilent || fo.hasTag('standingBy'));
   // Proven from qemu: the COLO mode it reports and an audit of its block graph, not what the agent sent it.
   const replicating = ctx.replication !== null && ctx.replication.state !== 'degraded';
   const isProtected = !failoverActed && snapshot.hasTag('protected') && replicating && live.coloMode === ctx.role && live.qemuPid !== null;
@@ -114,7 +118,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
     vm: ctx.vm,
     node: ctx.node,
     role: currentRole(snapshot, extra),
-    phase: restoring ? phaseOf(restoring.value) : failoverActed ? phaseOf(fo.value) : phaseOf(snapshot.value),
+    phase: restoring ? phaseOf(restoring.value) : failoverActed ? phaseOf(fo.value, FAILOVER_PHASE_DEPTH) : phaseOf(snapshot.value),
     protected: isProtected,
     degraded: snapshot.hasTag('degraded') || failoverActed,
     reason: restoring ? restoring.context.reason : failoverSpeaks ? fo.context.reason : ctx.reason,
@@ -131,7 +135,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
     heartbeatAgeMs: extra.heartbeatAgeMs ?? null,
     failover: fo
       ? {
-          phase: phaseOf(fo.value),
+          phase: phaseOf(fo.value, FAILOVER_PHASE_DEPTH),
           trigger: fo.context.trigger,
           detectedAt: fo.context.detectedAt,
           leaseWonAt: fo.context.leaseWonAt,
@@ -201,30 +205,31 @@ export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports:
   };
 }
 
-/** Which transitions are events worth announcing on the events subject. Pure. */
-export function eventForTransition(machine: 'checkpoint' | 'failover' | 'restore', t: { from: string; to: string }): EventKind | null {
+/** The tags a machine had before and after one change of phase. */
+export interface TagChange {
+  before: ReadonlySet<string>;
+  after: ReadonlySet<string>;
+}
+
+/** Which changes are events worth announcing on the events subject, read from the machines' tags. Pure. */
+export function eventForTransition(machine: 'checkpoint' | 'failover' | 'restore', t: TagChange): EventKind | null {
+  const gained = (tag: string): boolean => t.after.has(tag) && !t.before.has(tag);
+  const lost = (tag: string): boolean => t.before.has(tag) && !t.after.has(tag);
   if (machine === 'restore') {
-    if (t.to === 'resyncing') return 'resync-started';
-    if (t.to === 'switching') return 'resync-done';
+    if (gained('resyncing')) return 'resync-started';
+    if (gained('inSync')) return 'resync-done';
     return null;
   }
   if (machine === 'checkpoint') {
-    if (t.to === 'unreplicated') return 'replication-degraded';
-    if (t.from === 'unreplicated') return t.to === 'coloRunning' ? 'replication-verified' : 'unprotected';
-    if (t.to === 'coloRunning' && t.from !== 'coloRunning' && t.from !== 'stalled') return 'protected';
-    if (t.from === 'coloRunning' && t.to !== 'stalled') return 'unprotected';
+    if (gained('unreplicated')) return 'replication-degraded';
+    if (lost('unreplicated')) return t.after.has('protected') ? 'replication-verified' : 'unprotected';
+    if (gained('protected') && !t.before.has('coloUp')) return 'protected';
+    if (lost('coloUp')) return 'unprotected';
     return null;
   }
-  switch (t.to) {
-    case 'claiming':
-      return t.from === 'watching' ? 'failover-started' : null;
-    case 'runningAlone':
-      return 'takeover-done';
-    case 'fenced':
-      return 'fenced';
-    case 'down':
-      return 'qemu-lost';
-    default:
-      return null;
-  }
+  if (gained('failingOver')) return t.before.has('steady') ? 'failover-started' : null;
+  if (gained('alone')) return 'takeover-done';
+  if (gained('paused')) return 'fenced';
+  if (gained('stopped')) return 'qemu-lost';
+  return null;
 }

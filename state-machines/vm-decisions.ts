@@ -2,7 +2,7 @@
  * The VM-level decisions that used to sit in the agent as inline conditions:
  * pure, over what the machines' snapshots show, so each is tested alone.
  */
-import { phaseOf } from './status.js';
+import { FAILOVER_PHASE_DEPTH, phaseOf } from './status.js';
 
 export type VmRole = 'primary' | 'secondary';
 
@@ -21,7 +21,7 @@ export function servesVm(o: { qemuRunning: boolean; role: VmRole; failover: Fail
 
 /** Why the survivor's request to start over as a fresh secondary is refused; null: accept it. */
 export function rejoinRefusal(o: { vm: string; qemuRunning: boolean; role: VmRole; failover: FailoverView; knownEpoch: number; requestEpoch: number }): string | null {
-  if (servesVm(o)) return `this node still runs ${o.vm} as ${o.role} (failover ${phaseOf(o.failover.value)})`;
+  if (servesVm(o)) return `this node still runs ${o.vm} as ${o.role} (failover ${phaseOf(o.failover.value, FAILOVER_PHASE_DEPTH)})`;
   if (o.requestEpoch < o.knownEpoch) return `stale request: epoch ${o.requestEpoch} < ${o.knownEpoch}`;
   return null;
 }
@@ -33,7 +33,7 @@ export function wrongRestoreTarget(peer: string, to: string | undefined): string
 
 /** Why an operator's restore request is refused here; null: restore. */
 export function restoreRefusal(o: { peer: string; to?: string; failover: FailoverView }): string | null {
-  return wrongRestoreTarget(o.peer, o.to) ?? (alone(o.failover) ? null : `not running alone here (failover ${phaseOf(o.failover.value)})`);
+  return wrongRestoreTarget(o.peer, o.to) ?? (alone(o.failover) ? null : `not running alone here (failover ${phaseOf(o.failover.value, FAILOVER_PHASE_DEPTH)})`);
 }
 
 /** Bring protection back on its own (config `restore.auto`): the survivor runs alone, holds the lease, and the lost node's agent is back. */

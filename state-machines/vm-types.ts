@@ -28,6 +28,8 @@ export interface VmInput {
     protectTimeoutMs: number;
     stallBoundMs: number;
     protectRetryMs: number;
+    claimRetryMs: number;
+    claimDeadlineMs: number;
     standbyRetryMs: number;
     actionTimeoutMs: number;
     restoreRetryBaseMs: number;

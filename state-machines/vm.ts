@@ -4,7 +4,7 @@ import { checkpointMachine } from './checkpoint.js';
 import { failoverMachine } from './failover.js';
 import { notProvided } from './not-provided.js';
 import { restoreMachine } from './restore.js';
-import { phaseOf } from './status.js';
+import { FAILOVER_PHASE_DEPTH, phaseOf } from './status.js';
 import { restoreRefusal, rejoinRefusal, shouldAutoRestore, type FailoverView } from './vm-decisions.js';
 import type { FailoverFacts, ReconcileOutput, VmContext, VmEvent, VmInput } from './vm-types.js';
 
@@ -27,7 +27,7 @@ const forwarding = <T extends string>(types: readonly T[], to: 'failover' | 'pro
 const viewOf = (f: FailoverFacts): FailoverView => ({ value: f.phase, hasTag: (t) => (t === 'alone' ? f.alone : t === 'watching' ? f.watching : false) });
 
 function factsOf(s: SnapshotFrom<typeof failoverMachine>): FailoverFacts {
-  return { phase: phaseOf(s.value), alone: s.hasTag('alone'), watching: s.hasTag('watching'), acted: s.hasTag('acted'), fencing: s.matches('fencing'), role: s.context.role };
+  return { phase: phaseOf(s.value, FAILOVER_PHASE_DEPTH), alone: s.hasTag('alone'), watching: s.hasTag('watching'), acted: s.hasTag('acted'), fencing: s.matches('fencing'), role: s.context.role };
 }
 
 const sameFacts = (a: FailoverFacts, b: FailoverFacts): boolean =>
@@ -86,6 +86,8 @@ export const vmMachine = setup({
           role: context.role,
           policy: context.policy,
           epoch: 0,
+          claimRetryMs: context.timings.claimRetryMs,
+          claimDeadlineMs: context.timings.claimDeadlineMs,
           standbyRetryMs: context.timings.standbyRetryMs,
           actionTimeoutMs: context.timings.actionTimeoutMs,
           promotable: context.role === 'primary',

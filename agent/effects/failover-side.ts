@@ -1,5 +1,5 @@
 import type { AnyActorRef, SnapshotFrom } from 'xstate';
-import type { failoverMachine, FailoverSignal, TransitionRecord, VmRole } from '../../state-machines/index.js';
+import { FAILOVER_PHASE_DEPTH, type failoverMachine, type FailoverSignal, type TagChange, type TransitionRecord, type VmRole } from '../../state-machines/index.js';
 import type { Config } from '../../shared/config/index.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Lease, LeaseView } from '../../shared/lease/index.js';
@@ -30,7 +30,7 @@ export interface FailoverSideDeps {
   send(event: FailoverSignal): void;
   /** Wall-clock ms of the last checkpoint completed on this node (null: none yet). */
   lastCheckpointAt(): number | null;
-  onTransition(record: TransitionRecord): void;
+  onTransition(record: TransitionRecord, tags: TagChange): void;
   /** The lease could not be renewed while checkpoints flow (true) / was renewed again (false): for the status. */
   onLeaseUnconfirmed(unconfirmed: boolean): void;
   /** Fenced, and the peer has taken over (a higher epoch seen): stop our paused qemu for good. */
@@ -74,7 +74,7 @@ export class FailoverSide {
       checkpointsFlowing: () => this.evidence.holdsOffFencing(),
       onUnconfirmed: (unconfirmed) => d.onLeaseUnconfirmed(unconfirmed),
     });
-    this.claimer = new LeaseClaimer({ lease: d.lease, keeper: this.keeper, bus: d.bus, leaseTtlMs: t.leaseTtlMs, log: d.log });
+    this.claimer = new LeaseClaimer({ lease: d.lease, keeper: this.keeper, bus: d.bus, log: d.log });
     this.heartbeat = new HeartbeatMonitor({
       ...{ bus: d.bus, pair: d.config.pair, vm: d.plan().vm, node: d.nodeName, peer: d.peerName, log: d.log },
       intervalMs: t.heartbeatIntervalMs,
@@ -114,14 +114,15 @@ export class FailoverSide {
   start(child: AnyActorRef): void {
     const follow = followTransitions(
       child as unknown as { getSnapshot(): FailoverSnapshot; subscribe: AnyActorRef['subscribe'] },
-      (record, snap: FailoverSnapshot) => {
+      (record, snap: FailoverSnapshot, tags) => {
         const level = snap.hasTag('fenced') || snap.hasTag('down') || snap.context.reason.startsWith('WARNING') ? 'warn' : 'info';
         this.d.log[level]({ machine: 'failover', from: record.from, to: record.to, reason: record.reason, epoch: snap.context.epoch }, 'transition');
-        this.d.onTransition(record);
+        this.d.onTransition(record, tags);
         if (snap.hasTag('fenced') || snap.hasTag('down')) this.keeper.letGo();
-        if (record.to === 'fenced') this.maybeStopFenced();
+        if (tags.after.has('paused') && !tags.before.has('paused')) this.maybeStopFenced();
       },
       (e) => this.d.log.error({ reason: errorMessage(e) }, 'failover machine crashed'),
+      { phaseDepth: FAILOVER_PHASE_DEPTH },
     );
     this.unsubs.push(() => follow.unsubscribe());
     this.unsubs.push(this.d.bus.onStateChange((s) => this.d.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));

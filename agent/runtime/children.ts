@@ -1,5 +1,5 @@
 import type { ActorRefFrom, AnyActorRef, SnapshotFrom } from 'xstate';
-import type { checkpointMachine, failoverMachine, restoreMachine, RestoreSnapshotView, TransitionRecord, vmMachine } from '../../state-machines/index.js';
+import type { checkpointMachine, failoverMachine, restoreMachine, RestoreSnapshotView, TagChange, TransitionRecord, vmMachine } from '../../state-machines/index.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { followTransitions } from './transitions.js';
@@ -19,8 +19,8 @@ export interface ChildHooks {
   /** A new failover child runs (its side follows and logs it). */
   failover(child: FailoverRef): void;
   /** A protect transition, after it was logged. */
-  protect(record: TransitionRecord, snap: ProtectSnapshot): void;
-  record(machine: 'checkpoint' | 'restore', record: TransitionRecord): void;
+  protect(record: TransitionRecord, tags: TagChange): void;
+  record(machine: 'checkpoint' | 'restore', record: TransitionRecord, tags: TagChange): void;
 }
 
 /**
@@ -57,11 +57,11 @@ export class ChildFollower {
   private followProtect(child: ProtectRef) {
     return followTransitions(
       child,
-      (record, snap) => {
+      (record, snap, tags) => {
         this.lastProtect = snap;
         this.log[snap.hasTag('degraded') ? 'warn' : 'info']({ machine: 'checkpoint', role: snap.context.role, from: record.from, to: record.to, reason: record.reason }, 'transition');
-        this.hooks.protect(record, snap);
-        this.hooks.record('checkpoint', record);
+        this.hooks.protect(record, tags);
+        this.hooks.record('checkpoint', record, tags);
       },
       (e) => this.log.error({ reason: errorMessage(e) }, 'checkpoint machine crashed'),
       { fromCurrent: true },
@@ -71,11 +71,11 @@ export class ChildFollower {
   private followRestore(child: RestoreRef) {
     return followTransitions(
       child,
-      (record, snap) => {
+      (record, snap, tags) => {
         this.lastRestore = snap;
         const level = snap.matches('backingOff') || snap.matches('aborted') ? 'warn' : 'info';
         this.log[level]({ machine: 'restore', from: record.from, to: record.to, reason: record.reason, attempts: snap.context.attempts }, 'transition');
-        this.hooks.record('restore', record);
+        this.hooks.record('restore', record, tags);
       },
       (e) => this.log.error({ reason: errorMessage(e) }, 'restore machine crashed'),
       { fromCurrent: true },

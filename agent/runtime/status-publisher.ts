@@ -1,4 +1,4 @@
-import { eventForTransition, type TransitionRecord } from '../../state-machines/index.js';
+import { eventForTransition, type TagChange, type TransitionRecord } from '../../state-machines/index.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { encodeJson, kvKeys, subjects, type Bus, type ColoEvent, type KvStore, type NodeStatus } from '../../shared/nats/index.js';
@@ -20,8 +20,8 @@ export class StatusPublisher {
     kv?.put(kvKeys.status(vm, node), encodeJson(status)).catch((e: unknown) => this.o.log.debug({ reason: errorMessage(e) }, 'status bucket write failed'));
   }
 
-  transition(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord, epoch: number): void {
-    const kind = eventForTransition(machine, record);
+  transition(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord, tags: TagChange, epoch: number): void {
+    const kind = eventForTransition(machine, tags);
     if (!kind) return;
     const event: ColoEvent = { pair: this.o.pair, vm: this.o.vm, node: this.o.node, kind, epoch, reason: record.reason, at: record.at };
     this.o.bus.publish(subjects.events(this.o.pair, this.o.vm), event);

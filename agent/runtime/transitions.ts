@@ -1,7 +1,8 @@
-import { phaseOf, type TransitionRecord } from '../../state-machines/index.js';
+import { phaseOf, type TagChange, type TransitionRecord } from '../../state-machines/index.js';
 
 interface Snapshot {
   value: unknown;
+  tags: ReadonlySet<string>;
   context: { reason: string };
 }
 
@@ -11,22 +12,26 @@ interface Subscribable<S> {
 }
 
 /**
- * Calls back once per state change of a machine, with the reason the machine gives: the one place transitions are seen.
+ * Calls back once per change of phase of a machine, with the reason the machine gives and how its tags changed: the one place transitions are seen.
  * `fromCurrent`: the actor already runs (a child its parent started): its present state counts as the first transition.
+ * `phaseDepth`: how many levels of the state value make a phase (FAILOVER_PHASE_DEPTH for the failover machine).
  */
 export function followTransitions<S extends Snapshot>(
   actor: Subscribable<S>,
-  onTransition: (record: TransitionRecord, snap: S) => void,
+  onTransition: (record: TransitionRecord, snap: S, tags: TagChange) => void,
   onCrash: (e: unknown) => void,
-  o: { fromCurrent?: boolean } = {},
+  o: { fromCurrent?: boolean; phaseDepth?: number } = {},
 ): { unsubscribe(): void } {
   let previous: string | null = null;
+  let previousTags: ReadonlySet<string> = new Set();
   const next = (snap: S): void => {
-    const to = phaseOf(snap.value);
+    const to = phaseOf(snap.value, o.phaseDepth);
     if (to === previous) return;
     const record = { at: Date.now(), from: previous ?? 'none', to, reason: snap.context.reason };
+    const tags = { before: previousTags, after: new Set(snap.tags) };
     previous = to;
-    onTransition(record, snap);
+    previousTags = tags.after;
+    onTransition(record, snap, tags);
   };
   const sub = actor.subscribe({ next, error: onCrash });
   if (o.fromCurrent) next(actor.getSnapshot());

@@ -97,13 +97,13 @@ export class VmController {
     );
     this.children = new ChildFollower(this.machine, this.log, {
       failover: (child) => this.side?.start(child),
-      protect: (record) => {
+      protect: (record, tags) => {
         // A new protect child: failures qemu reported before it are about the old replication children.
         if (record.from === 'none') this.audit.reset();
         // Protected is proven from qemu: audit at once on entering COLO (protection, restore, adoption).
-        if (record.to === 'coloRunning' && record.from !== 'unreplicated') void this.audit.run();
+        if (tags.after.has('protected') && !tags.before.has('protected') && !tags.before.has('unreplicated')) void this.audit.run();
       },
-      record: (machine, record) => this.view.record(machine, record),
+      record: (machine, record, tags) => this.view.record(machine, record, tags),
     });
   }
 
@@ -145,7 +145,7 @@ export class VmController {
       snapshot: () => this.children.failover()?.getSnapshot(),
       send: (event) => this.send(event),
       lastCheckpointAt: () => this.children.protect()?.getSnapshot().context.checkpoints.lastAt ?? null,
-      onTransition: (record) => this.view.record('failover', record),
+      onTransition: (record, tags) => this.view.record('failover', record, tags),
       onLeaseUnconfirmed: () => this.view.publish(),
       stopFencedQemu: (reason) => {
         this.log.warn({ reason }, 'stopping the fenced qemu');

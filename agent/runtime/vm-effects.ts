@@ -8,6 +8,7 @@ import { provideFailover } from '../effects/failover-actors.js';
 import type { FailoverSide } from '../effects/failover-side.js';
 import { provideCheckpoint } from '../effects/protect.js';
 import type { RestoreEffects } from '../effects/restore-actors.js';
+import { CLAIM_DEADLINE_MARGIN_MS, CLAIM_RETRY_MS } from '../effects/lease-claim.js';
 import { reconcile } from '../reconcile/adoption.js';
 import type { VmControllerDeps } from './vm-controller-deps.js';
 
@@ -77,7 +78,7 @@ export function vmInputFor(config: Config, vm: string, peer: string, plan: VmPla
     ...{ vm, node: plan.node, peer, autoRestore: config.restore.auto, policy: config.failover.policy, assumeIdentical: plan.assumeIdentical },
     timings: {
       ...{ protectTimeoutMs: t.protectTimeoutMs, stallBoundMs: stallBoundMs(plan.checkpointDelayMs), protectRetryMs: PROTECT_RETRY_BASE_MS },
-      ...{ standbyRetryMs: t.leaseTtlMs, actionTimeoutMs: t.qmpLongTimeoutMs, restoreRetryBaseMs: config.restore.retryBaseMs, restoreRetryMaxMs: config.restore.retryMaxMs },
+      ...{ claimRetryMs: CLAIM_RETRY_MS, claimDeadlineMs: t.leaseTtlMs + CLAIM_DEADLINE_MARGIN_MS, standbyRetryMs: t.leaseTtlMs, actionTimeoutMs: t.qmpLongTimeoutMs, restoreRetryBaseMs: config.restore.retryBaseMs, restoreRetryMaxMs: config.restore.retryMaxMs },
     },
   };
 }

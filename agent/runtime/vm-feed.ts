@@ -1,4 +1,4 @@
-import type { RestoreSnapshotView, TransitionRecord } from '../../state-machines/index.js';
+import type { RestoreSnapshotView, TagChange, TransitionRecord } from '../../state-machines/index.js';
 import { toNodeStatus } from '../../state-machines/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { Bus, NodeStatus } from '../../shared/nats/index.js';
@@ -33,9 +33,9 @@ export class VmFeed {
     this.live = new LiveState(qmpSocket);
   }
 
-  record(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord): void {
+  record(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord, tags: TagChange): void {
     this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
-    this.h.publisher.transition(machine, record, this.h.failover()?.epoch ?? 0);
+    this.h.publisher.transition(machine, record, tags, this.h.failover()?.epoch ?? 0);
     void this.refresh().then(() => this.publish());
   }
 

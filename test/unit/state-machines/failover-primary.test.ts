@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import { failoverMachine, isStaleEpoch, type FailoverEvent } from '../../../state-machines/failover.js';
+import { FAILOVER_PHASE_DEPTH, phaseOf } from '../../../state-machines/status.js';
 import {
   STANDBY_RETRY_MS,
   T0,
   advance,
+  lockConflict,
+  failClaim,
   failoverInput,
   flush,
   natsUnavailable,
@@ -36,7 +39,7 @@ async function runningAlone(role: 'primary' | 'secondary') {
 
 describe('failoverMachine: primary', () => {
   it('PEER_LOST -> claiming -> carryingOn -> runningAlone, staying primary', async () => {
-    const { actor, f, send } = startFailover('primary');
+    const { actor, f, send, rounds } = startFailover('primary');
     send(peerLost(T0, 'no heartbeat from beta for 3005 ms'));
     expect(stateOf(actor)).toBe('claiming');
     expect(f.claimLease.last().input).toEqual({ vm: 'vm1', force: false });
@@ -58,7 +61,7 @@ describe('failoverMachine: primary', () => {
   });
 
   it('reports a carry-on error as failed (tag down)', async () => {
-    const { actor, f, send } = startFailover('primary');
+    const { actor, f, send, rounds } = startFailover('primary');
     send(peerLost());
     f.claimLease.last().resolve({ epoch: 4, at: T0 });
     await flush();
@@ -72,7 +75,7 @@ describe('failoverMachine: primary', () => {
 
 describe('failoverMachine: lease lost', () => {
   it('fences a primary in watching: fencing -> fenced, fenceVm called', async () => {
-    const { actor, f, send } = startFailover('primary');
+    const { actor, f, send, rounds } = startFailover('primary');
     send({ type: 'LEASE_LOST', reason: 'another node took the lease' });
     expect(stateOf(actor)).toBe('fencing');
     expect(tagsOf(actor)).toEqual(['acted', 'fenced']);
@@ -83,13 +86,13 @@ describe('failoverMachine: lease lost', () => {
     f.fenceVm.last().resolve();
     await flush();
     expect(stateOf(actor)).toBe('fenced');
-    expect(tagsOf(actor)).toEqual(['acted', 'fenced']);
+    expect(tagsOf(actor)).toEqual(['acted', 'fenced', 'paused']);
     expect(reasonOf(actor)).toMatch(/another node took the lease.*VM paused/);
-    expect(f.claimLease.calls).toHaveLength(0);
+    expect(rounds()).toBe(0);
   });
 
   it('still ends fenced when fenceVm fails, and says the VM is not serving', async () => {
-    const { actor, f, send } = startFailover('primary');
+    const { actor, f, send, rounds } = startFailover('primary');
     send({ type: 'LEASE_LOST', reason: 'could not renew the lease before it expired' });
     f.fenceVm.last().reject(new Error('QMP stop got no reply within 200 ms'));
     await flush();
@@ -98,7 +101,7 @@ describe('failoverMachine: lease lost', () => {
   });
 
   it('ignores LEASE_LOST for a secondary in watching', async () => {
-    const { actor, f, send } = startFailover('secondary');
+    const { actor, f, send, rounds } = startFailover('secondary');
     send({ type: 'LEASE_LOST', reason: 'another node took the lease' });
     expect(stateOf(actor)).toBe('watching');
     expect(reasonOf(actor)).toBe('watching the peer');
@@ -115,9 +118,9 @@ describe('failoverMachine: lease lost', () => {
   });
 
   it('fences a primary that went passive (NATS trouble) when its lease runs out locally', async () => {
-    const { actor, f, send } = startFailover('primary', 'strict');
+    const { actor, f, send, rounds } = startFailover('primary', 'strict');
     send(peerLost());
-    f.claimLease.last().reject(natsUnavailable());
+    await failClaim(actor, f, natsUnavailable);
     await flush();
     expect(stateOf(actor)).toBe('passive');
     send({ type: 'LEASE_LOST', reason: 'could not renew the lease before it expired' });
@@ -128,7 +131,7 @@ describe('failoverMachine: lease lost', () => {
 
 describe('failoverMachine: local failures', () => {
   it.each(['primary', 'secondary'] as const)('LOCAL_QEMU_LOST (%s) -> releasing -> down, releaseLease called', async (role) => {
-    const { actor, f, send } = startFailover(role);
+    const { actor, f, send, rounds } = startFailover(role);
     send({ type: 'LOCAL_QEMU_LOST', reason: 'qemu exited with signal SIGKILL', at: T0 });
     expect(stateOf(actor)).toBe('releasing');
     expect(tagsOf(actor)).toEqual(['acted', 'down']);
@@ -139,12 +142,12 @@ describe('failoverMachine: local failures', () => {
     f.releaseLease.last().resolve();
     await flush();
     expect(stateOf(actor)).toBe('down');
-    expect(tagsOf(actor)).toEqual(['acted', 'down']);
-    expect(f.claimLease.calls).toHaveLength(0);
+    expect(tagsOf(actor)).toEqual(['acted', 'down', 'stopped']);
+    expect(rounds()).toBe(0);
   });
 
   it('ends down when the release fails, saying the peer waits for expiry', async () => {
-    const { actor, f, send } = startFailover('primary');
+    const { actor, f, send, rounds } = startFailover('primary');
     send({ type: 'LOCAL_QEMU_LOST', reason: 'qemu exited with code 1', at: T0 });
     f.releaseLease.last().reject(natsUnavailable());
     await flush();
@@ -160,7 +163,7 @@ describe('failoverMachine: local failures', () => {
   });
 
   it('LOCAL_COLO_FAILED -> claiming, recording the trigger; a secondary then takes over', async () => {
-    const { actor, f, send } = startFailover('secondary');
+    const { actor, f, send, rounds } = startFailover('secondary');
     send({ type: 'LOCAL_COLO_FAILED', reason: 'COLO_EXIT reason=error', at: T0 + 5 });
     expect(stateOf(actor)).toBe('claiming');
     expect(actor.getSnapshot().context).toMatchObject({ trigger: 'COLO_EXIT reason=error', detectedAt: T0 + 5 });
@@ -171,14 +174,14 @@ describe('failoverMachine: local failures', () => {
   });
 
   it('LOCAL_COLO_FAILED while standing by claims again at once', async () => {
-    const { actor, f, send } = startFailover('secondary');
+    const { actor, f, send, rounds } = startFailover('secondary');
     send(peerLost());
-    f.claimLease.last().reject(Object.assign(new Error('held'), { name: 'LockConflictError' }));
+    await failClaim(actor, f, lockConflict);
     await flush();
     expect(stateOf(actor)).toBe('standingBy');
     send({ type: 'LOCAL_COLO_FAILED', reason: 'COLO_EXIT reason=error', at: T0 + 7 });
     expect(stateOf(actor)).toBe('claiming');
-    expect(f.claimLease.calls).toHaveLength(2);
+    expect(rounds()).toBe(2);
   });
 });
 
@@ -189,23 +192,23 @@ describe('failoverMachine: a timer alone never promotes', () => {
     ['secondary', 'strict'],
     ['secondary', 'relaxed'],
   ] as const)('%s/%s stays watching for ten minutes without events', async (role, policy) => {
-    const { actor, f } = startFailover(role, policy);
+    const { actor, f, rounds } = startFailover(role, policy);
     await advance(10 * 60_000);
     expect(stateOf(actor)).toBe('watching');
-    expect(tagsOf(actor)).toEqual(['watching']);
-    expect(f.claimLease.calls).toHaveLength(0);
+    expect(tagsOf(actor)).toEqual(['steady', 'watching']);
+    expect(rounds()).toBe(0);
     expect(f.takeOver.calls).toHaveLength(0);
     expect(f.carryOnAlone.calls).toHaveLength(0);
   });
 
   it('PEER_BACK and NATS_UP alone never start a claim', async () => {
-    const { actor, f, send } = startFailover('secondary', 'relaxed');
+    const { actor, f, send, rounds } = startFailover('secondary', 'relaxed');
     send({ type: 'PEER_BACK' });
     send({ type: 'NATS_DOWN' });
     send({ type: 'NATS_UP' });
     await advance(60_000);
     expect(stateOf(actor)).toBe('watching');
-    expect(f.claimLease.calls).toHaveLength(0);
+    expect(rounds()).toBe(0);
   });
 });
 
@@ -223,7 +226,7 @@ describe('failoverMachine: pure transitions from watching (no effects run)', () 
   ])('%s for a %s -> %s', (_name, role, event, target) => {
     const [initial] = initialTransition(failoverMachine, failoverInput(role));
     const [next] = transition(failoverMachine, initial, event);
-    expect(next.value).toBe(target);
+    expect(phaseOf(next.value, FAILOVER_PHASE_DEPTH)).toBe(target);
   });
 });
 

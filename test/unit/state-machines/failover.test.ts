@@ -2,7 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   STANDBY_RETRY_MS,
   T0,
+  CLAIM_DEADLINE_MS,
+  CLAIM_RETRY_MS,
   advance,
+  failClaim,
   flush,
   lockConflict,
   natsUnavailable,
@@ -22,15 +25,15 @@ afterEach(() => {
 
 describe('failoverMachine: secondary takes over only after winning the lease', () => {
   it('PEER_LOST -> claiming -> takingOver -> runningAlone as primary with the epoch from the claim', async () => {
-    const { actor, f, send } = startFailover('secondary');
+    const { actor, f, send, rounds } = startFailover('secondary');
     expect(stateOf(actor)).toBe('watching');
-    expect(tagsOf(actor)).toEqual(['watching']);
+    expect(tagsOf(actor)).toEqual(['steady', 'watching']);
     expect(actor.getSnapshot().context).toMatchObject({ trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null });
 
     send(peerLost(T0, 'no heartbeat from alpha for 3012 ms'));
     expect(stateOf(actor)).toBe('claiming');
     expect(tagsOf(actor)).toEqual(['failingOver']);
-    expect(f.claimLease.calls).toHaveLength(1);
+    expect(rounds()).toBe(1);
     expect(f.claimLease.last().input).toEqual({ vm: 'vm1', force: false });
     expect(actor.getSnapshot().context).toMatchObject({ trigger: 'no heartbeat from alpha for 3012 ms', detectedAt: T0 });
     expect(reasonOf(actor)).toContain('claiming the lease');
@@ -65,12 +68,12 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
   });
 
   it('stands by when the peer still holds the lease (LockConflictError), then retries after standbyRetryMs', async () => {
-    const { actor, f, send } = startFailover('secondary');
+    const { actor, f, send, rounds } = startFailover('secondary');
     send(peerLost());
-    f.claimLease.last().reject(lockConflict());
+    await failClaim(actor, f, lockConflict);
     await flush();
     expect(stateOf(actor)).toBe('standingBy');
-    expect(tagsOf(actor)).toEqual(['watching']);
+    expect(tagsOf(actor)).toEqual(['standingBy', 'watching']);
     expect(reasonOf(actor)).toContain('peer still holds the lease');
     expect(reasonOf(actor)).toContain('lost to another writer');
     expect(actor.getSnapshot().context.epoch).toBe(3);
@@ -78,11 +81,11 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
 
     await advance(STANDBY_RETRY_MS - 1);
     expect(stateOf(actor)).toBe('standingBy');
-    expect(f.claimLease.calls).toHaveLength(1);
+    expect(rounds()).toBe(1);
 
     await advance(1);
     expect(stateOf(actor)).toBe('claiming');
-    expect(f.claimLease.calls).toHaveLength(2);
+    expect(rounds()).toBe(2);
     expect(f.claimLease.last().input).toEqual({ vm: 'vm1', force: false });
     expect(reasonOf(actor)).toBe('peer still silent: trying the lease again');
 
@@ -93,9 +96,9 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
   });
 
   it('goes back to watching on PEER_BACK while standing by, and the retry timer is cancelled', async () => {
-    const { actor, f, send } = startFailover('secondary');
+    const { actor, f, send, rounds } = startFailover('secondary');
     send(peerLost());
-    f.claimLease.last().reject(lockConflict());
+    await failClaim(actor, f, lockConflict);
     await flush();
     expect(stateOf(actor)).toBe('standingBy');
 
@@ -105,12 +108,15 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
 
     await advance(STANDBY_RETRY_MS * 5);
     expect(stateOf(actor)).toBe('watching');
-    expect(f.claimLease.calls).toHaveLength(1);
+    expect(rounds()).toBe(1);
   });
 
-  it('a LockConflictError stands by under the relaxed policy too: relaxed never acts against a live holder', async () => {
+  it('relaxed: a claim still lost to the peer at the deadline is forced once; if that loses too, it stands by', async () => {
     const { actor, f, send } = startFailover('secondary', 'relaxed');
     send(peerLost());
+    expect(f.claimLease.last().input).toEqual({ vm: 'vm1', force: false });
+    await failClaim(actor, f, lockConflict);
+    expect(actor.getSnapshot().matches({ claiming: 'forcing' })).toBe(true);
     expect(f.claimLease.last().input).toEqual({ vm: 'vm1', force: true });
     f.claimLease.last().reject(lockConflict());
     await flush();
@@ -118,8 +124,18 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
     expect(f.takeOver.calls).toHaveLength(0);
   });
 
+  it('relaxed: a forced claim that wins takes over with its epoch', async () => {
+    const { actor, f, send } = startFailover('secondary', 'relaxed');
+    send(peerLost());
+    await failClaim(actor, f, lockConflict);
+    f.claimLease.last().resolve({ epoch: 7, at: T0 + 400 });
+    await flush();
+    expect(stateOf(actor)).toBe('takingOver');
+    expect(actor.getSnapshot().context).toMatchObject({ epoch: 7, leaseWonAt: T0 + 400 });
+  });
+
   it('reports a takeover error as failed (tag down) with the reason', async () => {
-    const { actor, f, send } = startFailover('secondary');
+    const { actor, f, send, rounds } = startFailover('secondary');
     send(peerLost());
     f.claimLease.last().resolve({ epoch: 4, at: T0 });
     await flush();
@@ -134,19 +150,46 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
 });
 
 describe('failoverMachine: policy strict vs relaxed when the lease cannot be reached', () => {
-  it.each([
-    ['strict', false],
-    ['relaxed', true],
-  ] as const)('%s passes force: %s to claimLease', (policy, force) => {
+  it.each(['strict', 'relaxed'] as const)('%s first claims with compare-and-set (force: false)', (policy) => {
     const { f, send } = startFailover('secondary', policy);
     send(peerLost());
-    expect(f.claimLease.last().input).toEqual({ vm: 'vm1', force });
+    expect(f.claimLease.last().input).toEqual({ vm: 'vm1', force: false });
+  });
+
+  it('retries the compare-and-set every claimRetryMs until the deadline, never cutting an attempt in flight', async () => {
+    const { actor, f, send } = startFailover('secondary');
+    send(peerLost());
+    f.claimLease.last().reject(natsUnavailable());
+    await flush();
+    expect(actor.getSnapshot().matches({ claiming: 'waiting' })).toBe(true);
+    await advance(CLAIM_RETRY_MS);
+    expect(f.claimLease.calls).toHaveLength(2);
+    // The deadline passes while the second attempt is still pending: it is left to finish, and its win counts.
+    await advance(CLAIM_DEADLINE_MS);
+    expect(actor.getSnapshot().matches({ claiming: 'attempting' })).toBe(true);
+    expect(f.claimLease.calls).toHaveLength(2);
+    f.claimLease.last().resolve({ epoch: 4, at: T0 + 150 });
+    await flush();
+    expect(stateOf(actor)).toBe('takingOver');
+  });
+
+  it('decides on the last failure once the deadline passed (a conflict stands by, NATS trouble stays passive)', async () => {
+    const { actor, f, send } = startFailover('secondary');
+    send(peerLost());
+    f.claimLease.last().reject(lockConflict());
+    await flush();
+    await advance(CLAIM_RETRY_MS);
+    await advance(CLAIM_DEADLINE_MS);
+    f.claimLease.last().reject(natsUnavailable());
+    await flush();
+    expect(stateOf(actor)).toBe('passive');
+    expect(reasonOf(actor)).toContain('NATS is reconnecting');
   });
 
   it('strict: a claim that fails for another reason (NatsUnavailableError) stays passive, and NATS_UP claims again', async () => {
-    const { actor, f, send } = startFailover('secondary', 'strict');
+    const { actor, f, send, rounds } = startFailover('secondary', 'strict');
     send(peerLost());
-    f.claimLease.last().reject(natsUnavailable());
+    await failClaim(actor, f, natsUnavailable);
     await flush();
     expect(stateOf(actor)).toBe('passive');
     expect(tagsOf(actor)).toEqual(['passive', 'watching']);
@@ -161,33 +204,33 @@ describe('failoverMachine: policy strict vs relaxed when the lease cannot be rea
     expect(stateOf(actor)).toBe('claiming');
     expect(actor.getSnapshot().context.natsUp).toBe(true);
     expect(reasonOf(actor)).toBe('NATS is back: trying the lease again');
-    expect(f.claimLease.calls).toHaveLength(2);
+    expect(rounds()).toBe(2);
     expect(f.claimLease.last().input).toEqual({ vm: 'vm1', force: false });
   });
 
   it('strict: passive retries the claim after standbyRetryMs and returns to watching on PEER_BACK', async () => {
-    const { actor, f, send } = startFailover('secondary', 'strict');
+    const { actor, f, send, rounds } = startFailover('secondary', 'strict');
     send(peerLost());
-    f.claimLease.last().reject(natsUnavailable());
+    await failClaim(actor, f, natsUnavailable);
     await flush();
     await advance(STANDBY_RETRY_MS);
     expect(stateOf(actor)).toBe('claiming');
-    expect(f.claimLease.calls).toHaveLength(2);
+    expect(rounds()).toBe(2);
 
-    f.claimLease.last().reject(natsUnavailable());
+    await failClaim(actor, f, natsUnavailable);
     await flush();
     expect(stateOf(actor)).toBe('passive');
     send({ type: 'PEER_BACK' });
     expect(stateOf(actor)).toBe('watching');
     await advance(STANDBY_RETRY_MS * 3);
-    expect(f.claimLease.calls).toHaveLength(2);
+    expect(rounds()).toBe(2);
     expect(f.takeOver.calls).toHaveLength(0);
   });
 
   it('relaxed: a claim that fails with NatsUnavailableError acts without the lease and says WARNING', async () => {
-    const { actor, f, send } = startFailover('secondary', 'relaxed');
+    const { actor, f, send, rounds } = startFailover('secondary', 'relaxed');
     send(peerLost(T0));
-    f.claimLease.last().reject(natsUnavailable());
+    await failClaim(actor, f, natsUnavailable);
     await flush();
     // actingWithoutLease is transient (eventless): it passes straight on to takingOver.
     expect(stateOf(actor)).toBe('takingOver');
@@ -203,9 +246,9 @@ describe('failoverMachine: policy strict vs relaxed when the lease cannot be rea
   });
 
   it('relaxed: a primary that cannot reach the lease carries on alone without it', async () => {
-    const { actor, f, send } = startFailover('primary', 'relaxed');
+    const { actor, f, send, rounds } = startFailover('primary', 'relaxed');
     send(peerLost());
-    f.claimLease.last().reject(natsUnavailable());
+    await failClaim(actor, f, natsUnavailable);
     await flush();
     expect(stateOf(actor)).toBe('carryingOn');
     expect(reasonOf(actor).startsWith('WARNING')).toBe(true);
@@ -216,32 +259,32 @@ describe('failoverMachine: policy strict vs relaxed when the lease cannot be rea
 
 describe('failoverMachine: NATS unreachable is not peer loss', () => {
   it('ignores PEER_LOST while NATS is down and says why', async () => {
-    const { actor, f, send } = startFailover('secondary', 'relaxed');
+    const { actor, f, send, rounds } = startFailover('secondary', 'relaxed');
     send({ type: 'NATS_DOWN' });
     expect(stateOf(actor)).toBe('watching');
     expect(reasonOf(actor)).toBe('NATS unreachable: this is not a dead peer; waiting for NATS');
 
     send(peerLost());
     expect(stateOf(actor)).toBe('watching');
-    expect(tagsOf(actor)).toEqual(['watching']);
+    expect(tagsOf(actor)).toEqual(['steady', 'watching']);
     expect(reasonOf(actor)).toContain('NATS unreachable');
     expect(actor.getSnapshot().context).toMatchObject({ natsUp: false, trigger: null, detectedAt: null });
     await advance(10 * 60_000);
     expect(stateOf(actor)).toBe('watching');
-    expect(f.claimLease.calls).toHaveLength(0);
+    expect(rounds()).toBe(0);
   });
 
   it('judges the peer again once NATS is back', () => {
-    const { actor, f, send } = startFailover('secondary');
+    const { actor, f, send, rounds } = startFailover('secondary');
     send({ type: 'NATS_DOWN' });
     send(peerLost());
     send({ type: 'NATS_UP' });
     expect(actor.getSnapshot().context.natsUp).toBe(true);
     expect(reasonOf(actor)).toBe('watching the peer');
-    expect(f.claimLease.calls).toHaveLength(0);
+    expect(rounds()).toBe(0);
 
     send(peerLost());
     expect(stateOf(actor)).toBe('claiming');
-    expect(f.claimLease.calls).toHaveLength(1);
+    expect(rounds()).toBe(1);
   });
 });

@@ -302,8 +302,8 @@ describe('restore machine: tags', () => {
     ['preparingPeer', ['restoring']],
     ['waitingForPeer', ['restoring']],
     ['resyncing', ['restoring', 'resyncing']],
-    ['switching', ['restoring', 'resyncing']],
-    ['migrating', ['restoring', 'resyncing']],
+    ['switching', ['inSync', 'restoring', 'resyncing']],
+    ['migrating', ['inSync', 'restoring', 'resyncing']],
   ] as const)('%s is tagged %j', async (state, tags) => {
     const { actor } = await driveTo(state);
     expect(tagsOf(actor)).toEqual([...tags]);

@@ -3,7 +3,7 @@ import { nodeStatusSchema, type NodeStatus } from '../../../shared/nats/messages
 import type { FailoverContext } from '../../../state-machines/failover.js';
 import { toNodeStatus, type CheckpointSnapshotView, type FailoverSnapshotView, type LiveQemu, type NodeExtras } from '../../../state-machines/status.js';
 import { audit, primaryTo, secondaryToAwaitingPrimary } from './checkpoint-harness.js';
-import { T0, flush, lockConflict, natsUnavailable, peerLost, startFailover } from './failover-harness.js';
+import { T0, failClaim, flush, lockConflict, natsUnavailable, peerLost, startFailover } from './failover-harness.js';
 
 const NOW = T0 + 10_000;
 
@@ -57,15 +57,14 @@ const failover = {
   async standingBy() {
     const { actor, f, send } = startFailover('secondary');
     send(peerLost(T0));
-    f.claimLease.last().reject(lockConflict());
+    await failClaim(actor, f, lockConflict);
     await flush();
     return actor.getSnapshot();
   },
   async passive(role: 'primary' | 'secondary' = 'secondary') {
     const { actor, f, send } = startFailover(role, 'strict');
     send(peerLost(T0));
-    f.claimLease.last().reject(natsUnavailable());
-    await flush();
+    await failClaim(actor, f, natsUnavailable);
     return actor.getSnapshot();
   },
   async natsDown(role: 'primary' | 'secondary' = 'secondary') {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { nodeStatusSchema, type NodeStatus } from '../../../shared/nats/messages.js';
 import { checkpointMachine, type CheckpointContext, type ColoRole, type ReplicationView } from '../../../state-machines/checkpoint.js';
+import { failoverMachine } from '../../../state-machines/failover.js';
+import { restoreMachine } from '../../../state-machines/restore.js';
 import { emptyCheckpointLog, recordCheckpoint } from '../../../state-machines/checkpoint-figures.js';
 import {
   checkpointFigures,
@@ -287,16 +289,44 @@ describe('mergeVmStatus', () => {
 });
 
 // Self-transitions never reach it (agent/runtime/transitions.ts reports only changes of phase).
-describe('eventForTransition', () => {
+// The tags are read from the machines' own state definitions, so a retagged state shows here.
+describe('eventForTransition (from the tags a change of phase gains and loses)', () => {
+  const machines = { checkpoint: checkpointMachine, failover: failoverMachine, restore: restoreMachine };
+  const tagsOf = (m: keyof typeof machines, state: string): Set<string> => {
+    const node = machines[m].root.states[state];
+    if (!node) throw new Error(`${m} has no state ${state}`);
+    return new Set(node.tags);
+  };
   it.each([
-    [{ from: 'enteringColo', to: 'coloRunning' }, 'protected'],
-    [{ from: 'coloRunning', to: 'coloLost' }, 'unprotected'],
-    [{ from: 'coloRunning', to: 'stalled' }, null],
-    [{ from: 'stalled', to: 'coloRunning' }, null],
+    ['checkpoint', 'enteringColo', 'coloRunning', 'protected'],
+    ['checkpoint', 'coloRunning', 'coloLost', 'unprotected'],
+    ['checkpoint', 'coloRunning', 'stalled', null],
+    ['checkpoint', 'stalled', 'coloRunning', null],
+    ['checkpoint', 'stalled', 'coloLost', 'unprotected'],
     // An audit of qemu's block graph found a disk not replicating, and later replicating again.
-    [{ from: 'coloRunning', to: 'unreplicated' }, 'replication-degraded'],
-    [{ from: 'unreplicated', to: 'coloRunning' }, 'replication-verified'],
-  ] as const)('checkpoint %j -> %s', (t, kind) => {
-    expect(eventForTransition('checkpoint', t)).toBe(kind);
+    ['checkpoint', 'coloRunning', 'unreplicated', 'replication-degraded'],
+    ['checkpoint', 'unreplicated', 'coloRunning', 'replication-verified'],
+    ['checkpoint', 'unreplicated', 'coloLost', 'unprotected'],
+    ['checkpoint', 'awaitingSecondary', 'syncing', null],
+    ['restore', 'waitingForPeer', 'resyncing', 'resync-started'],
+    ['restore', 'resyncing', 'switching', 'resync-done'],
+    ['restore', 'switching', 'migrating', null],
+    ['restore', 'backingOff', 'preparingPeer', null],
+    ['failover', 'watching', 'claiming', 'failover-started'],
+    ['failover', 'standingBy', 'claiming', null],
+    ['failover', 'passive', 'claiming', null],
+    ['failover', 'claiming', 'takingOver', null],
+    ['failover', 'takingOver', 'runningAlone', 'takeover-done'],
+    ['failover', 'carryingOn', 'runningAlone', 'takeover-done'],
+    ['failover', 'watching', 'fencing', null],
+    ['failover', 'fencing', 'fenced', 'fenced'],
+    ['failover', 'releasing', 'down', 'qemu-lost'],
+    ['failover', 'runningAlone', 'watching', null],
+  ] as const)('%s %s -> %s announces %s', (m, from, to, kind) => {
+    expect(eventForTransition(m, { before: tagsOf(m, from), after: tagsOf(m, to) })).toBe(kind);
+  });
+
+  it('a child followed from its current state counts as entering it (adoption into COLO announces protected)', () => {
+    expect(eventForTransition('checkpoint', { before: new Set(), after: tagsOf('checkpoint', 'coloRunning') })).toBe('protected');
   });
 });
