@@ -37,7 +37,7 @@ function planFor(dir: string, role: 'primary' | 'secondary'): VmPlan {
 async function qmpCost(root: string): Promise<void> {
   const { pair } = await rawProtect(join(root, 'raw'), kvm, 64 * 1024 * 1024);
   try {
-    const targets = new Map([[0, { host: pair.nbd.host, port: pair.nbd.port, exportName: 'd0' }]]);
+    const peer = { node: 'secondary', nbd: { host: pair.nbd.host, port: pair.nbd.port }, disks: [{ index: 0, exportName: 'd0' }] };
     for (const [role, vm] of [['primary', pair.primary], ['secondary', pair.secondary]] as const) {
       const plan = planFor(join(root, 'raw'), role);
       const audit: number[] = [];
@@ -47,7 +47,7 @@ async function qmpCost(root: string): Promise<void> {
         const t0 = performance.now();
         await vm.qmp.execute('query-status', undefined, { timeoutMs: 5_000 });
         floor.push(performance.now() - t0);
-        const a = await auditAgainst(vm, plan, targets, { timeoutMs: 5_000 });
+        const a = await auditAgainst(vm, plan, peer, { timeoutMs: 5_000 });
         audit.push(a.costMs);
         verdict = a.state;
       }

@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log.js';
 import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import { fenceByPause } from './fence.js';
 import type { FailoverSide } from './failover-side.js';
+import { qmpCallWithin } from '../../shared/qmp/index.js';
 
 export interface FailoverActorsHost {
   config: Config;
@@ -24,7 +25,7 @@ export interface FailoverActorsHost {
 /** The failover machine with its effects bound to one VM on this node (the VM machine invokes it). */
 export function provideFailover(h: FailoverActorsHost) {
   const { lease, log } = h;
-  const call = (signal?: AbortSignal) => ({ timeoutMs: h.config.timings.qmpTimeoutMs, signal });
+  const call = qmpCallWithin(h.config.timings.qmpTimeoutMs);
   const requireVm = (): VmInstance => {
     const vm = h.vm();
     if (!vm || !vm.proc.isRunning) throw new Error('qemu is not running');

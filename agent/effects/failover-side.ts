@@ -158,7 +158,9 @@ export class FailoverSide {
     const snap = this.d.snapshot();
     if (this.fencedStopped || !snap?.matches('fenced') || this.seenEpoch <= snap.context.epoch) return;
     this.fencedStopped = true;
-    this.d.stopFencedQemu(`fenced, and the peer acts with epoch ${this.seenEpoch}: stopping the paused qemu`);
+    const reason = `fenced, and the peer acts with epoch ${this.seenEpoch}: stopping the paused qemu`;
+    this.d.log.warn({ reason }, 'stopping the fenced qemu');
+    this.d.stopFencedQemu(reason);
   }
 
   /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */

@@ -1,5 +1,6 @@
 import type { Config } from '../../shared/config/index.js';
-import { auditPrimaryDisk, auditSecondaryDisk, combineAudit, type ReplicationAudit } from '../../shared/disk/index.js';
+import type { ReplicationPeer } from '../../shared/device/index.js';
+import { combineAudit, type DiskAudit, type ReplicationAudit } from '../../shared/disk/index.js';
 import { peerOf, planVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
 import { queryBlockExports, queryBlockGraph, queryColoStatus, queryNamedBlockNodes } from '../../shared/qmp/index.js';
 
@@ -20,21 +21,20 @@ export async function auditReplication(
   config: Config,
   o: { timeoutMs: number; signal?: AbortSignal; kvmUsable: boolean; missedWrites?: ReadonlyMap<number, string> },
 ): Promise<TimedAudit> {
-  return auditAgainst(vm, plan, plan.role === 'primary' ? peerTargets(config, plan, o.kvmUsable) : new Map(), o);
+  return auditAgainst(vm, plan, plan.role === 'primary' ? peerEndpoints(config, plan, o.kvmUsable) : null, o);
 }
 
-export type NbdTarget = { host: string; port: number; exportName: string };
-
-/** Where the primary's replication children must write: the peer's exports, as the config places them on the current secondary. */
-export function peerTargets(config: Config, plan: VmPlan, kvmUsable: boolean): Map<number, NbdTarget> {
+/** Where the primary's replication must write: the peer's endpoints, as the config places them on the current secondary. */
+export function peerEndpoints(config: Config, plan: VmPlan, kvmUsable: boolean): ReplicationPeer {
   const peer = planVm(config, plan.vm, peerOf(config, plan.node).name, 'secondary', kvmUsable);
-  return new Map(peer.disks.map((p) => [p.index, { host: peer.nbd?.host ?? '', port: peer.nbd?.port ?? 0, exportName: p.exportName ?? '' }]));
+  return { node: peer.node, nbd: peer.nbd ?? { host: '', port: 0 }, disks: peer.disks.map((d) => ({ index: d.index, exportName: d.exportName ?? '' })) };
 }
 
+/** Each replicated device judges itself from the same four read-only queries (the primary against `peer`). */
 export async function auditAgainst(
   vm: VmInstance,
   plan: VmPlan,
-  targets: ReadonlyMap<number, NbdTarget>,
+  peer: ReplicationPeer | null,
   o: { timeoutMs: number; signal?: AbortSignal; missedWrites?: ReadonlyMap<number, string> },
 ): Promise<TimedAudit> {
   const call = { timeoutMs: o.timeoutMs, signal: o.signal };
@@ -47,17 +47,13 @@ export async function auditAgainst(
   ]);
   const costMs = performance.now() - t0;
   const input = { graph, named, exports };
-  const colos = plan.disks.filter((d) => d.layout !== 'plain');
-  let disks;
-  if (plan.role === 'primary') {
-    disks = colos.map((d) => {
-      const verdict = auditPrimaryDisk(input, { index: d.index, ids: d.ids, target: targets.get(d.index) ?? { host: '', port: 0, exportName: '' } });
-      // The graph can look right while the child drops writes (e.g. linked after COLO started replication): qemu said so.
-      const missed = o.missedWrites?.get(d.index);
-      return missed && verdict.state === 'replicating' ? { index: d.index, state: 'degraded' as const, reason: `disk ${d.index}: ${missed}; the secondary's copy misses it until a resync` } : verdict;
-    });
-  } else {
-    disks = colos.map((d) => auditSecondaryDisk(input, { index: d.index, ids: d.ids, activePath: d.activePath ?? '', hiddenPath: d.hiddenPath ?? '' }));
-  }
+  const verdicts = plan.devices.map((d) => (plan.role === 'primary' ? d.primary.audit(input, peer ?? NO_PEER) : d.secondary.audit(input)));
+  const disks = verdicts.filter((v): v is DiskAudit => v !== null).map((verdict) => {
+    // The graph can look right while the child drops writes (e.g. linked after COLO started replication): qemu said so.
+    const missed = plan.role === 'primary' ? o.missedWrites?.get(verdict.index) : undefined;
+    return missed && verdict.state === 'replicating' ? { index: verdict.index, state: 'degraded' as const, reason: `disk ${verdict.index}: ${missed}; the secondary's copy misses it until a resync` } : verdict;
+  });
   return { ...combineAudit(colo.mode, plan.role, disks), checkedAt: Date.now(), costMs };
 }
+
+const NO_PEER: ReplicationPeer = { node: '', nbd: { host: '', port: 0 }, disks: [] };

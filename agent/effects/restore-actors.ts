@@ -8,6 +8,7 @@ import { acceptedReplySchema, subjects, type Bus } from '../../shared/nats/index
 import type { QemuImg } from '../../shared/qemu-img/index.js';
 import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import { PEER_POLL_MS } from './protect.js';
+import { qmpCallWithin } from '../../shared/qmp/index.js';
 
 /** The lost node stops its old qemu before it answers a rejoin: allow for that, well beyond one QMP call. */
 const REJOIN_REPLY_TIMEOUT_MS = 10_000;
@@ -47,8 +48,8 @@ export class RestoreEffects {
     if (this.resyncing) await setMirrorSpeed(this.h.requireVm().qmp, this.h.plan(), bytesPerSec, this.call());
   }
 
-  private call(signal?: AbortSignal) {
-    return { timeoutMs: this.h.config.timings.qmpTimeoutMs, signal };
+  private get call() {
+    return qmpCallWithin(this.h.config.timings.qmpTimeoutMs);
   }
 
   /** Bound a wait on the peer by the protect timeout, and by leaving the state. */
@@ -71,7 +72,7 @@ export class RestoreEffects {
         awaitPeerReady: fromPromise(async ({ signal }) =>
           awaitPeerReady(h.bus, {
             ...{ pair: config.pair, vm: h.plan().vm, peerNode: h.peerName, disks: await primaryDiskSizes(h.plan(), h.img), pollMs: PEER_POLL_MS, log: h.log },
-            ...{ timeoutMs: config.timings.qmpTimeoutMs, signal: this.bounded(signal) },
+            ...this.call(this.bounded(signal)),
           }),
         ),
         resync: fromPromise<void, { vm: string; peer: PeerEndpoints }>(async ({ input, signal }) => {

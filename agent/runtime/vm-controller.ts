@@ -18,13 +18,10 @@ import type { VmControllerDeps } from './vm-controller-deps.js';
 import { VmFeed } from './vm-feed.js';
 import { provideVmEffects, vmInputFor } from './vm-effects.js';
 import { serveVmRpc } from './vm-rpc.js';
+import { qmpCallWithin, type QmpCall } from '../../shared/qmp/index.js';
 
 export type { VmControllerDeps } from './vm-controller-deps.js';
 
-/** How often the status re-reads qemu (run state, COLO mode) between transitions; each transition reads it at once anyway. */
-const LIVE_POLL_MS = 1_000;
-/** The feed's steady beat: a status published on each transition, and at least this often (dashboards show its age). */
-const STATUS_PUBLISH_MS = 2_000;
 /** How often the survivor samples whether an automatic restore may start (a cheap in-memory check). */
 const RESTORE_CHECK_MS = 250;
 /** A qemu this node gives up (rejoin, fenced after the peer took over) gets this long to quit before SIGKILL: its state is discarded anyway. */
@@ -124,7 +121,9 @@ export class VmController {
     return this.planCache.plan;
   }
 
-  call = (signal?: AbortSignal) => ({ timeoutMs: this.d.config.timings.qmpTimeoutMs, signal });
+  call(signal?: AbortSignal): QmpCall {
+    return qmpCallWithin(this.d.config.timings.qmpTimeoutMs)(signal);
+  }
 
   requireVm(): VmInstance {
     if (!this.vm || !this.vm.proc.isRunning) throw new Error('qemu is not running');
@@ -140,17 +139,12 @@ export class VmController {
     this.side?.stop();
     this.side = new FailoverSide({
       ...{ config: this.d.config, nodeName: this.d.nodeName, peerName: this.peerName, bus: this.d.bus, lease: this.lease, log: this.log },
-      plan: () => this.plan(),
-      role: () => this.machine.getSnapshot().context.role,
+      ...{ plan: () => this.plan(), role: () => this.machine.getSnapshot().context.role, send: (event) => this.send(event) },
       snapshot: () => this.children.failover()?.getSnapshot(),
-      send: (event) => this.send(event),
       lastCheckpointAt: () => this.children.protect()?.getSnapshot().context.checkpoints.lastAt ?? null,
       onTransition: (record, tags) => this.view.record('failover', record, tags),
       onLeaseUnconfirmed: () => this.view.publish(),
-      stopFencedQemu: (reason) => {
-        this.log.warn({ reason }, 'stopping the fenced qemu');
-        void this.vm?.stop(QEMU_STOP_GRACE_MS);
-      },
+      stopFencedQemu: () => void this.vm?.stop(QEMU_STOP_GRACE_MS),
     });
   }
 
@@ -165,8 +159,7 @@ export class VmController {
     });
     const handlers = { ...requests, writePattern: this.writePattern.bind(this) };
     this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, handlers, drills));
-    this.timers.push(setInterval(() => void this.view.refresh(), LIVE_POLL_MS));
-    this.timers.push(setInterval(() => this.view.publish(), STATUS_PUBLISH_MS));
+    this.cleanups.push(this.view.beat());
     this.timers.push(setInterval(() => this.sampleRestoreFacts(), RESTORE_CHECK_MS));
     this.timers.push(setInterval(() => void this.audit.run(), this.d.config.timings.auditIntervalMs));
     this.machine.start();

@@ -11,6 +11,7 @@ import type { RestoreEffects } from '../effects/restore-actors.js';
 import { CLAIM_DEADLINE_MARGIN_MS, CLAIM_RETRY_MS } from '../effects/lease-claim.js';
 import { reconcile } from '../reconcile/adoption.js';
 import type { VmControllerDeps } from './vm-controller-deps.js';
+import { qmpCallWithin } from '../../shared/qmp/index.js';
 
 /** The one bundle the VM machine's effects draw on: the agent's adapters, this VM's live qemu and its failover side. */
 export interface VmEffectsHost {
@@ -38,7 +39,7 @@ export interface VmEffectsHost {
 /** The VM machine with every child's effects bound to this VM on this node. */
 export function provideVmEffects(h: VmEffectsHost) {
   const { config, bus, img, qemuBinary, nodeName, vmName, kvmUsable } = h.deps;
-  const call = (signal?: AbortSignal) => ({ timeoutMs: config.timings.qmpTimeoutMs, signal });
+  const call = qmpCallWithin(config.timings.qmpTimeoutMs);
   return vmMachine.provide({
     actors: {
       reconcile: fromPromise(async () => {

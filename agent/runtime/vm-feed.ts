@@ -11,6 +11,10 @@ import type { StatusPublisher } from './status-publisher.js';
 
 /** The status shows the last transitions of the three machines; older ones are in the log. */
 const MAX_TRANSITIONS = 50;
+/** How often the status re-reads qemu (run state, COLO mode) between transitions; each transition reads it at once anyway. */
+const LIVE_POLL_MS = 1_000;
+/** The feed's steady beat: a status published on each transition, and at least this often (dashboards show its age). */
+const STATUS_PUBLISH_MS = 2_000;
 
 export interface VmFeedHost {
   bus: Bus;
@@ -59,4 +63,10 @@ export class VmFeed {
   }
 
   fresh = async (): Promise<NodeStatus> => (await this.refresh(), this.status());
+
+  /** Re-read qemu and publish on a steady beat between transitions; returns the stop. */
+  beat(): () => void {
+    const timers = [setInterval(() => void this.refresh(), LIVE_POLL_MS), setInterval(() => this.publish(), STATUS_PUBLISH_MS)];
+    return () => timers.forEach(clearInterval);
+  }
 }
