@@ -34,6 +34,7 @@ function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migra
     qmpSocket: join(runDir, 'qmp.sock'),
     oobQmpSocket: join(runDir, 'qmp-oob.sock'),
     pidFile: join(runDir, 'qemu.pid'),
+    consoleLog: null,
     devices: [],
     disks: [],
     migrationUri,

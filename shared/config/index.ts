@@ -12,3 +12,5 @@ export {
 } from './schema.js';
 export { parseConfigText, parseConfigValue, loadConfig, formatConfigPath } from './load.js';
 export { FENCE_ACTION_MS, fenceRuleViolation, primaryFenceBoundMs, takeoverVetoMs } from './timing-rules.js';
+export { TCG_GUEST_MIN_CHECKPOINT_DELAY_MS } from './vm-schema.js';
+export { refusedExtraArgs } from './extra-args.js';

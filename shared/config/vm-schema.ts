@@ -10,7 +10,12 @@ import {
   type DiskConfig,
 } from '../disk/index.js';
 import { ConfigError } from '../errors.js';
+import { refusedExtraArgs } from './extra-args.js';
+import { bootSchema, consoleSchema, diskAttachmentSchema, extraArgsSchema } from './guest-schema.js';
 import { name, nonEmpty, port } from './primitives.js';
+
+/** colo-procedure.md: periodic checkpoints with vCPUs deadlock 7.2 under TCG; this delay keeps them out of a guest's life. */
+export const TCG_GUEST_MIN_CHECKPOINT_DELAY_MS = 3_600_000;
 
 const structuredDiskSchema = z.strictObject({
   target: nonEmpty,
@@ -22,6 +27,7 @@ const structuredDiskSchema = z.strictObject({
   coloParams: z.strictObject({ host: z.string().regex(/^[^:\s]+$/, 'must be a host without ":"'), port, exportName: nonEmpty }).optional(),
   activeDisk: nonEmpty.optional(),
   hiddenDisk: nonEmpty.optional(),
+  device: diskAttachmentSchema.optional(),
 });
 
 /**
@@ -73,18 +79,8 @@ const machineSchema = z
     accelerator: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
     /** 0 means one vCPU under KVM and none under TCG. */
     vcpus: z.int().min(0).default(0),
-  })
-  .superRefine((m, ctx) => {
-    // Only an explicit tcg can be judged here; `auto` is resolved against /dev/kvm at start.
-    if (m.accelerator === 'tcg' && (m.vcpus > 0 || !['auto', 'none'].includes(m.type))) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [],
-        message:
-          "Debian's QEMU 7.2 deadlocks at the first COLO checkpoint under TCG when the VM has vCPUs; " +
-          'use accelerator kvm, or machine type none with vcpus 0',
-      });
-    }
+    /** `-cpu`; qemu's default model when absent. Both nodes need a CPU that offers it (COLO migrates vCPU state). */
+    cpu: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+=,-]*$/, 'must be a qemu CPU model (e.g. host, max, EPYC)').optional(),
   })
   .prefault({});
 
@@ -103,9 +99,38 @@ export const vmSchema = z
      * (a wrong guess is silent data loss at the next failover).
      */
     assumeIdentical: z.boolean().default(false),
+    /**
+     * Let a guest with vCPUs run under TCG with periodic checkpoints pushed out
+     * (checkpointDelayMs >= 3600000): entering COLO and failover work on 7.2
+     * there, periodic checkpoints deadlock. For tests and trials without KVM.
+     */
+    tcgGuestWithoutCheckpoints: z.boolean().default(false),
+    boot: bootSchema,
+    console: consoleSchema,
+    extraArgs: extraArgsSchema,
     disks: disksSchema,
   })
   .superRefine((vm, ctx) => {
+    const tcgGuestOk = vm.tcgGuestWithoutCheckpoints && vm.checkpointDelayMs >= TCG_GUEST_MIN_CHECKPOINT_DELAY_MS;
+    if (vm.tcgGuestWithoutCheckpoints && !tcgGuestOk) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checkpointDelayMs'],
+        message: `tcgGuestWithoutCheckpoints needs checkpointDelayMs >= ${TCG_GUEST_MIN_CHECKPOINT_DELAY_MS} (no periodic checkpoint may run), got ${vm.checkpointDelayMs}`,
+      });
+    }
+    // Only an explicit tcg can be judged here; `auto` is resolved against /dev/kvm at start.
+    const m = vm.machine;
+    if (m.accelerator === 'tcg' && !tcgGuestOk && (m.vcpus > 0 || !['auto', 'none'].includes(m.type))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['machine'],
+        message:
+          "Debian's QEMU 7.2 deadlocks at the first COLO checkpoint under TCG when the VM has vCPUs; " +
+          'use accelerator kvm, or machine type none with vcpus 0, or tcgGuestWithoutCheckpoints with checkpointDelayMs >= 3600000',
+      });
+    }
+    for (const r of refusedExtraArgs(vm.extraArgs)) ctx.addIssue({ code: 'custom', path: ['extraArgs', r.index], message: r.message });
     let first: { index: number; host: string; port: number } | undefined;
     const exportNames = new Map<string, number>();
     vm.disks.forEach((d, i) => {

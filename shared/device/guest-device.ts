@@ -19,6 +19,8 @@ export interface DevicePlanInput {
   vm: { disks: readonly DiskConfig[] };
   role: 'primary' | 'secondary';
   start: StartKind;
+  /** False on `-machine none`: no bus to attach a guest device to. */
+  machineHasBuses: boolean;
   /** Where this node keeps a file the config names (a relative name is under its imageDir). */
   localPath(file: string): string;
 }

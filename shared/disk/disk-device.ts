@@ -13,6 +13,7 @@ import {
   startResyncSteps,
 } from './disk-steps.js';
 import { buildDriveArgs } from './drive-layout.js';
+import { buildDiskAttachArgs, DEFAULT_DISK_ATTACHMENT, resolveDiskModel } from './guest-attach.js';
 import { auditPrimaryDisk, auditSecondaryDisk } from './replication-audit.js';
 
 /** A disk as a guest device: its DiskPlan, its -drive argv and its QMP sequences. */
@@ -26,15 +27,23 @@ function nbdTarget(d: DiskPlan, peer: ReplicationPeer): { host: string; port: nu
   return { host: peer.nbd.host, port: peer.nbd.port, exportName };
 }
 
-export function diskDevice(plan: DiskPlan): DiskDevice {
+/** How a disk's guest device is placed: whether the machine has buses, and whether this disk brings the scsi controller. */
+export interface DiskAttachContext {
+  machineHasBuses: boolean;
+  withScsiController: boolean;
+}
+
+const NO_GUEST_DEVICE: DiskAttachContext = { machineHasBuses: false, withScsiController: false };
+
+export function diskDevice(plan: DiskPlan, attach: DiskAttachContext = NO_GUEST_DEVICE): DiskDevice {
   const replicated = isColoDisk(plan);
   return {
     kind: 'disk',
     index: plan.index,
     replicated,
     plan,
-    argv: () =>
-      buildDriveArgs({
+    argv: () => [
+      ...buildDriveArgs({
         index: plan.index,
         layout: plan.layout,
         imagePath: plan.imagePath,
@@ -43,6 +52,8 @@ export function diskDevice(plan: DiskPlan): DiskDevice {
         hiddenPath: plan.hiddenPath,
         readOnly: plan.disk.access === 'ro',
       }),
+      ...buildDiskAttachArgs(plan.index, plan.disk.device ?? DEFAULT_DISK_ATTACHMENT, attach),
+    ],
     primary: {
       attach: (peer) => openReplicationSteps(plan, peer),
       link: () => linkReplicationSteps(plan),
@@ -69,8 +80,14 @@ export function isDiskDevice(d: GuestDevice): d is DiskDevice {
   return d.kind === 'disk';
 }
 
-/** The disk kind's registration: one device per configured disk, in config order. */
+/** The disk kind's registration: one device per configured disk, in config order; the first scsi-hd disk brings the controller. */
 export const diskDevices: DeviceKindPlanner = {
   kind: 'disk',
-  plan: (input) => input.vm.disks.map((disk, index) => diskDevice(planDisk(disk, index, input))),
+  plan: (input) => {
+    const models = input.vm.disks.map((d) => resolveDiskModel(d.device?.model ?? 'auto', input.machineHasBuses));
+    const firstScsi = models.indexOf('scsi-hd');
+    return input.vm.disks.map((disk, index) =>
+      diskDevice(planDisk(disk, index, input), { machineHasBuses: input.machineHasBuses, withScsiController: index === firstScsi }),
+    );
+  },
 };

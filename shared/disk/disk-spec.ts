@@ -1,4 +1,5 @@
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import type { DiskAttachment } from './guest-attach.js';
 
 export interface ColoParams {
   host: string;
@@ -16,6 +17,8 @@ export interface DiskConfig {
   coloParams?: ColoParams;
   activeDisk?: string;
   hiddenDisk?: string;
+  /** The guest device the disk is attached to (structured form only); absent means `auto`. */
+  device?: DiskAttachment;
 }
 
 export const DISK_FORMATS = ['raw', 'qcow2'] as const;
@@ -45,6 +48,7 @@ const SPEC_KEYS: Record<DiskField, string> = {
   coloParams: 'colo-params',
   activeDisk: 'active-disk',
   hiddenDisk: 'hidden-disk',
+  device: 'device',
 };
 
 export function diskKeyName(field: DiskField, spelling: DiskSpelling): string {

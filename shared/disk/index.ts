@@ -14,7 +14,16 @@ export {
 } from './disk-spec.js';
 export { diskIds, resyncJobId, type DiskIds } from './disk-ids.js';
 export { planDisk, exportNameOf, isColoDisk, type DiskPlan } from './disk-plan.js';
-export { diskDevice, diskDevices, isDiskDevice, type DiskDevice } from './disk-device.js';
+export { diskDevice, diskDevices, isDiskDevice, type DiskAttachContext, type DiskDevice } from './disk-device.js';
+export {
+  buildDiskAttachArgs,
+  resolveDiskModel,
+  DEFAULT_DISK_ATTACHMENT,
+  DISK_MODELS,
+  SCSI_CONTROLLER_ID,
+  type DiskAttachment,
+  type DiskModel,
+} from './guest-attach.js';
 export {
   driveLayout,
   coloRestoreEnableFor,

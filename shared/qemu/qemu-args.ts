@@ -1,3 +1,4 @@
+import { TCG_GUEST_MIN_CHECKPOINT_DELAY_MS } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 
 export type Accelerator = 'kvm' | 'tcg';
@@ -17,24 +18,38 @@ export function resolveAccelerator(requested: 'auto' | 'kvm' | 'tcg', kvmUsable:
 
 export const TCG_COLO_LIMITATION =
   "Debian's QEMU 7.2 deadlocks at the first COLO checkpoint under TCG when the VM has vCPUs; " +
-  'use accelerator kvm, or machine type none (with vcpus 0)';
+  'use accelerator kvm, or machine type none (with vcpus 0), or tcgGuestWithoutCheckpoints with checkpointDelayMs >= ' +
+  '3600000 (entering COLO and failing over work; periodic checkpoints do not)';
+
+/** A VM's opt-in to run vCPUs under TCG with periodic checkpoints pushed out (config `tcgGuestWithoutCheckpoints`). */
+export interface TcgGuestOptIn {
+  tcgGuestWithoutCheckpoints: boolean;
+  checkpointDelayMs: number;
+}
+
+function tcgGuestAllowed(o: TcgGuestOptIn | undefined): boolean {
+  return o !== undefined && o.tcgGuestWithoutCheckpoints && o.checkpointDelayMs >= TCG_GUEST_MIN_CHECKPOINT_DELAY_MS;
+}
 
 /**
  * `auto` picks a real machine under KVM and the vCPU-less `none` under TCG. A
  * TCG VM with vCPUs is refused rather than left to hang at its first checkpoint
- * (colo-procedure.md "Accelerators").
+ * (colo-procedure.md "Accelerators"), unless it opted in to run without
+ * periodic checkpoints.
  */
 export function resolveMachineType(
   requested: string,
   accel: Accelerator,
   vcpus: number,
+  tcgGuest?: TcgGuestOptIn,
 ): { machineType: string; vcpus: number } {
   if (!Number.isInteger(vcpus) || vcpus < 0) {
     throw new ConfigError([{ path: 'machine.vcpus', message: `vcpus must be an integer >= 0, got ${vcpus}` }]);
   }
-  const machineType = requested === 'auto' ? (accel === 'kvm' ? 'pc' : 'none') : requested;
+  const guestUnderTcg = accel === 'tcg' && tcgGuestAllowed(tcgGuest);
+  const machineType = requested === 'auto' ? (accel === 'kvm' || guestUnderTcg ? 'pc' : 'none') : requested;
 
-  if (accel === 'tcg') {
+  if (accel === 'tcg' && !guestUnderTcg) {
     if (machineType !== 'none' || vcpus > 0) {
       const asked = `machine type ${machineType} with ${vcpus} vCPU(s)`;
       throw new ConfigError([{ path: 'machine', message: `${asked} under TCG: ${TCG_COLO_LIMITATION}` }]);
@@ -57,12 +72,18 @@ export interface QemuArgsInput {
   accel: Accelerator;
   machineType: string;
   vcpus: number;
+  /** `-cpu` model; qemu's default when absent. */
+  cpu?: string;
   memoryMiB: number;
   qmpSocket: string;
   oobQmpSocket: string;
   pidFile: string;
   /** Each guest device's argv piece (GuestDevice.argv), in plan order. */
   deviceArgs: ReadonlyArray<readonly string[]>;
+  /** Firmware, kernel, console and VNC (guest-args.ts), after the devices. */
+  guestArgs?: readonly string[];
+  /** The operator's own arguments (config `extraArgs`, checked against what colo-ft owns), before -incoming. */
+  extraArgs?: readonly string[];
   /** e.g. `tcp:127.0.0.1:9100`; only a COLO secondary waits for an incoming stream. */
   incoming?: string;
 }
@@ -78,6 +99,7 @@ export function buildQemuArgs(i: QemuArgsInput): string[] {
     escapeOption(i.name),
     '-machine',
     `${escapeOption(i.machineType)},accel=${i.accel}`,
+    ...(i.cpu !== undefined ? ['-cpu', i.cpu] : []),
     ...(i.vcpus > 0 ? ['-smp', String(i.vcpus)] : []),
     '-m',
     String(i.memoryMiB),
@@ -95,6 +117,8 @@ export function buildQemuArgs(i: QemuArgsInput): string[] {
     '-pidfile',
     i.pidFile,
     ...i.deviceArgs.flat(),
+    ...(i.guestArgs ?? []),
+    ...(i.extraArgs ?? []),
     ...(i.incoming !== undefined ? ['-incoming', i.incoming] : []),
   ];
 }

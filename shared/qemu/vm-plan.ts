@@ -4,6 +4,7 @@ import { nbdPortOf } from '../config/index.js';
 import { isDiskDevice, type DiskPlan, type StartKind } from '../disk/index.js';
 import { deviceArgv, planDevices, type GuestDevice } from '../device/index.js';
 import { ConfigError } from '../errors.js';
+import { buildGuestArgs, consoleLogPath } from './guest-args.js';
 import { buildQemuArgs, resolveAccelerator, resolveMachineType, type Accelerator } from './qemu-args.js';
 
 export type { DiskPlan };
@@ -18,6 +19,8 @@ export interface VmPlan {
   qmpSocket: string;
   oobQmpSocket: string;
   pidFile: string;
+  /** The guest's serial console log (config `console.serial: log` on a real machine), else null. */
+  consoleLog: string | null;
   /** The guest's devices as this node runs them; the role steps iterate these. */
   devices: GuestDevice[];
   /** The disk devices' plans, for the steps that handle disk images (sizes, overlays). */
@@ -83,12 +86,14 @@ export function planVm(
   const node = findNode(config, nodeName);
   const vm = findVm(config, vmName);
   const accel = resolveAccelerator(vm.machine.accelerator, kvmUsable);
-  const machine = resolveMachineType(vm.machine.type, accel, vm.machine.vcpus);
+  const machine = resolveMachineType(vm.machine.type, accel, vm.machine.vcpus, vm);
+  const machineHasBuses = machine.machineType !== 'none';
   const runDir = vmRunDir(node, vm.name);
   const devices = planDevices({
     vm,
     role,
     start: startKindFor(role),
+    machineHasBuses,
     localPath: (file) => under(node.imageDir, file),
   });
   const disks = devices.filter(isDiskDevice).map((d) => d.plan);
@@ -106,6 +111,7 @@ export function planVm(
     qmpSocket,
     oobQmpSocket,
     pidFile,
+    consoleLog: machineHasBuses && vm.console.serial === 'log' ? consoleLogPath(runDir) : null,
     devices,
     disks,
     migrationUri,
@@ -117,11 +123,14 @@ export function planVm(
       accel,
       machineType: machine.machineType,
       vcpus: machine.vcpus,
+      cpu: vm.machine.cpu,
       memoryMiB: vm.memoryMiB,
       qmpSocket,
       oobQmpSocket,
       pidFile,
       deviceArgs: deviceArgv(devices),
+      guestArgs: buildGuestArgs(vm, { machineHasBuses, runDir }),
+      extraArgs: vm.extraArgs,
       incoming: role === 'secondary' ? migrationUri : undefined,
     }),
   };

@@ -61,6 +61,10 @@ describe('valid configs', () => {
     expect(cfg.restore).toEqual({ auto: true, bandwidthBytesPerSec: 0, retryBaseMs: 1000, retryMaxMs: 30000, repair: true });
     const vm = cfg.vms[0];
     expect(vm?.machine).toEqual({ type: 'auto', accelerator: 'auto', vcpus: 0 });
+    expect(vm?.boot).toEqual({ firmware: 'seabios' });
+    expect(vm?.console).toEqual({ serial: 'log', vnc: false, vncDisplay: 0 });
+    expect(vm?.extraArgs).toEqual([]);
+    expect(vm?.tcgGuestWithoutCheckpoints).toBe(false);
     expect(vm?.checkpointDelayMs).toBe(200);
     // The first protection copies the disks unless the operator vouches they are identical.
     expect(vm?.assumeIdentical).toBe(false);

@@ -57,6 +57,14 @@ describe('resolveMachineType', () => {
     expect(issue.message).toContain('use accelerator kvm, or machine type none');
   });
 
+  it('lets a guest with vCPUs run under TCG only with periodic checkpoints pushed out to an hour', () => {
+    const optIn = { tcgGuestWithoutCheckpoints: true, checkpointDelayMs: 3_600_000 };
+    expect(resolveMachineType('auto', 'tcg', 0, optIn)).toEqual({ machineType: 'pc', vcpus: 1 });
+    expect(resolveMachineType('q35', 'tcg', 2, optIn)).toEqual({ machineType: 'q35', vcpus: 2 });
+    expect(configIssue(() => resolveMachineType('pc', 'tcg', 1, { ...optIn, checkpointDelayMs: 200 })).path).toBe('machine');
+    expect(configIssue(() => resolveMachineType('pc', 'tcg', 1, { ...optIn, tcgGuestWithoutCheckpoints: false })).path).toBe('machine');
+  });
+
   it('refuses vCPUs on machine none under KVM', () => {
     expect(configIssue(() => resolveMachineType('none', 'kvm', 1)).path).toBe('machine.vcpus');
   });
