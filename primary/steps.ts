@@ -1,5 +1,5 @@
 import { isColoDisk } from '../shared/disk/index.js';
-import { DiskError, PeerTimeoutError, PeerUnreachableError, NatsUnavailableError, RemoteError } from '../shared/errors.js';
+import { ConfigError, DiskError, PeerTimeoutError, PeerUnreachableError, NatsUnavailableError, RemoteError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { readinessReplySchema, subjects, type Bus } from '../shared/nats/index.js';
 import { sleep, type QemuImg, type VmPlan } from '../shared/qemu/index.js';
@@ -26,12 +26,12 @@ const RETRYABLE = [PeerUnreachableError, PeerTimeoutError, NatsUnavailableError]
  */
 export async function awaitPeerReady(
   bus: Bus,
-  o: { pair: string; vm: string; peerNode: string; disks: Array<{ index: number; sizeBytes: number }>; pollMs: number; log: Logger } & QmpCall,
+  o: { pair: string; vm: string; peerNode: string; disks: Array<{ index: number; sizeBytes: number }>; accel: 'kvm' | 'tcg'; pollMs: number; log: Logger } & QmpCall,
 ): Promise<PeerEndpoints> {
   const subject = subjects.rpc(o.pair, o.vm, o.peerNode, 'readiness');
   for (;;) {
     try {
-      const reply = await bus.request(subject, { disks: o.disks }, readinessReplySchema, { timeoutMs: o.timeoutMs, signal: o.signal });
+      const reply = await bus.request(subject, { disks: o.disks, accel: o.accel }, readinessReplySchema, { timeoutMs: o.timeoutMs, signal: o.signal });
       if (reply.ready && reply.migrationUri && reply.nbd && reply.disks) {
         for (const mine of o.disks) {
           const theirs = reply.disks.find((d) => d.index === mine.index);
@@ -45,6 +45,7 @@ export async function awaitPeerReady(
       o.log.debug({ peer: o.peerNode, reason: reply.reason }, 'secondary not ready yet');
     } catch (e) {
       if (e instanceof RemoteError && e.code === 'DISK_SIZE_MISMATCH') throw new DiskError(e.message);
+      if (e instanceof RemoteError && e.code === 'MACHINE_MISMATCH') throw new ConfigError([{ path: 'machine.accelerator', message: e.message }]);
       if (!RETRYABLE.some((k) => e instanceof k)) throw e;
     }
     await sleep(o.pollMs, o.signal);

@@ -79,6 +79,7 @@ export async function exportDisks(plan: VmPlan, qmp: QmpClient, call: QmpCall): 
 
 export interface PrimaryDisks {
   disks: ReadonlyArray<{ index: number; sizeBytes: number }>;
+  accel?: 'kvm' | 'tcg';
 }
 
 /**
@@ -86,6 +87,13 @@ export interface PrimaryDisks {
  * whose size differs (replication over mismatched sizes corrupts the replica).
  */
 export function readinessReply(plan: VmPlan, ready: boolean, reason: string, sizes: Map<number, number>, primary: PrimaryDisks): ReadinessReply {
+  if (primary.accel !== undefined && primary.accel !== plan.accel) {
+    // qemu would accept the stream and die loading it: the primary would only see a broken pipe.
+    throw new RemoteError(
+      'MACHINE_MISMATCH',
+      `secondary ${plan.node} runs qemu under ${plan.accel} but the primary under ${primary.accel}: the COLO stream only loads into a qemu with the same accelerator; set vms[].machine.accelerator explicitly, or make /dev/kvm usable on both nodes`,
+    );
+  }
   for (const p of primary.disks) {
     const mine = sizes.get(p.index);
     if (mine !== undefined && mine !== p.sizeBytes) {

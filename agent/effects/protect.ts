@@ -64,6 +64,7 @@ export function provideCheckpoint(h: CheckpointHost) {
           vm: h.plan().vm,
           peerNode: h.peerName,
           disks: await primaryDiskSizes(h.plan(), img),
+          accel: h.plan().accel,
           pollMs: PEER_POLL_MS,
           log: h.log,
           ...h.call(signal),

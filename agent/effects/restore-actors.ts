@@ -71,7 +71,7 @@ export class RestoreEffects {
         }),
         awaitPeerReady: fromPromise(async ({ signal }) =>
           awaitPeerReady(h.bus, {
-            ...{ pair: config.pair, vm: h.plan().vm, peerNode: h.peerName, disks: await primaryDiskSizes(h.plan(), h.img), pollMs: PEER_POLL_MS, log: h.log },
+            ...{ pair: config.pair, vm: h.plan().vm, peerNode: h.peerName, disks: await primaryDiskSizes(h.plan(), h.img), accel: h.plan().accel, pollMs: PEER_POLL_MS, log: h.log },
             ...this.call(this.bounded(signal)),
           }),
         ),

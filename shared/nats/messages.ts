@@ -94,6 +94,8 @@ export type AgentStatusReply = z.infer<typeof agentStatusReplySchema>;
 export const readinessRequestSchema = z
   .object({
     disks: z.array(z.object({ index: z.number().int().nonnegative(), sizeBytes: z.number().int().positive() }).strict()),
+    /** The primary qemu's accelerator: the COLO stream only loads into a qemu with the same one. */
+    accel: z.enum(['kvm', 'tcg']).optional(),
   })
   .strict();
 export type ReadinessRequest = z.infer<typeof readinessRequestSchema>;

@@ -69,7 +69,7 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
   const disks = o.disks ?? 1;
   const ports = await freePorts(vmCount * 2);
   const vms: LocalVmSpec[] = Array.from({ length: vmCount }, (_, i) => ({ name: `vm${i + 1}`, migrationPort: ports[2 * i]!, nbdPort: ports[2 * i + 1]!, disks }));
-  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra: o.vmExtra, failover: o.failover, addresses: o.addresses });
+  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator: o.accelerator ?? (kvmForTests() ? 'auto' : 'tcg'), checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra: o.vmExtra, failover: o.failover, addresses: o.addresses });
   const configPath = join(dir, 'pair.yaml');
   writeFileSync(configPath, text);
   const config = parseConfigText(text, configPath);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exportDisks, takeOver } from '../../../secondary/index.js';
+import { exportDisks, readinessReply, takeOver } from '../../../secondary/index.js';
 import { QmpCommandError, QmpTimeoutError } from '../../../shared/errors.js';
 import { planVm } from '../../../shared/qemu/index.js';
 import { recordingQmp } from '../shared/qmp/recording-qmp.js';
@@ -31,5 +31,15 @@ describe('secondary role steps', () => {
       const qmp = recordingQmp(quietQemu({ fail: { 'x-colo-lost-heartbeat': error } }));
       await expect(takeOver(qmp, recordingQmp(), plan, call)).rejects.toBe(error);
     }
+  });
+});
+
+describe('readiness reply', () => {
+  it('refuses a primary whose qemu runs under another accelerator, naming both (qemu would die loading the stream)', () => {
+    const sizes = new Map([[0, 1024]]);
+    expect(readinessReply(plan, true, 'ready', sizes, { disks: [{ index: 0, sizeBytes: 1024 }], accel: 'tcg' }).ready).toBe(true);
+    expect(() => readinessReply(plan, true, 'ready', sizes, { disks: [{ index: 0, sizeBytes: 1024 }], accel: 'kvm' })).toThrow(
+      /secondary beta runs qemu under tcg but the primary under kvm/,
+    );
   });
 });
