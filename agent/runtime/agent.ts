@@ -38,7 +38,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   findNode(config, nodeName);
   const qemuBinary = o.qemuBinary ?? 'qemu-system-x86_64';
   const log = o.log.child({ component: 'agent', node: nodeName });
-  const probing = probeQemuBinary(qemuBinary);
+  const probing = probeQemuBinary(qemuBinary, config.qemu);
   const connecting = connectBus({
     servers: config.nats.servers,
     name: `colo-ft-agent-${config.pair}-${nodeName}`,

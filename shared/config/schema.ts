@@ -119,9 +119,17 @@ const restoreSchema = z
   })
   .prefault({});
 
+const qemuSchema = z
+  .strictObject({
+    /** Only for QEMU 10.0/10.1 builds that carry "migration: Fix transition to COLO state from precopy". */
+    coloFixBackported: z.boolean().default(false),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     pair: name,
+    qemu: qemuSchema,
     nats: natsSchema,
     nodes: nodesSchema,
     timings: timingsSchema,

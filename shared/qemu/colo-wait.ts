@@ -3,6 +3,11 @@ import { queryColoStatus, queryMigrate, queryStatus, type QmpClient } from '../q
 import { ColoError } from '../errors.js';
 import { sleep } from '../sleep.js';
 
+/** What QEMU 10.0-10.1 without the upstream fix does: the migration ends as a plain one and COLO never starts. */
+export const COMPLETED_WITHOUT_COLO =
+  'the migration completed as a plain migration instead of entering COLO (COLO mode none): this qemu lacks ' +
+  '"migration: Fix transition to COLO state from precopy" (QEMU 10.0 and 10.1 without it cannot protect a VM)';
+
 /**
  * Poll until qemu reports the COLO mode of its role. On the primary a failed
  * migration ends the wait early with qemu's own error text.
@@ -32,6 +37,7 @@ export async function awaitColoMode(
       if (mig.status === 'failed' || mig.status === 'cancelled') {
         throw new ColoError(`migration ${mig.status}${mig.errorDesc ? `: ${mig.errorDesc}` : ''}`, 'local');
       }
+      if (mig.status === 'completed' && colo.mode === 'none') throw new ColoError(COMPLETED_WITHOUT_COLO, 'fatal');
     }
     await sleep(o.pollMs ?? 10, o.signal);
   }

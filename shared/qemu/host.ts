@@ -46,11 +46,33 @@ export function parseQemuVersion(text: string): QemuVersion | null {
   return { major: Number(m[1]), minor: Number(m[2]), micro: Number(m[3] ?? 0) };
 }
 
-export function checkQemuVersion(v: QemuVersion): void {
-  const older = v.major < MIN_QEMU.major || (v.major === MIN_QEMU.major && v.minor < MIN_QEMU.minor);
-  if (older) {
+/**
+ * Which QEMU releases can run COLO (README "Supported QEMU versions"): 7.0
+ * through 9.2 (7.2 is what this project proves), not 10.0 and 10.1, whose
+ * migration completes instead of entering COLO unless the upstream fix
+ * "migration: Fix transition to COLO state from precopy" (Nov 2025) is in,
+ * and 10.2 on again, which carry it.
+ */
+export type QemuColoSupport = 'supported' | 'too-old' | 'needs-colo-fix';
+
+export function qemuColoSupport(v: QemuVersion): QemuColoSupport {
+  if (v.major < MIN_QEMU.major || (v.major === MIN_QEMU.major && v.minor < MIN_QEMU.minor)) return 'too-old';
+  if (v.major === 10 && v.minor <= 1) return 'needs-colo-fix';
+  return 'supported';
+}
+
+/** `coloFixBackported`: the operator's word (config `qemu.coloFixBackported`) that their 10.0/10.1 build carries the fix. */
+export function checkQemuVersion(v: QemuVersion, o: { coloFixBackported?: boolean } = {}): void {
+  const version = `${v.major}.${v.minor}.${v.micro}`;
+  const support = qemuColoSupport(v);
+  if (support === 'too-old') {
+    throw new QemuUnsupportedError(`qemu ${version} is too old: COLO orchestration needs ${MIN_QEMU.major}.${MIN_QEMU.minor} or newer`);
+  }
+  if (support === 'needs-colo-fix' && o.coloFixBackported !== true) {
     throw new QemuUnsupportedError(
-      `qemu ${v.major}.${v.minor}.${v.micro} is too old: COLO orchestration needs ${MIN_QEMU.major}.${MIN_QEMU.minor} or newer`,
+      `qemu ${version} cannot protect a VM: in 10.0 and 10.1 the migration completes instead of entering COLO ` +
+        '(fixed upstream by "migration: Fix transition to COLO state from precopy"); use QEMU <= 9.2 or >= 10.2, ' +
+        'or set qemu.coloFixBackported: true if your build carries that fix',
     );
   }
 }
@@ -67,7 +89,7 @@ export function checkQmpCommands(available: readonly string[]): void {
   }
 }
 
-export async function probeQemuBinary(binary: string): Promise<QemuVersion> {
+export async function probeQemuBinary(binary: string, o: { coloFixBackported?: boolean } = {}): Promise<QemuVersion> {
   let stdout: string;
   try {
     ({ stdout } = await run(binary, ['--version']));
@@ -76,6 +98,6 @@ export async function probeQemuBinary(binary: string): Promise<QemuVersion> {
   }
   const v = parseQemuVersion(stdout);
   if (!v) throw new QemuUnsupportedError(`cannot read the version of ${binary} from: ${stdout.trim()}`);
-  checkQemuVersion(v);
+  checkQemuVersion(v, o);
   return v;
 }

@@ -62,9 +62,22 @@ describe('checkQemuVersion', () => {
     { major: 7, minor: 0, micro: 0 },
     { major: 7, minor: 2, micro: 22 },
     { major: 8, minor: 0, micro: 0 },
-    { major: 10, minor: 0, micro: 1 },
+    { major: 9, minor: 2, micro: 4 },
+    { major: 10, minor: 2, micro: 0 },
+    { major: 11, minor: 0, micro: 0 },
   ])('accepts %j', (v) => {
     expect(() => checkQemuVersion(v)).not.toThrow();
+  });
+
+  it.each([
+    { major: 10, minor: 0, micro: 0 },
+    { major: 10, minor: 1, micro: 3 },
+  ])('refuses %j, whose migration completes instead of entering COLO, unless the fix is vouched for', (v) => {
+    const err = unsupported(() => checkQemuVersion(v));
+    expect(err.message).toContain(`qemu ${v.major}.${v.minor}.${v.micro} cannot protect a VM`);
+    expect(err.message).toContain('migration: Fix transition to COLO state from precopy');
+    expect(err.message).toContain('qemu.coloFixBackported: true');
+    expect(() => checkQemuVersion(v, { coloFixBackported: true })).not.toThrow();
   });
 
   it('accepts what parseQemuVersion reads from Debian 12', () => {
