@@ -68,7 +68,7 @@ async function rawRestore(dir: string): Promise<{ totalMs: number; pauseMs: numb
   await img.create(join(fresh, 'active0.qcow2'), 'qcow2', SIZE);
   await img.create(join(fresh, 'hidden0.qcow2'), 'qcow2', SIZE);
   const disk0 = diskDevice({
-    index: 0, ids: diskIds(0), layout: 'secondary', imagePath: join(fresh, 'disk0.img'), activePath: join(fresh, 'active0.qcow2'), hiddenPath: join(fresh, 'hidden0.qcow2'), exportName: 'd0',
+    index: 0, ids: diskIds(0), layout: 'secondary', imagePath: join(fresh, 'disk0.img'), activePath: join(fresh, 'active0.qcow2'), hiddenPath: join(fresh, 'hidden0.qcow2'), exportName: 'd0', guestDevice: 'none', canary: false,
     disk: { target: 'disk0.img', format: 'raw', access: 'rw', backendType: 'qdisk', colo: true },
   });
   const plan = {

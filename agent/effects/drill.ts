@@ -3,6 +3,7 @@ import type { DrillMode } from '../../shared/nats/index.js';
 import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { FailoverSide } from './failover-side.js';
+import { patternDiskOf, type PatternDisk } from './canary.js';
 import { qemuIo } from './qemu-io.js';
 
 /** Drill: the fault the operator asked for, on this side. crash: SIGKILL qemu; hang: SIGSTOP it; partition: go silent. */
@@ -30,13 +31,21 @@ interface Pattern {
   byte: number;
   offset: number;
   length: number;
+  /** Default: the canary disk. */
+  disk?: PatternDisk;
+}
+
+function onDisk(index: number, detail: string): string {
+  return `disk ${index}: ${detail}`;
 }
 
 /** Write a pattern through qemu-io; optionally wait until a checkpoint completed after it (what COLO promises to carry over). */
 export async function writePattern(vm: VmInstance, plan: VmPlan, checkpoints: () => number, p: Pattern & { awaitCheckpoint: boolean }) {
   const before = checkpoints();
-  const res = await qemuIo(vm, plan.disks[0]!.ids.top, `write -P ${p.byte} ${p.offset} ${p.length}`, QEMU_IO_MS);
-  if (!res.ok) return { ok: false, detail: res.lines.join(' | '), checkpointCount: before };
+  const disk = patternDiskOf(plan, p.disk ?? 'canary', true);
+  if (typeof disk === 'string') return { ok: false, detail: disk, checkpointCount: before };
+  const res = await qemuIo(vm, disk.ids.top, `write -P ${p.byte} ${p.offset} ${p.length}`, QEMU_IO_MS);
+  if (!res.ok) return { ok: false, detail: onDisk(disk.index, res.lines.join(' | ')), checkpointCount: before };
   if (p.awaitCheckpoint) {
     // A checkpoint already under way when the write landed may not cover it (the secondary can have
     // emptied its hidden disk before the write arrived): wait for one that started after the write.
@@ -46,10 +55,12 @@ export async function writePattern(vm: VmInstance, plan: VmPlan, checkpoints: ()
       await sleep(CHECKPOINT_POLL_MS);
     }
   }
-  return { ok: true, detail: res.lines.join(' | '), checkpointCount: checkpoints() };
+  return { ok: true, detail: onDisk(disk.index, res.lines.join(' | ')), checkpointCount: checkpoints(), disk: disk.index, canary: disk.canary };
 }
 
 export async function verifyPattern(vm: VmInstance, plan: VmPlan, p: Pattern) {
-  const res = await qemuIo(vm, plan.disks[0]!.ids.top, `read -P ${p.byte} ${p.offset} ${p.length}`, QEMU_IO_MS);
-  return { ok: res.ok, detail: res.lines.join(' | ') };
+  const disk = patternDiskOf(plan, p.disk ?? 'canary', false);
+  if (typeof disk === 'string') return { ok: false, detail: disk };
+  const res = await qemuIo(vm, disk.ids.top, `read -P ${p.byte} ${p.offset} ${p.length}`, QEMU_IO_MS);
+  return { ok: res.ok, detail: onDisk(disk.index, res.lines.join(' | ')), disk: disk.index, canary: disk.canary };
 }

@@ -6,6 +6,7 @@ import type { Config } from '../../shared/config/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { Bus } from '../../shared/nats/index.js';
 import { awaitColoMode, launchVm, type QemuImg, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
+import { ensureCanaryImage } from './canary.js';
 
 /** The secondary's readiness is one NATS round trip on a local network: asking often makes protection start as soon as it is ready. */
 export const PEER_POLL_MS = 10;
@@ -48,11 +49,13 @@ export function provideCheckpoint(h: CheckpointHost) {
       prepareDisks: actor(async () => {
         const sizes = h.rejoinSizes();
         if (sizes) await ensureParentImages(h.plan(), img, sizes);
+        await ensureCanaryImage(h.plan(), img);
         await prepareOverlays(h.plan(), img);
         h.setColoSizes(await coloDiskSizes(h.plan(), img));
       }),
       launchQemu: actor(async ({ signal }) => {
         if (h.plan().role === 'primary') await h.claimForPrimary(signal);
+        await ensureCanaryImage(h.plan(), img);
         const vm = await launchVm({ binary: h.qemuBinary, plan: h.plan(), qmpTimeoutMs: h.config.timings.qmpTimeoutMs, startTimeoutMs: h.config.timings.qmpLongTimeoutMs, log: h.log, signal });
         h.attachVm(vm);
         return { pid: vm.proc.pid };

@@ -5,6 +5,7 @@ import { createLease, type Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
 import { kvKeys, type NodeStatus, type Unsubscribe } from '../../shared/nats/index.js';
 import { peerOf, planVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
+import type { PatternDisk } from '../effects/canary.js';
 import { injectFault, verifyPattern, writePattern } from '../effects/drill.js';
 import { FailoverSide } from '../effects/failover-side.js';
 import { RestoreEffects } from '../effects/restore-actors.js';
@@ -151,7 +152,7 @@ export class VmController {
   async start(): Promise<void> {
     const drills = {
       drill: (req: Parameters<typeof injectFault>[0]) => ({ ...injectFault(req, this.vm, this.side!, this.log), node: this.d.nodeName }),
-      verifyPattern: (byte: number, offset: number, length: number) => verifyPattern(this.requireVm(), this.plan(), { byte, offset, length }),
+      verifyPattern: (byte: number, offset: number, length: number, disk?: PatternDisk) => verifyPattern(this.requireVm(), this.plan(), { byte, offset, length, disk }),
     };
     const requests = new VmRequests({
       ...{ node: this.d.nodeName, peer: this.peerName, log: this.log, machine: this.machine, restore: this.restore },
@@ -207,8 +208,9 @@ export class VmController {
 
   /** A human-monitor command on this VM's qemu (qemu-io in tests and drills). */
   hmp = (commandLine: string): Promise<string> => this.requireVm().qmp.hmp(commandLine, this.call());
-  writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean) {
-    return writePattern(this.requireVm(), this.plan(), () => this.children.protect()?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint });
+  /** Test patterns go to the canary disk unless a disk index no guest device sees is named. */
+  writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean, disk?: PatternDisk) {
+    return writePattern(this.requireVm(), this.plan(), () => this.children.protect()?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint, disk });
   }
 
   status = (now = Date.now()): NodeStatus => this.view.status(now);

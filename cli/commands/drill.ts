@@ -30,7 +30,7 @@ export function formatDrillReport(r: DrillReport): string {
     `  takeover done    ${ms(r.takeoverMs)}  (${r.survivor})`,
     `  confirmed        ${ms(r.totalMs)}`,
     `  epoch            ${r.epochBefore} -> ${r.epochAfter}`,
-    `  data verified    ${r.dataVerified ? 'yes' : 'no'}`,
+    `  data verified    ${r.dataVerified ? 'yes' : 'no'}${r.dataDisk === null ? '' : ` (disk ${r.dataDisk}${r.dataDiskIsCanary ? ', the canary' : ''})`}`,
     `  single active VM ${r.singleActive ? 'yes' : 'no'}`,
     `  ${r.reason}`,
   ];

@@ -32,6 +32,9 @@ export interface DrillReport {
   ok: boolean;
   reason: string;
   dataVerified: boolean;
+  /** The disk the pattern was written to and read back from (the canary disk, on a VM that has one). */
+  dataDisk: number | null;
+  dataDiskIsCanary: boolean;
   epochBefore: number;
   epochAfter: number;
   /** ms since the fault was injected. */
@@ -90,14 +93,16 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
   const survivor = o.fail === 'primary' ? secondary : primary;
   const byte = 0x20 + Math.floor(Math.random() * 0xc0);
   const report: DrillReport = {
-    vm: o.vm, mode: o.mode, failed, survivor, ok: false, reason: '', dataVerified: false,
+    vm: o.vm, mode: o.mode, failed, survivor, ok: false, reason: '', dataVerified: false, dataDisk: null, dataDiskIsCanary: false,
     epochBefore: before.epoch, epochAfter: before.epoch, detectedMs: null, leaseWonMs: null, takeoverMs: null, totalMs: null, singleActive: false,
   };
   const evidence = { survivor, failed, epochBefore: before.epoch, timeoutMs };
 
   say(`writing pattern 0x${byte.toString(16)} through ${primary} and waiting for a checkpoint to cover it`);
-  const written = await bus.request(subjects.rpc(pair, o.vm, primary, 'command'), { op: 'write-pattern', byte, offset: PATTERN_OFFSET, length: PATTERN_LENGTH, awaitCheckpoint: true }, commandReplySchema, { timeoutMs: 15_000 });
+  const written = await bus.request(subjects.rpc(pair, o.vm, primary, 'command'), { op: 'write-pattern', byte, offset: PATTERN_OFFSET, length: PATTERN_LENGTH, awaitCheckpoint: true, disk: 'canary' }, commandReplySchema, { timeoutMs: 15_000 });
   if (!written.ok) throw new Error(`could not write the pattern: ${written.detail}`);
+  report.dataDisk = written.disk ?? null;
+  report.dataDiskIsCanary = written.canary === true;
 
   // Before the fault, so every status it causes is on the feeds.
   const survivorFeed = followNodeStatus(bus, pair, o.vm, survivor);
@@ -116,7 +121,7 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
     report.takeoverMs = since(took.failover?.takeoverAt ?? null, fault.faultAt);
     say(`${survivor} runs alone with epoch ${took.epoch}; reading the pattern back`);
 
-    const verified = await bus.request(subjects.rpc(pair, o.vm, survivor, 'command'), { op: 'verify-pattern', byte, offset: PATTERN_OFFSET, length: PATTERN_LENGTH }, commandReplySchema, { timeoutMs: 10_000 });
+    const verified = await bus.request(subjects.rpc(pair, o.vm, survivor, 'command'), { op: 'verify-pattern', byte, offset: PATTERN_OFFSET, length: PATTERN_LENGTH, disk: report.dataDisk ?? 'canary' }, commandReplySchema, { timeoutMs: 10_000 });
     report.dataVerified = verified.ok;
     const loserStatus = await awaitLoserStopped(bus, loserFeed, { pair, vm: o.vm, failed });
     // Confirmed directly: the verdict is about the survivor now, not at its last publication.

@@ -16,7 +16,7 @@ export interface ReplicationPeer {
 /** What a device kind plans its devices from: the VM's config and how this node starts its qemu. */
 export interface DevicePlanInput {
   /** The part of the VM's config the kinds plan from (the config's VmConfig has it). */
-  vm: { disks: readonly DiskConfig[] };
+  vm: { name: string; disks: readonly DiskConfig[] };
   role: 'primary' | 'secondary';
   start: StartKind;
   /** False on `-machine none`: no bus to attach a guest device to. */

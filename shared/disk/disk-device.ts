@@ -13,7 +13,8 @@ import {
   startResyncSteps,
 } from './disk-steps.js';
 import { buildDriveArgs } from './drive-layout.js';
-import { buildDiskAttachArgs, DEFAULT_DISK_ATTACHMENT, resolveDiskModel } from './guest-attach.js';
+import { canaryDiskConfig } from './canary.js';
+import { buildDiskAttachArgs, DEFAULT_DISK_ATTACHMENT } from './guest-attach.js';
 import { auditPrimaryDisk, auditSecondaryDisk } from './replication-audit.js';
 
 /** A disk as a guest device: its DiskPlan, its -drive argv and its QMP sequences. */
@@ -27,15 +28,12 @@ function nbdTarget(d: DiskPlan, peer: ReplicationPeer): { host: string; port: nu
   return { host: peer.nbd.host, port: peer.nbd.port, exportName };
 }
 
-/** How a disk's guest device is placed: whether the machine has buses, and whether this disk brings the scsi controller. */
+/** Whether this disk brings the VM's one virtio-scsi controller (the first scsi-hd disk does). */
 export interface DiskAttachContext {
-  machineHasBuses: boolean;
   withScsiController: boolean;
 }
 
-const NO_GUEST_DEVICE: DiskAttachContext = { machineHasBuses: false, withScsiController: false };
-
-export function diskDevice(plan: DiskPlan, attach: DiskAttachContext = NO_GUEST_DEVICE): DiskDevice {
+export function diskDevice(plan: DiskPlan, attach: DiskAttachContext = { withScsiController: false }): DiskDevice {
   const replicated = isColoDisk(plan);
   return {
     kind: 'disk',
@@ -52,7 +50,7 @@ export function diskDevice(plan: DiskPlan, attach: DiskAttachContext = NO_GUEST_
         hiddenPath: plan.hiddenPath,
         readOnly: plan.disk.access === 'ro',
       }),
-      ...buildDiskAttachArgs(plan.index, plan.disk.device ?? DEFAULT_DISK_ATTACHMENT, attach),
+      ...buildDiskAttachArgs(plan.index, { ...(plan.disk.device ?? DEFAULT_DISK_ATTACHMENT), model: plan.guestDevice }, { machineHasBuses: true, ...attach }),
     ],
     primary: {
       attach: (peer) => openReplicationSteps(plan, peer),
@@ -84,10 +82,11 @@ export function isDiskDevice(d: GuestDevice): d is DiskDevice {
 export const diskDevices: DeviceKindPlanner = {
   kind: 'disk',
   plan: (input) => {
-    const models = input.vm.disks.map((d) => resolveDiskModel(d.device?.model ?? 'auto', input.machineHasBuses));
-    const firstScsi = models.indexOf('scsi-hd');
-    return input.vm.disks.map((disk, index) =>
-      diskDevice(planDisk(disk, index, input), { machineHasBuses: input.machineHasBuses, withScsiController: index === firstScsi }),
+    const canary = canaryDiskConfig(input.vm, input.machineHasBuses);
+    const plans = [...input.vm.disks, ...(canary ? [canary] : [])].map((disk, index) =>
+      planDisk(disk, index, { ...input, canary: index === input.vm.disks.length }),
     );
+    const firstScsi = plans.findIndex((p) => p.guestDevice === 'scsi-hd');
+    return plans.map((p) => diskDevice(p, { withScsiController: p.index === firstScsi }));
   },
 };

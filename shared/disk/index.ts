@@ -13,6 +13,7 @@ export {
   type DiskSpelling,
 } from './disk-spec.js';
 export { diskIds, resyncJobId, type DiskIds } from './disk-ids.js';
+export { canaryDiskConfig, canaryFileNames, CANARY_SIZE_BYTES } from './canary.js';
 export { planDisk, exportNameOf, isColoDisk, type DiskPlan } from './disk-plan.js';
 export { diskDevice, diskDevices, isDiskDevice, type DiskAttachContext, type DiskDevice } from './disk-device.js';
 export {

@@ -163,6 +163,8 @@ const patternFields = {
   byte: z.number().int().min(0).max(255),
   offset: z.number().int().nonnegative(),
   length: z.number().int().positive().max(64 * 1024 * 1024),
+  /** Which disk: the canary (default), or a disk index; a write to a disk a guest device sees is refused. */
+  disk: z.union([z.literal('canary'), z.number().int().nonnegative()]).optional(),
 };
 
 /** Data checks through qemu-io on the agent's qemu (drills verify what COLO promises). */
@@ -172,7 +174,9 @@ export const commandRequestSchema = z.discriminatedUnion('op', [
 ]);
 export type CommandRequest = z.infer<typeof commandRequestSchema>;
 
-export const commandReplySchema = z.object({ ok: z.boolean(), detail: z.string(), checkpointCount: z.number().int().nonnegative().optional() }).strict();
+export const commandReplySchema = z
+  .object({ ok: z.boolean(), detail: z.string(), checkpointCount: z.number().int().nonnegative().optional(), disk: z.number().int().nonnegative().optional(), canary: z.boolean().optional() })
+  .strict();
 export type CommandReply = z.infer<typeof commandReplySchema>;
 
 export const eventKindSchema = z.enum([
