@@ -64,3 +64,28 @@ export async function verifyPattern(vm: VmInstance, plan: VmPlan, p: Pattern) {
   const res = await qemuIo(vm, disk.ids.top, `read -P ${p.byte} ${p.offset} ${p.length}`, QEMU_IO_MS);
   return { ok: res.ok, detail: onDisk(disk.index, res.lines.join(' | ')), disk: disk.index, canary: disk.canary };
 }
+
+/** What the drill and pattern requests need from one VM's runtime. */
+export interface DrillHost {
+  node: string;
+  log: Logger;
+  vm(): VmInstance | null;
+  requireVm(): VmInstance;
+  plan(): VmPlan;
+  side(): FailoverSide;
+  /** Checkpoints completed so far (the protect child's count). */
+  checkpoints(): number;
+}
+
+export type DrillHandlers = ReturnType<typeof drillHandlers>;
+
+/** The drill, write-pattern and verify-pattern handlers of one VM. */
+export function drillHandlers(h: DrillHost) {
+  return {
+    drill: (req: Parameters<typeof injectFault>[0]) => ({ ...injectFault(req, h.vm(), h.side(), h.log), node: h.node }),
+    /** Test patterns go to the canary disk unless a disk index no guest device sees is named. */
+    writePattern: (byte: number, offset: number, length: number, awaitCheckpoint: boolean, disk?: PatternDisk) =>
+      writePattern(h.requireVm(), h.plan(), h.checkpoints, { byte, offset, length, awaitCheckpoint, disk }),
+    verifyPattern: (byte: number, offset: number, length: number, disk?: PatternDisk) => verifyPattern(h.requireVm(), h.plan(), { byte, offset, length, disk }),
+  };
+}

@@ -5,15 +5,13 @@ import { createLease, type Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
 import { kvKeys, type NodeStatus, type Unsubscribe } from '../../shared/nats/index.js';
 import { peerOf, planVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
-import type { PatternDisk } from '../effects/canary.js';
-import { injectFault, verifyPattern, writePattern } from '../effects/drill.js';
+import { drillHandlers, type DrillHandlers } from '../effects/drill.js';
 import { FailoverSide } from '../effects/failover-side.js';
 import { RestoreEffects } from '../effects/restore-actors.js';
 import { LiveState } from '../reconcile/live-state.js';
-import { QemuLiveness } from '../signals/qemu-liveness.js';
-import { watchQemuSignals } from '../signals/qemu-signals.js';
 import { ReplicationWatch } from '../signals/replication-watch.js';
 import { ChildFollower } from './children.js';
+import { QemuSlot } from './qemu-slot.js';
 import { StatusPublisher } from './status-publisher.js';
 import type { VmControllerDeps } from './vm-controller-deps.js';
 import { VmFeed } from './vm-feed.js';
@@ -40,14 +38,14 @@ export class VmController {
   private readonly peerName: string;
   private readonly machine: Actor<typeof vmMachine>;
   private side: FailoverSide | null = null;
-  private vm: VmInstance | null = null;
   private planCache: { key: string; plan: VmPlan } | null = null;
   private coloSizes: Map<number, number> | null = null;
   private readonly restore: RestoreEffects;
   private readonly children: ChildFollower;
   private readonly view: VmFeed;
-  private readonly liveness: QemuLiveness;
+  private readonly qemu: QemuSlot;
   private readonly audit: ReplicationWatch;
+  private readonly drills: DrillHandlers;
   private readonly cleanups: Unsubscribe[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
@@ -58,14 +56,14 @@ export class VmController {
     this.log = d.log.child({ vm: vmName });
     const t = config.timings;
     this.lease = createLease({ kv: d.kv, key: kvKeys.lease(vmName), node: nodeName, ttlMs: t.leaseTtlMs });
-    this.liveness = QemuLiveness.killingWhenHung(t, this.log);
     const initialPlan = planVm(config, vmName, nodeName, 'secondary', d.kvmUsable);
     const publisher = new StatusPublisher({ bus: d.bus, kv: d.statusKv, pair: config.pair, vm: vmName, node: nodeName, log: this.log });
     this.view = new VmFeed(
-      { bus: d.bus, log: this.log, publisher, vm: () => this.vm, protect: () => this.children.protectSnapshot(), failover: () => this.side ?? undefined, restore: () => this.children.restoreSnapshot(), stopping: () => this.stopping, role: () => this.machine.getSnapshot().context.role },
+      { bus: d.bus, log: this.log, publisher, vm: () => this.qemu.vm, protect: () => this.children.protectSnapshot(), failover: () => this.side ?? undefined, restore: () => this.children.restoreSnapshot(), stopping: () => this.stopping, role: () => this.machine.getSnapshot().context.role },
       initialPlan.qmpSocket,
     );
-    this.audit = new ReplicationWatch({ config, kvmUsable: d.kvmUsable, log: this.log, vm: () => this.vm, plan: () => this.plan(), checkpoint: () => this.children.protect(), failover: () => this.side! });
+    this.audit = new ReplicationWatch({ config, kvmUsable: d.kvmUsable, log: this.log, vm: () => this.qemu.vm, plan: () => this.plan(), checkpoint: () => this.children.protect(), failover: () => this.side! });
+    this.qemu = new QemuSlot({ log: this.log, timings: t, send: (event) => this.send(event), side: () => this.side, audit: this.audit, live: this.view.live, stopping: () => this.stopping });
     this.restore = new RestoreEffects({
       ...{ config, nodeName, peerName: this.peerName, bus: d.bus, img: d.img, log: this.log },
       plan: () => this.plan(),
@@ -81,7 +79,7 @@ export class VmController {
         ...{ deps: d, peerName: this.peerName, lease: this.lease, log: this.log, restore: this.restore },
         context: () => this.machine.getSnapshot().context,
         plan: () => this.plan(),
-        vm: () => this.vm,
+        vm: () => this.qemu.vm,
         requireVm: () => this.requireVm(),
         side: () => this.side!,
         send: (event) => this.send(event),
@@ -102,6 +100,10 @@ export class VmController {
         if (tags.after.has('protected') && !tags.before.has('protected') && !tags.before.has('unreplicated')) void this.audit.run();
       },
       record: (machine, record, tags) => this.view.record(machine, record, tags),
+    });
+    this.drills = drillHandlers({
+      ...{ node: nodeName, log: this.log, vm: () => this.qemu.vm, requireVm: () => this.requireVm(), plan: () => this.plan(), side: () => this.side! },
+      checkpoints: () => this.children.protect()?.getSnapshot().context.checkpoints.count ?? 0,
     });
   }
 
@@ -127,8 +129,7 @@ export class VmController {
   }
 
   requireVm(): VmInstance {
-    if (!this.vm || !this.vm.proc.isRunning) throw new Error('qemu is not running');
-    return this.vm;
+    return this.qemu.require();
   }
 
   private send(event: VmEvent): void {
@@ -145,21 +146,16 @@ export class VmController {
       lastCheckpointAt: () => this.children.protect()?.getSnapshot().context.checkpoints.lastAt ?? null,
       onTransition: (record, tags) => this.view.record('failover', record, tags),
       onLeaseUnconfirmed: () => this.view.publish(),
-      stopFencedQemu: () => void this.vm?.stop(QEMU_STOP_GRACE_MS),
+      stopFencedQemu: () => void this.qemu.vm?.stop(QEMU_STOP_GRACE_MS),
     });
   }
 
   async start(): Promise<void> {
-    const drills = {
-      drill: (req: Parameters<typeof injectFault>[0]) => ({ ...injectFault(req, this.vm, this.side!, this.log), node: this.d.nodeName }),
-      verifyPattern: (byte: number, offset: number, length: number, disk?: PatternDisk) => verifyPattern(this.requireVm(), this.plan(), { byte, offset, length, disk }),
-    };
     const requests = new VmRequests({
       ...{ node: this.d.nodeName, peer: this.peerName, log: this.log, machine: this.machine, restore: this.restore },
-      ...{ side: () => this.side, vm: () => this.vm, plan: () => this.plan(), protect: () => this.children.protect(), coloSizes: () => this.coloSizes },
+      ...{ side: () => this.side, vm: () => this.qemu.vm, plan: () => this.plan(), protect: () => this.children.protect(), coloSizes: () => this.coloSizes },
     });
-    const handlers = { ...requests, writePattern: this.writePattern.bind(this) };
-    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, handlers, drills));
+    this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, { ...requests, writePattern: this.drills.writePattern }, this.drills));
     this.cleanups.push(this.view.beat());
     this.timers.push(setInterval(() => this.sampleRestoreFacts(), RESTORE_CHECK_MS));
     this.timers.push(setInterval(() => void this.audit.run(), this.d.config.timings.auditIntervalMs));
@@ -169,25 +165,7 @@ export class VmController {
   }
 
   private attachVm(vm: VmInstance, qmpSocket: string): void {
-    this.vm = vm;
-    this.view.live.started(vm.proc.pid, qmpSocket);
-    this.side?.qemuStarted();
-    this.liveness.watch(vm);
-    this.cleanups.push(
-      watchQemuSignals(vm, {
-        isCurrent: () => !this.stopping && this.vm === vm,
-        checkpoint: (signal) => this.send(signal),
-        coloFailed: (reason) => this.side?.coloFailed(reason),
-        writeFailure: (node, detail, atMs) => this.audit.noteWriteFailure(node, detail, atMs),
-        liveEvent: (e) => this.view.live.event(e),
-        monitorLost: (reason) => this.side?.qemuGone(reason),
-        exited: (reason) => {
-          this.view.live.gone();
-          this.side?.qemuGone(reason);
-          this.send({ type: 'QEMU_EXITED', reason });
-        },
-      }),
-    );
+    this.cleanups.push(this.qemu.attach(vm, qmpSocket));
   }
 
   /** The facts an automatic restore waits for, sampled for the VM machine to decide on. */
@@ -197,10 +175,7 @@ export class VmController {
 
   /** The children are stopped already (the VM machine left `running`): stop the old qemu, then a fresh failover side. */
   private async resetForRejoin(): Promise<void> {
-    this.liveness.stop();
-    const old = this.vm;
-    this.vm = null;
-    await old?.stop(QEMU_STOP_GRACE_MS);
+    await this.qemu.release(QEMU_STOP_GRACE_MS);
     this.view.live.reset(planVm(this.d.config, this.d.vmName, this.d.nodeName, 'secondary', this.d.kvmUsable).qmpSocket);
     this.coloSizes = null;
     this.newSide();
@@ -208,16 +183,14 @@ export class VmController {
 
   /** A human-monitor command on this VM's qemu (qemu-io in tests and drills). */
   hmp = (commandLine: string): Promise<string> => this.requireVm().qmp.hmp(commandLine, this.call());
-  /** Test patterns go to the canary disk unless a disk index no guest device sees is named. */
-  writePattern(byte: number, offset: number, length: number, awaitCheckpoint: boolean, disk?: PatternDisk) {
-    return writePattern(this.requireVm(), this.plan(), () => this.children.protect()?.getSnapshot().context.checkpoints.count ?? 0, { byte, offset, length, awaitCheckpoint, disk });
-  }
+  /** Drill faults and test patterns; tests write patterns directly. */
+  writePattern: DrillHandlers['writePattern'] = (...args) => this.drills.writePattern(...args);
 
   status = (now = Date.now()): NodeStatus => this.view.status(now);
   statusFresh = (): Promise<NodeStatus> => this.view.fresh();
 
   /** Watchdog health: qemu (when it should be running) answers its monitor. */
-  healthy = (): Promise<boolean> => LiveState.answers(this.vm);
+  healthy = (): Promise<boolean> => LiveState.answers(this.qemu.vm);
 
   /** Leave the VM running for the next agent to adopt: stop watching, close the monitors, change nothing in qemu. */
   detach = (): Promise<void> => this.shutdown(false);
@@ -227,12 +200,10 @@ export class VmController {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.cleanups.splice(0)) c();
-    this.liveness.stop();
     this.side?.stop();
     this.children.stop();
     this.machine.stop();
-    if (stopVm) await this.vm?.stop();
-    else await Promise.all([this.vm?.qmp.close(), this.vm?.oob.close()]);
+    await this.qemu.shutdown(stopVm);
   }
 }
 
