@@ -10,6 +10,7 @@ import { ColoEvidence } from '../signals/colo-evidence.js';
 import { HeartbeatMonitor } from '../signals/heartbeat.js';
 import { LeaseKeeper } from '../signals/lease-keeper.js';
 import { followTransitions } from '../runtime/transitions.js';
+import { FencedQemuStop } from './fenced-stop.js';
 import { LeaseClaimer } from './lease-claim.js';
 
 type FailoverSnapshot = SnapshotFrom<typeof failoverMachine>;
@@ -59,12 +60,19 @@ export class FailoverSide {
   private qemuOk = true;
   /** Set by the replication audit (primary): said in every heartbeat so the secondary knows its copy may be incomplete. */
   private unreplicated = false;
-  private seenEpoch = 0;
-  private fencedStopped = false;
+  private readonly fencedStop: FencedQemuStop;
   private stopped = false;
 
   constructor(private readonly d: FailoverSideDeps) {
     const t = d.config.timings;
+    this.fencedStop = new FencedQemuStop({
+      log: d.log,
+      fencedAtEpoch: () => {
+        const snap = d.snapshot();
+        return snap?.matches('fenced') ? snap.context.epoch : null;
+      },
+      stop: (reason) => d.stopFencedQemu(reason),
+    });
     this.evidence = new ColoEvidence(d.config, () => d.plan().checkpointDelayMs, () => d.lastCheckpointAt());
     this.keeper = new LeaseKeeper(d.lease, {
       renewEveryMs: Math.max(MIN_RENEW_MS, Math.floor(t.leaseTtlMs / RENEWALS_PER_TTL)),
@@ -81,10 +89,7 @@ export class FailoverSide {
       timeoutMs: t.heartbeatTimeoutMs,
       self: () => ({ role: d.role(), epoch: this.epoch, qemuOk: this.qemuOk, unreplicated: this.unreplicated }),
       knownEpoch: () => this.epoch,
-      onEpochSeen: (epoch) => {
-        this.seenEpoch = Math.max(this.seenEpoch, epoch);
-        this.maybeStopFenced();
-      },
+      onEpochSeen: (epoch) => this.fencedStop.seenFromPeer(epoch),
       onPeerLost: (reason, at, announced) => d.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.evidence.vetoesTakeover() }),
       onPeerBack: () => d.send({ type: 'PEER_BACK' }),
       onPeerUnreplicated: () => {
@@ -107,7 +112,7 @@ export class FailoverSide {
   }
 
   get epoch(): number {
-    return Math.max(this.d.snapshot()?.context.epoch ?? 0, this.d.lease.epoch, this.seenEpoch);
+    return Math.max(this.d.snapshot()?.context.epoch ?? 0, this.d.lease.epoch, this.fencedStop.seenEpoch);
   }
 
   /** Once the failover child runs: follow its transitions, beat, renew, watch the lease. */
@@ -119,7 +124,7 @@ export class FailoverSide {
         this.d.log[level]({ machine: 'failover', from: record.from, to: record.to, reason: record.reason, epoch: snap.context.epoch }, 'transition');
         this.d.onTransition(record, tags);
         if (snap.hasTag('fenced') || snap.hasTag('down')) this.keeper.letGo();
-        if (tags.after.has('paused') && !tags.before.has('paused')) this.maybeStopFenced();
+        if (tags.after.has('paused') && !tags.before.has('paused')) this.fencedStop.check();
       },
       (e) => this.d.log.error({ reason: errorMessage(e) }, 'failover machine crashed'),
       { phaseDepth: FAILOVER_PHASE_DEPTH },
@@ -145,22 +150,8 @@ export class FailoverSide {
 
   private onLeaseView(view: LeaseView): void {
     this.claimer.viewed(view);
-    if (view.holder !== this.d.nodeName) this.seenEpoch = Math.max(this.seenEpoch, view.epoch);
-    this.maybeStopFenced();
-  }
-
-  /**
-   * A fenced qemu is paused, never resumed; once the peer acts with a higher
-   * epoch it can never serve again, so it is stopped instead of lingering.
-   * Without that evidence it stays paused: it may still be the only copy.
-   */
-  private maybeStopFenced(): void {
-    const snap = this.d.snapshot();
-    if (this.fencedStopped || !snap?.matches('fenced') || this.seenEpoch <= snap.context.epoch) return;
-    this.fencedStopped = true;
-    const reason = `fenced, and the peer acts with epoch ${this.seenEpoch}: stopping the paused qemu`;
-    this.d.log.warn({ reason }, 'stopping the fenced qemu');
-    this.d.stopFencedQemu(reason);
+    if (view.holder !== this.d.nodeName) this.fencedStop.seenFromPeer(view.epoch);
+    else this.fencedStop.check();
   }
 
   /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */
