@@ -25,6 +25,13 @@ export interface HeartbeatOptions {
 }
 
 /**
+ * A check that runs this much later than its period means this process stood
+ * still (CPU starvation, a long GC, a blocked loop): the peer's beats may be
+ * waiting unread in the socket, so the verdict waits one turn of the event loop.
+ */
+const STALLED_CHECK_FACTOR = 4;
+
+/**
  * Beats to the peer and watches the peer's beats for one VM. A NATS outage is
  * not a dead peer: while our own connection is down nothing is judged, and the
  * peer gets a fresh grace period when it comes back.
@@ -39,10 +46,15 @@ export class HeartbeatMonitor {
   private readonly now: () => number;
   lastPeerBeat: Heartbeat | null = null;
   private lastAnyBeat = -Infinity;
+  private lastCheckAt: number;
+  private readonly checkEveryMs: number;
+  private recheck: NodeJS.Immediate | null = null;
 
   constructor(private readonly o: HeartbeatOptions) {
     this.now = o.monotonic ?? (() => performance.now());
     this.lastSeen = this.now();
+    this.lastCheckAt = this.lastSeen;
+    this.checkEveryMs = Math.max(5, Math.floor(o.intervalMs / 4));
   }
 
   start(): void {
@@ -54,7 +66,7 @@ export class HeartbeatMonitor {
       }),
     );
     this.timers.push(setInterval(() => this.beat(), this.o.intervalMs));
-    this.timers.push(setInterval(() => this.check(), Math.max(5, Math.floor(this.o.intervalMs / 4))));
+    this.timers.push(setInterval(() => this.check(), this.checkEveryMs));
     this.beat();
   }
 
@@ -110,10 +122,28 @@ export class HeartbeatMonitor {
   }
 
   private check(): void {
-    if (!this.peerAlive || this.muted) return;
-    if (this.o.bus.state !== 'connected') return;
+    const now = this.now();
+    const stalled = now - this.lastCheckAt > STALLED_CHECK_FACTOR * this.checkEveryMs;
+    this.lastCheckAt = now;
+    if (!this.judgeable() || now - this.lastSeen <= this.o.timeoutMs) return;
+    // Our own stall is no evidence about the peer: read what arrived meanwhile (the I/O phase runs before setImmediate), then judge.
+    if (stalled) {
+      this.recheck ??= setImmediate(() => {
+        this.recheck = null;
+        this.judge();
+      });
+      return;
+    }
+    this.judge();
+  }
+
+  private judgeable(): boolean {
+    return this.peerAlive && !this.muted && this.o.bus.state === 'connected';
+  }
+
+  private judge(): void {
     const age = this.now() - this.lastSeen;
-    if (age > this.o.timeoutMs) this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`, false);
+    if (this.judgeable() && age > this.o.timeoutMs) this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`, false);
   }
 
   private lose(reason: string, announced: boolean): void {
@@ -122,6 +152,7 @@ export class HeartbeatMonitor {
   }
 
   stop(): void {
+    if (this.recheck) clearImmediate(this.recheck);
     for (const t of this.timers) clearInterval(t);
     for (const u of this.unsubs.splice(0)) u();
   }

@@ -122,6 +122,8 @@ function setup(over: Partial<HeartbeatOptions> = {}) {
     advanceWithBeats,
     myBeats,
     setKnownEpoch: (e: number) => void (known = e),
+    /** This process stands still for `ms`: the clock moves, no timer fires. */
+    stall: (ms: number) => void (mono += ms),
   };
 }
 
@@ -389,5 +391,38 @@ describe('HeartbeatMonitor: mute (drill partition)', () => {
     h.advance(TIMEOUT_MS * 5);
     expect(h.onPeerLost).not.toHaveBeenCalled();
     expect(h.monitor.isPeerAlive).toBe(true);
+  });
+});
+
+describe('HeartbeatMonitor: its own stall is no evidence about the peer', () => {
+  /** The deferred verdict is a (faked) setImmediate: it runs at the next turn of the fake loop. */
+  const nextTurn = () => {
+    vi.advanceTimersToNextTimer();
+  };
+
+  it('after the process stood still, beats that arrived meanwhile are read before the peer is judged', () => {
+    h = setup();
+    h.monitor.start();
+    h.advanceWithBeats(500);
+    h.stall(1_000);
+    vi.advanceTimersToNextTimer();
+    expect(h.onPeerLost).not.toHaveBeenCalled();
+    // What the I/O phase delivers before the deferred verdict.
+    h.peerBeat();
+    nextTurn();
+    h.advanceWithBeats(500);
+    expect(h.onPeerLost).not.toHaveBeenCalled();
+  });
+
+  it('a peer that stayed silent through our stall is still lost, one turn of the loop later', () => {
+    h = setup();
+    h.monitor.start();
+    h.advanceWithBeats(500);
+    h.stall(1_000);
+    vi.advanceTimersToNextTimer();
+    expect(h.onPeerLost).not.toHaveBeenCalled();
+    nextTurn();
+    expect(h.onPeerLost).toHaveBeenCalledTimes(1);
+    expect(h.onPeerLost.mock.calls[0]![0]).toMatch(/^no heartbeat from alpha for \d+ ms$/);
   });
 });
