@@ -93,7 +93,7 @@ export interface RunningTinyGuest {
  * in the test, the qemu is SIGKILLed by PID (its own, then any qemu whose
  * command line names `dir`).
  */
-export function startTinyGuest(dir: string, guest: TinyGuest, o: { disk: TinyGuestDisk; nic?: TinyGuestNic; diskBytes?: number }): RunningTinyGuest {
+export function startTinyGuest(dir: string, guest: TinyGuest, o: { disk: TinyGuestDisk; nic?: TinyGuestNic; diskBytes?: number; accel?: 'tcg' | 'kvm' }): RunningTinyGuest {
   const diskPath = join(dir, 'disk.img');
   const consoleLog = join(dir, 'console.log');
   closeSync(openSync(diskPath, 'w'));
@@ -101,7 +101,7 @@ export function startTinyGuest(dir: string, guest: TinyGuest, o: { disk: TinyGue
   const stderr = openSync(join(dir, 'qemu.stderr'), 'w');
   let child: ChildProcess;
   try {
-    child = spawn(QEMU, tinyGuestArgs({ guest, disk: o.disk, nic: o.nic, diskPath, consoleLog }), { stdio: ['ignore', 'ignore', stderr] });
+    child = spawn(QEMU, tinyGuestArgs({ guest, disk: o.disk, nic: o.nic, diskPath, consoleLog, accel: o.accel }), { stdio: ['ignore', 'ignore', stderr] });
   } finally {
     closeSync(stderr);
   }
