@@ -110,6 +110,7 @@ program
   .addOption(new Option('--mode <mode>', 'drill fault').choices(['crash', 'hang', 'partition']).default('crash'))
   .option('--yes', 'do not ask before the drill')
   .option('--restore', 'after the drill, restore protection and report it')
+  .option('--guest', 'protect a tiny real Linux guest (built from Debian packages) instead of the drive-only VM')
   .action(async (o) => {
     exitCode = await runDemo(o);
   });

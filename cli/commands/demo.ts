@@ -1,5 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../shared/config/index.js';
 import { startFeedServer } from '../../shared/feed/index.js';
@@ -8,6 +8,10 @@ import { sleep } from '../../shared/sleep.js';
 import { errorMessage } from '../../shared/errors.js';
 import { connectCli } from '../connect.js';
 import { startLocalPair } from '../demo/local-pair.js';
+import { LOCAL_NODES, nodeDirs } from '../demo/pair-config.js';
+import { buildTinyGuest, tinyGuestVm } from '../demo/tiny-guest.js';
+import { guestReady, lastConsoleCounter } from '../../shared/guest-records/index.js';
+import { isKvmUsable } from '../../shared/local/index.js';
 import { EXIT } from '../exit-codes.js';
 import { formatVmStatus } from '../format.js';
 import { runDrillWithRestore } from '../drill/run-drill.js';
@@ -26,6 +30,33 @@ export interface DemoOptions {
   mode?: DrillMode;
   yes?: boolean;
   restore?: boolean;
+  /** Protect the tiny Linux guest instead of the drive-only VM. */
+  guest?: boolean;
+}
+
+/** The tiny guest, built under the user's cache (once), as the demo's VM; TCG unless KVM was asked for or is usable. */
+async function guestVm(o: DemoOptions, dir: string): Promise<Record<string, unknown>> {
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'colo-ft', 'tiny-guest');
+  say(o, `demo: building the tiny Linux guest in ${cache} (Debian kernel + busybox, downloaded once)`);
+  const guest = await buildTinyGuest(cache);
+  const accel = o.accelerator === 'kvm' || (o.accelerator !== 'tcg' && isKvmUsable()) ? 'kvm' : 'tcg';
+  if (accel === 'tcg') say(o, 'demo: TCG: the guest runs with periodic checkpoints off (QEMU 7.2 deadlocks on them with vCPUs under TCG)');
+  say(o, `demo: guest consoles: ${dir}/{alpha,beta}/run/vm1/console.log`);
+  return tinyGuestVm(guest, accel);
+}
+
+/** The guest's last counter on each node's serial console (live, from the console logs). */
+function guestConsoleLine(dir: string): string {
+  const counters = LOCAL_NODES.map((n) => {
+    let text = '';
+    try {
+      text = readFileSync(join(nodeDirs(dir, n.name).runtimeDir, 'vm1', 'console.log'), 'latin1');
+    } catch {
+      // no console yet
+    }
+    return `${n.name} ${lastConsoleCounter(text) ?? (guestReady(text) ? 'booted' : '-')}`;
+  });
+  return `guest console counter: ${counters.join(', ')}`;
 }
 
 function say(o: DemoOptions, line: string): void {
@@ -46,7 +77,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const until = o.drill ? 'protected' : o.until;
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'colo-ft-demo-'));
   say(o, `demo: working in ${dir}`);
-  const pair = await startLocalPair({ dir, accelerator: o.accelerator });
+  const vmExtra = o.guest ? await guestVm(o, dir) : undefined;
+  const pair = await startLocalPair({ dir, accelerator: o.accelerator, vmExtra });
   say(o, `demo: nats-server pid ${pair.nats.pid} at ${pair.nats.url}; agents alpha (primary) and beta (secondary) starting`);
   const config = loadConfig(pair.configPath);
   const bus = await connectCli(config, 'demo');
@@ -90,8 +122,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         }
       } else if (vm) {
         const text = formatVmStatus(vm);
-        if (text !== lastPrinted) say(o, `\n${new Date().toISOString()}\n${text}`);
-        lastPrinted = text;
+        const guestLine = o.guest ? `\n${guestConsoleLine(dir)}` : '';
+        if (text + guestLine !== lastPrinted) say(o, `\n${new Date().toISOString()}\n${text}${guestLine}`);
+        lastPrinted = text + guestLine;
       }
       await sleep(until ? 100 : o.intervalMs, stop.signal).catch(() => undefined);
     }

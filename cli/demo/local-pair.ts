@@ -24,6 +24,8 @@ export interface LocalPairOptions {
   timings?: Record<string, number>;
   /** Fill every disk image with this byte (same content on both nodes), so a resync has real data to copy. */
   fillByte?: number;
+  /** Extra keys for every VM (e.g. the tiny guest's machine and boot). */
+  vmExtra?: Record<string, unknown>;
 }
 
 export interface LocalPair {
@@ -63,7 +65,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     nbdPort: ports[2 * i + 1]!,
     disks,
   }));
-  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, restore: o.restore, timings: o.timings };
+  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, restore: o.restore, timings: o.timings, vmExtra: o.vmExtra };
   const configPath = join(o.dir, 'pair.yaml');
   writeFileSync(configPath, localPairConfig(spec));
   const img = qemuImg();

@@ -30,6 +30,8 @@ export interface DrillEvidence {
   loserStatus: NodeStatus | null;
   /** The pattern read back on the survivor; null when it was not read. */
   data: { verified: boolean; detail: string } | null;
+  /** Why the data check could not run (a VM without periodic checkpoints: nothing carries a write to the secondary). */
+  dataSkipped?: string;
 }
 
 export interface DrillVerdict {
@@ -44,14 +46,17 @@ export function drillVerdict(e: DrillEvidence): DrillVerdict {
     return { ok: false, singleActive: false, reason: `${e.survivor} did not take over within ${e.timeoutMs} ms: ${e.survivorStatus?.reason ?? 'no answer'}` };
   }
   const dataVerified = e.data?.verified === true;
+  const dataRequired = e.dataSkipped === undefined;
   const survivorActive = runsAsSurvivor(e.survivorStatus);
   const loserActive = servesAsPrimary(e.loserStatus);
   const epochHigher = e.takeover.epoch > e.epochBefore;
   const singleActive = survivorActive && !loserActive;
-  const ok = singleActive && dataVerified && epochHigher;
-  if (ok) return { ok, singleActive, reason: `${e.survivor} took over as the single active VM with epoch ${e.takeover.epoch}; data verified` };
+  const ok = singleActive && (dataVerified || !dataRequired) && epochHigher;
+  const data = dataRequired ? 'data verified' : `data not checked: ${e.dataSkipped}`;
+  if (ok) return { ok, singleActive, reason: `${e.survivor} took over as the single active VM with epoch ${e.takeover.epoch}; ${data}` };
   const reason = [
-    !dataVerified && `pattern not intact on ${e.survivor}: ${e.data?.detail ?? 'not read back'}`,
+    !dataRequired && `data not checked: ${e.dataSkipped}`,
+    dataRequired && !dataVerified && `pattern not intact on ${e.survivor}: ${e.data?.detail ?? 'not read back'}`,
     !survivorActive && `${e.survivor} is not running alone (run state ${e.survivorStatus?.runState}, COLO ${e.survivorStatus?.coloMode})`,
     loserActive && `${e.failed} is still running as primary`,
     !epochHigher && `${e.survivor} runs with epoch ${e.takeover.epoch}, not above ${e.epochBefore}`,

@@ -1,19 +1,10 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { promisify } from 'node:util';
 import { QemuUnsupportedError, errorMessage } from '../errors.js';
 
 const run = promisify(execFile);
 
-/** KVM is usable when /dev/kvm exists and this process may open it read-write. */
-export function isKvmUsable(path = '/dev/kvm'): boolean {
-  try {
-    accessSync(path, constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isKvmUsable } from '../local/index.js';
 
 export interface QemuVersion {
   major: number;

@@ -1,38 +1,28 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { onTestFinished } from 'vitest';
+import { buildTinyGuest, TINY_GUEST_APPEND, type TinyGuest } from '../../cli/demo/tiny-guest.js';
 import { readDiskRecordsFile, type DiskRecords } from '../../shared/guest-records/index.js';
 import { killQemuUnder, QEMU } from './qemu-vm.js';
 
 export { guestReady, lastConsoleCounter } from '../../shared/guest-records/index.js';
 
-const BUILD_SCRIPT = join(process.cwd(), 'scripts', 'guest', 'build-guest.sh');
-/** Kept across runs: tmpRun never removes it, and the script is a no-op once built. */
-const GUEST_DIR = join(process.cwd(), '.test-runs', 'tiny-guest');
-const BUILD_TIMEOUT_MS = 5 * 60_000;
+/** The cache the demo uses too when XDG_CACHE_HOME is TEST_CACHE_HOME; tmpRun never removes it, and a rebuild is a no-op. */
+export const TEST_CACHE_HOME = join(process.cwd(), '.test-runs', 'cache');
+const GUEST_DIR = join(TEST_CACHE_HOME, 'colo-ft', 'tiny-guest');
 
-export interface TinyGuest {
-  kernel: string;
-  initrd: string;
-}
+export type { TinyGuest };
+export { TINY_GUEST_APPEND };
 
 let built: Promise<TinyGuest> | undefined;
 
-/**
- * The tiny guest's kernel and initrd, built once (a 70 MB kernel download the
- * first time, 20-50 s). The kernel is the uncompressed vmlinux: qemu boots it
- * through PVH, skipping the emulated xz decompressor of vmlinuz.
- */
+/** The tiny guest's kernel and initrd, built once for the whole run (the demo's builder). */
 export function ensureTinyGuest(): Promise<TinyGuest> {
-  built ??= promisify(execFile)(BUILD_SCRIPT, [GUEST_DIR], { timeout: BUILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }).then(
-    () => ({ kernel: join(GUEST_DIR, 'vmlinux'), initrd: join(GUEST_DIR, 'initrd.img') }),
-    (e: unknown) => {
-      built = undefined;
-      throw e;
-    },
-  );
+  built ??= buildTinyGuest(GUEST_DIR).catch((e: unknown) => {
+    built = undefined;
+    throw e;
+  });
   return built;
 }
 
@@ -54,7 +44,6 @@ export interface TinyGuestArgs {
   accel?: 'tcg' | 'kvm';
 }
 
-export const TINY_GUEST_APPEND = 'console=ttyS0 panic=-1 quiet';
 
 /** qemu argv for the tiny guest alone (no COLO): one vCPU, 128 MiB, its data disk as colo-disk0, serial to a file. */
 export function tinyGuestArgs(o: TinyGuestArgs): string[] {

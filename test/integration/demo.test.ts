@@ -4,6 +4,9 @@ import { isPidAlive } from '../../shared/local/index.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { tmpRun } from '../helpers/tmp-run.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureTinyGuest, TEST_CACHE_HOME } from '../helpers/tiny-guest.js';
 
 function pidsIn(text: string): number[] {
   const nats = [...text.matchAll(/nats-server pid (\d+)/g)].map((m) => Number(m[1]));
@@ -44,5 +47,19 @@ describe('colo-ft demo', () => {
     expect(await exited).toBe(0);
     expect(out).toMatch(/no process left behind/);
     for (const pid of pids) expect(isPidAlive(pid), `pid ${pid}`).toBe(false);
+  });
+
+  it('--guest protects the tiny Linux guest under TCG and a drill fails it over: the report says why data was not checked', async () => {
+    await ensureTinyGuest();
+    const dir = tmpRun('demo-guest');
+    const res = await runCli(['demo', '--guest', '--accelerator', 'tcg', '--drill', 'primary', '--yes', '--json', '--dir', dir], { timeoutMs: 150_000, env: { XDG_CACHE_HOME: TEST_CACHE_HOME } });
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
+    expect(report).toMatchObject({ ok: true, survivor: 'beta', singleActive: true, dataVerified: false, dataDisk: null });
+    expect(report.reason).toMatch(/data not checked: the VM runs without periodic checkpoints/);
+    expect(res.stderr).toMatch(/guest consoles: /);
+    const survivorConsole = readFileSync(join(dir, 'beta', 'run', 'vm1', 'console.log'), 'latin1');
+    // The drill runs as soon as the pair is protected, which may be before the guest finished booting: no counter is promised here.
+    expect(survivorConsole).not.toMatch(/Oops|Kernel panic/);
   });
 });

@@ -23,6 +23,13 @@ describe('drillVerdict', () => {
     expect(drillVerdict(evidence())).toEqual({ ok: true, singleActive: true, reason: 'beta took over as the single active VM with epoch 2; data verified' });
   });
 
+  it('without periodic checkpoints the data check is skipped and said so; the takeover rules still decide', () => {
+    const why = 'the VM runs without periodic checkpoints';
+    expect(drillVerdict(evidence({ data: null, dataSkipped: why }))).toEqual({ ok: true, singleActive: true, reason: `beta took over as the single active VM with epoch 2; data not checked: ${why}` });
+    const loserServes = nodeStatus({ node: 'alpha', role: 'primary', qemuPid: 7, runState: 'running' });
+    expect(drillVerdict(evidence({ data: null, dataSkipped: why, loserStatus: loserServes }))).toMatchObject({ ok: false, reason: `data not checked: ${why}; alpha is still running as primary` });
+  });
+
   it('passes when the failed side is fenced (paused) or does not answer at all', () => {
     expect(drillVerdict(evidence({ loserStatus: nodeStatus({ node: 'alpha', runState: 'paused', phase: 'fenced' }) })).ok).toBe(true);
     expect(drillVerdict(evidence({ loserStatus: null })).ok).toBe(true);
