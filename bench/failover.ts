@@ -16,6 +16,7 @@ import { connectBus } from '../shared/nats/index.js';
 import { isKvmUsable } from '../shared/qemu/index.js';
 import { queryColoStatus } from '../shared/qmp/index.js';
 import { natsRestartOnce, type NatsRestartResult } from './nats-restart.js';
+import { printGuestBench } from './guest.js';
 import { rawProtect } from './raw-colo.js';
 import { fmtMs, median, percentile, ratio, waitPairProtected } from './stats.js';
 import { sleep } from '../shared/sleep.js';
@@ -97,6 +98,11 @@ async function idleRun(dir: string): Promise<{ failovers: number; minutes: numbe
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'colo-ft-bench-failover-'));
+  if (process.argv.includes('--guest')) {
+    await printGuestBench('failover', root, Number(process.env.BENCH_RUNS ?? 5));
+    rmSync(root, { recursive: true, force: true });
+    return;
+  }
   console.log(`bench:failover  ${N} drills per mode, agents as separate processes, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, default timings`);
   const modes = (process.env.BENCH_MODES ?? 'crash,hang').split(',') as Array<'crash' | 'hang'>;
   for (const mode of modes) {

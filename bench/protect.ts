@@ -12,6 +12,7 @@ import { parseConfigText } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
 import { freePorts, startLocalNats } from '../shared/local/index.js';
 import { isKvmUsable, qemuImg } from '../shared/qemu/index.js';
+import { printGuestBench } from './guest.js';
 import { rawProtect } from './raw-colo.js';
 import { fmtMs, median, ratio } from './stats.js';
 import { sleep } from '../shared/sleep.js';
@@ -56,6 +57,11 @@ async function agentRun(dir: string): Promise<{ startToProtectedMs: number; migr
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'colo-ft-bench-protect-'));
+  if (process.argv.includes('--guest')) {
+    await printGuestBench('protect', root, RUNS);
+    rmSync(root, { recursive: true, force: true });
+    return;
+  }
   const agent: Array<{ startToProtectedMs: number; migrateToColoMs: number }> = [];
   const raw: Array<{ startToColoMs: number; migrateToColoMs: number }> = [];
   console.log(`bench:protect  ${RUNS} runs each, 64 MiB RAM, one 64 MiB disk, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, migration over TCP on loopback`);

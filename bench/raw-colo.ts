@@ -18,9 +18,16 @@ export interface RawPair {
   stop(): Promise<void>;
 }
 
-function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migrationUri: string, nbdPort: number): VmPlan {
+/** A real guest for the raw floor: the tiny Linux guest's kernel and initrd, on a pc machine with one vCPU. */
+export interface RawGuest {
+  kernel: string;
+  initrd: string;
+  append: string;
+}
+
+function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migrationUri: string, nbdPort: number, guest?: RawGuest): VmPlan {
   const accel = resolveAccelerator('auto', kvm);
-  const m = resolveMachineType('auto', accel, 0);
+  const m = guest ? { machineType: 'pc', vcpus: 1 } : resolveMachineType('auto', accel, 0);
   const runDir = join(dir, role);
   mkdirSync(runDir, { recursive: true });
   const image = join(runDir, 'disk0.img');
@@ -34,7 +41,7 @@ function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migra
     qmpSocket: join(runDir, 'qmp.sock'),
     oobQmpSocket: join(runDir, 'qmp-oob.sock'),
     pidFile: join(runDir, 'qemu.pid'),
-    consoleLog: null,
+    consoleLog: guest ? join(runDir, 'console.log') : null,
     devices: [],
     disks: [],
     migrationUri,
@@ -44,7 +51,14 @@ function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migra
   };
   return {
     ...plan,
-    args: buildQemuArgs({ name: `raw-${role}`, accel, machineType: m.machineType, vcpus: m.vcpus, memoryMiB: 64, qmpSocket: plan.qmpSocket, oobQmpSocket: plan.oobQmpSocket, pidFile: plan.pidFile, deviceArgs: [drives], incoming: role === 'secondary' ? migrationUri : undefined }),
+    args: buildQemuArgs({
+      ...{ name: `raw-${role}`, accel, machineType: m.machineType, vcpus: m.vcpus, memoryMiB: guest ? 128 : 64, qmpSocket: plan.qmpSocket, oobQmpSocket: plan.oobQmpSocket, pidFile: plan.pidFile },
+      deviceArgs: guest ? [drives, ['-device', 'virtio-blk-pci,drive=colo-disk0']] : [drives],
+      guestArgs: guest
+        ? ['-kernel', guest.kernel, '-initrd', guest.initrd, '-append', guest.append, '-chardev', `file,id=con0,path=${join(runDir, 'console.log')}`, '-serial', 'chardev:con0']
+        : [],
+      incoming: role === 'secondary' ? migrationUri : undefined,
+    }),
   };
 }
 
@@ -54,12 +68,20 @@ export interface RawTimings {
 }
 
 /** Launch both qemu, prepare disks, run the Protect sequence; times from launch and from `migrate`. */
-export async function rawProtect(dir: string, kvm: boolean, sizeBytes: number, checkpointDelayMs = 200, fillByte?: number): Promise<{ pair: RawPair; timings: RawTimings }> {
+export async function rawProtect(
+  dir: string,
+  kvm: boolean,
+  sizeBytes: number,
+  checkpointDelayMs = 200,
+  fillByte?: number,
+  /** With a guest: protection starts (and its clock) once `booted` resolves for the running primary. */
+  g?: { guest: RawGuest; booted(consoleLog: string): Promise<void> },
+): Promise<{ pair: RawPair; timings: RawTimings }> {
   const [migPort, nbdPort] = await freePorts(2);
   const migrationUri = `tcp:127.0.0.1:${migPort}`;
   const img = qemuImg();
-  const pPlan = rawPlan(dir, 'primary', kvm, migrationUri, nbdPort!);
-  const sPlan = rawPlan(dir, 'secondary', kvm, migrationUri, nbdPort!);
+  const pPlan = rawPlan(dir, 'primary', kvm, migrationUri, nbdPort!, g?.guest);
+  const sPlan = rawPlan(dir, 'secondary', kvm, migrationUri, nbdPort!, g?.guest);
   await img.create(join(pPlan.runDir, 'disk0.img'), 'raw', sizeBytes);
   await img.create(join(sPlan.runDir, 'disk0.img'), 'raw', sizeBytes);
   if (fillByte !== undefined) {
@@ -67,7 +89,7 @@ export async function rawProtect(dir: string, kvm: boolean, sizeBytes: number, c
   }
   const log = silentLogger();
   const call = { timeoutMs: 10_000 };
-  const t0 = performance.now();
+  let t0 = performance.now();
   await img.create(join(sPlan.runDir, 'active0.qcow2'), 'qcow2', sizeBytes);
   await img.create(join(sPlan.runDir, 'hidden0.qcow2'), 'qcow2', sizeBytes);
   const [secondary, primary] = await Promise.all([
@@ -76,6 +98,10 @@ export async function rawProtect(dir: string, kvm: boolean, sizeBytes: number, c
   ]);
   const s = secondary.qmp;
   const p = primary.qmp;
+  if (g) {
+    await g.booted(pPlan.consoleLog!);
+    t0 = performance.now();
+  }
   await s.execute('nbd-server-start', { addr: { type: 'inet', data: { host: '127.0.0.1', port: String(nbdPort) } } }, call);
   await s.execute('nbd-server-add', { device: 'parent0', name: 'd0', writable: true }, call);
   await s.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-colo', state: true }] }, call);
