@@ -19,7 +19,7 @@ const OWNED_FLAGS: Readonly<Record<string, string>> = {
 };
 
 /** Ids (id=, node-name=, chardev=) colo-ft gives its own drives, nodes, chardevs, netdevs and devices. */
-const OWNED_ID = /^(colo-.*|qmp-oob|(colo-disk|parent|childs|replication|replnbd|resync|hn|hp|nic)\d+)$/;
+const OWNED_ID = /^(colo-.*|qmp-oob|(colo-disk|parent|childs|replication|replnbd|resync|hn|hp|nic|m|comp|iothread|mirror|compare|rew|smirror|scompare)\d+|s?redire\d+[ab]|(primin|compout)\d+c?)$/;
 
 /** The option list's key=value pairs, where a doubled comma is a literal comma. */
 function optionPairs(value: string): Map<string, string> {

@@ -162,6 +162,11 @@ export const configSchema = z
       const fence = fenceRuleViolation(cfg.timings.heartbeatTimeoutMs, vm.checkpointDelayMs);
       if (fence) ctx.addIssue({ code: 'custom', path: ['vms', v, 'checkpointDelayMs'], message: `VM ${vm.name}: ${fence}` });
       claim(vm.migrationPort, `the migrationPort of VM ${vm.name}`, ['vms', v, 'migrationPort']);
+      vm.nics.forEach((n, i) => {
+        if (!n.proxy) return;
+        claim(n.proxy.mirrorPort, `the proxy mirrorPort of VM ${vm.name} NIC ${i}`, ['vms', v, 'nics', i, 'proxy', 'mirrorPort']);
+        claim(n.proxy.comparePort, `the proxy comparePort of VM ${vm.name} NIC ${i}`, ['vms', v, 'nics', i, 'proxy', 'comparePort']);
+      });
       let nbdClaimed = false;
       vm.disks.forEach((d, i) => {
         if (!d.colo || !d.coloParams) return;

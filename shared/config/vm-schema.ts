@@ -12,6 +12,7 @@ import {
 import { ConfigError } from '../errors.js';
 import { refusedExtraArgs } from './extra-args.js';
 import { bootSchema, consoleSchema, diskAttachmentSchema, extraArgsSchema } from './guest-schema.js';
+import { nicsSchema } from './nic-schema.js';
 import { name, nonEmpty, port } from './primitives.js';
 
 /** colo-procedure.md: periodic checkpoints with vCPUs deadlock 7.2 under TCG; this delay keeps them out of a guest's life. */
@@ -109,6 +110,7 @@ export const vmSchema = z
     console: consoleSchema,
     extraArgs: extraArgsSchema,
     disks: disksSchema,
+    nics: nicsSchema,
   })
   .superRefine((vm, ctx) => {
     const tcgGuestOk = vm.tcgGuestWithoutCheckpoints && vm.checkpointDelayMs >= TCG_GUEST_MIN_CHECKPOINT_DELAY_MS;
@@ -131,6 +133,15 @@ export const vmSchema = z
       });
     }
     for (const r of refusedExtraArgs(vm.extraArgs)) ctx.addIssue({ code: 'custom', path: ['extraArgs', r.index], message: r.message });
+    const macs = new Map<string, number>();
+    vm.nics.forEach((n, i) => {
+      const seen = macs.get(n.mac);
+      if (seen !== undefined) ctx.addIssue({ code: 'custom', path: ['nics', i, 'mac'], message: `MAC ${n.mac} is also NIC ${seen}'s` });
+      macs.set(n.mac, i);
+      if (n.model === 'none' && m.type !== 'none') ctx.addIssue({ code: 'custom', path: ['nics', i, 'model'], message: 'model none (no guest NIC) is only for machine type none' });
+      // A miscompare forces a checkpoint, and a checkpoint with vCPUs deadlocks 7.2 under TCG.
+      if (n.proxy && tcgGuestOk) ctx.addIssue({ code: 'custom', path: ['nics', i, 'proxy'], message: 'a proxied NIC forces checkpoints on miscompares, which deadlock QEMU 7.2 under TCG with vCPUs: leave it unproxied (proxy: null) or use KVM' });
+    });
     let first: { index: number; host: string; port: number } | undefined;
     const exportNames = new Map<string, number>();
     vm.disks.forEach((d, i) => {

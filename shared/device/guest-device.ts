@@ -1,10 +1,11 @@
 import type { DiskConfig } from '../disk/disk-spec.js';
 import type { StartKind } from '../disk/drive-layout.js';
 import type { AuditInput, DiskAudit } from '../disk/replication-audit.js';
+import type { NicConfig } from '../nic/index.js';
 import type { QmpStep, YankInstance } from '../qmp/index.js';
 
 /** Every kind of guest device colo-ft drives; a new kind adds its name here and its planner in registry.ts. */
-export type DeviceKind = 'disk';
+export type DeviceKind = 'disk' | 'nic';
 
 /** The secondary's endpoints as its readiness reply gave them to the primary. */
 export interface ReplicationPeer {
@@ -16,13 +17,16 @@ export interface ReplicationPeer {
 /** What a device kind plans its devices from: the VM's config and how this node starts its qemu. */
 export interface DevicePlanInput {
   /** The part of the VM's config the kinds plan from (the config's VmConfig has it). */
-  vm: { name: string; disks: readonly DiskConfig[] };
+  vm: { name: string; disks: readonly DiskConfig[]; nics?: readonly NicConfig[] };
+  /** The role this qemu's argv is built for (a survivor keeps the one it started in). */
   role: 'primary' | 'secondary';
   start: StartKind;
   /** False on `-machine none`: no bus to attach a guest device to. */
   machineHasBuses: boolean;
   /** Where this node keeps a file the config names (a relative name is under its imageDir). */
   localPath(file: string): string;
+  /** This node's address: where a secondary's proxy chardevs listen (every interface when absent). */
+  address?: string;
 }
 
 /** The secondary's sequences. Each is empty for a device COLO does not replicate. */
@@ -59,13 +63,13 @@ export interface PrimaryDeviceSteps {
 }
 
 /**
- * One guest device of a VM plan (disks now, NICs next), planned for this
+ * One guest device of a VM plan (disks, NICs), planned for this
  * node's role: its qemu argv and its per-role QMP sequences, all pure data.
  * The role steps run them through runQmpSteps instead of knowing the device.
  */
 export interface GuestDevice {
   readonly kind: DeviceKind;
-  /** Position among the VM's devices of its kind (the disk index). */
+  /** Position among the VM's devices of its kind (the disk or NIC index). */
   readonly index: number;
   /** Whether COLO replicates it; every sequence of a device it does not is empty. */
   readonly replicated: boolean;

@@ -1,8 +1,9 @@
 import { diskDevices } from '../disk/index.js';
+import { nicDevices } from '../nic/index.js';
 import type { DeviceKindPlanner, DevicePlanInput, GuestDevice } from './guest-device.js';
 
 /** Every device kind, in the order their argv goes on qemu's command line: one line per kind. */
-const DEVICE_KINDS: readonly DeviceKindPlanner[] = [diskDevices];
+const DEVICE_KINDS: readonly DeviceKindPlanner[] = [diskDevices, nicDevices];
 
 /** The VM's devices of every kind, as this node runs them. Pure. */
 export function planDevices(input: DevicePlanInput): GuestDevice[] {

@@ -94,6 +94,7 @@ export function planVm(
     role,
     start: startKindFor(role),
     machineHasBuses,
+    address: node.address,
     localPath: (file) => under(node.imageDir, file),
   });
   const disks = devices.filter(isDiskDevice).map((d) => d.plan);

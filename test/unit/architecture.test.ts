@@ -164,8 +164,8 @@ describe('architecture: module boundaries', () => {
     expectNone(bad, 'state-machines/ imports a higher layer');
   });
 
-  it('guest devices are pure data: shared/disk and shared/device use no built-in and value-import only each other and shared/errors', () => {
-    const pure = (f: string): boolean => inDir(f, 'shared/disk') || inDir(f, 'shared/device');
+  it('guest devices are pure data: shared/disk, shared/nic and shared/device use no built-in and value-import only each other and shared/errors', () => {
+    const pure = (f: string): boolean => inDir(f, 'shared/disk') || inDir(f, 'shared/nic') || inDir(f, 'shared/device');
     const allowed = (t: string): boolean => pure(t) || t === 'shared/errors.js';
     const bad = IMPORTS.filter(
       (r) => pure(r.file) && (r.specifier.startsWith('node:') || NODE_BUILTINS.has(r.specifier) || (r.target !== null && !r.typeOnly && !allowed(r.target))),

@@ -82,3 +82,37 @@ describe('refusedExtraArgs', () => {
     expect(refusedExtraArgs(['-device', 'virtio-rng-pci', '-incoming', 'defer', '-S']).map((r) => r.index)).toEqual([2, 4]);
   });
 });
+
+describe('vms[].nics', () => {
+  const nic = (over: Record<string, unknown> = {}) => ({ mac: '52:54:00:12:34:56', netdev: { type: 'tap', bridge: 'br0' }, proxy: { mirrorPort: 9200, comparePort: 9201 }, ...over });
+
+  it('a NIC on a bridge with its proxy ports; model defaults to virtio-net-pci, proxy to none', () => {
+    const cfg = parse(edit((d) => (d.vms[0].nics = [nic(), { mac: '52:54:00:00:00:02', netdev: { type: 'user' } }])));
+    expect(cfg.vms[0]!.nics).toEqual([
+      { model: 'virtio-net-pci', mac: '52:54:00:12:34:56', netdev: { type: 'tap', bridge: 'br0' }, proxy: { mirrorPort: 9200, comparePort: 9201 } },
+      { model: 'virtio-net-pci', mac: '52:54:00:00:00:02', netdev: { type: 'user' }, proxy: null },
+    ]);
+  });
+
+  it.each([
+    [(d: any) => (d.vms[0].nics = [nic({ mac: '52:54:00:12:34' })]), 'vms[0].nics[0].mac', 'MAC address'],
+    [(d: any) => (d.vms[0].nics = [nic(), nic()]), 'vms[0].nics[1].mac', "is also NIC 0's"],
+    [(d: any) => (d.vms[0].nics = [nic({ model: 'none' })]), 'vms[0].nics[0].model', 'only for machine type none'],
+    [(d: any) => (d.vms[0].nics = [nic({ netdev: { type: 'tap', bridge: 'br0', ifname: 'tap0' } })]), 'vms[0].nics[0].netdev.bridge', 'give bridge alone'],
+    [(d: any) => (d.vms[0].nics = [nic({ netdev: { type: 'vde' } })]), 'vms[0].nics[0].netdev.type', ''],
+    [(d: any) => (d.vms[0].nics = [nic({ proxy: { mirrorPort: 9100, comparePort: 9201 } })]), 'vms[0].nics[0].proxy.mirrorPort', 'already used by the migrationPort'],
+  ])('refuses %#', (change, path, fragment) => {
+    expectIssue(edit(change), path, fragment);
+  });
+
+  it('refuses a proxied NIC on a TCG guest without periodic checkpoints (a miscompare would force a deadlocking checkpoint)', () => {
+    const doc = edit((d) => {
+      d.vms[0].machine = { accelerator: 'tcg', type: 'pc', vcpus: 1 };
+      d.vms[0].checkpointDelayMs = 3_600_000;
+      d.vms[0].tcgGuestWithoutCheckpoints = true;
+      d.timings = { heartbeatTimeoutMs: 7_200_300 };
+      d.vms[0].nics = [nic()];
+    });
+    expectIssue(doc, 'vms[0].nics[0].proxy', 'deadlock QEMU 7.2 under TCG');
+  });
+});

@@ -97,3 +97,19 @@ describe('planVm: a real guest', () => {
     expect(() => planVm(guestConfig({ machine: { vcpus: 1 } }), 'vm1', 'alpha', 'primary', false)).toThrow(/deadlocks at the first COLO checkpoint/);
   });
 });
+
+describe('planVm: NICs from the config', () => {
+  const nics = [{ mac: '52:54:00:12:34:56', netdev: { type: 'tap', bridge: 'br0' }, proxy: { mirrorPort: 9200, comparePort: 9201 } }];
+
+  it('the same guest NIC on both nodes; only the secondary starts with its proxy filters, listening on its own address', () => {
+    const primary = planVm(guestConfig({ nics }), 'vm1', 'alpha', 'primary', true);
+    const secondary = planVm(guestConfig({ nics }), 'vm1', 'beta', 'secondary', true);
+    const nicDevice = (p: VmPlan) => devices(p).filter((d) => d.startsWith('virtio-net-pci'));
+    expect(nicDevice(primary)).toEqual(nicDevice(secondary));
+    expect(nicDevice(primary)[0]).toContain('mac=52:54:00:12:34:56');
+    const objects = (p: VmPlan) => p.args.flatMap((a, i) => (a === '-object' ? [p.args[i + 1]!] : []));
+    expect(objects(primary)).toEqual([]);
+    expect(objects(secondary).map((o) => o.split(',')[0])).toEqual(['filter-redirector', 'filter-redirector', 'filter-rewriter']);
+    expect(secondary.args.filter((a) => a.startsWith('socket,') && a.includes('host=127.0.0.1'))).toHaveLength(2);
+  });
+});
