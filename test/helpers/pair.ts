@@ -69,7 +69,10 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
   const disks = o.disks ?? 1;
   const ports = await freePorts(vmCount * 2);
   const vms: LocalVmSpec[] = Array.from({ length: vmCount }, (_, i) => ({ name: `vm${i + 1}`, migrationPort: ports[2 * i]!, nbdPort: ports[2 * i + 1]!, disks }));
-  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator: o.accelerator ?? (kvmForTests() ? 'auto' : 'tcg'), checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra: o.vmExtra, failover: o.failover, addresses: o.addresses });
+  const accelerator = o.accelerator ?? (kvmForTests() ? 'auto' : 'tcg');
+  // A drive-only VM on every accelerator: nothing a guest sees, so no canary disk, and patterns go to disk 0.
+  const vmExtra = { machine: { type: 'none', accelerator }, ...o.vmExtra };
+  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra, failover: o.failover, addresses: o.addresses });
   const configPath = join(dir, 'pair.yaml');
   writeFileSync(configPath, text);
   const config = parseConfigText(text, configPath);

@@ -37,7 +37,8 @@ export function vmTestConfig(dir: string, o: { disks: string[]; migrationPort: n
     pair: 'adapters',
     nats: { servers: ['nats://127.0.0.1:4222'] },
     nodes: [node('alpha', 'primary'), node('beta', 'secondary')],
-    vms: [{ name: 'vm1', memoryMiB: o.memoryMiB ?? 64, migrationPort: o.migrationPort, disks: o.disks }],
+    // Drive-only on every accelerator (no guest: no canary disk, nothing attached).
+    vms: [{ name: 'vm1', memoryMiB: o.memoryMiB ?? 64, machine: { type: 'none' }, migrationPort: o.migrationPort, disks: o.disks }],
   };
   // JSON is YAML: this goes through the same parser as an operator's file.
   return parseConfigText(JSON.stringify(doc), `${dir}/pair.yaml`);
