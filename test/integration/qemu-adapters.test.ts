@@ -69,7 +69,8 @@ async function blockView(qmp: QmpClient) {
 
 describe('drive layouts on real qemu', () => {
   const accel = resolveAccelerator('auto', kvmForTests());
-  const machine = resolveMachineType('auto', accel, 0);
+  // vmTestConfig's VM is drive-only (machine none) on every accelerator.
+  const machine = resolveMachineType('none', accel, 0);
 
   it.each([
     ['plain', 1],
