@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '../errors.js';
+import { AbortedError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectQmp, queryCommandNames, type QmpClient } from '../qmp/index.js';
 import { checkQmpCommands } from './host.js';
@@ -29,6 +29,8 @@ export interface LaunchVmOptions {
 
 export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
   const { plan, log } = o;
+  // A launch asked for by an effect that was stopped meanwhile (agent shutdown) must not leave a qemu nobody owns.
+  if (o.signal?.aborted) throw new AbortedError('qemu launch');
   mkdirSync(plan.runDir, { recursive: true });
   for (const stale of [plan.qmpSocket, plan.oobQmpSocket, plan.pidFile]) rmSync(stale, { force: true });
   log.info({ args: plan.args }, 'launching qemu');
@@ -43,6 +45,10 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
     qmp = await connectQmp({ socketPath: plan.qmpSocket, timeoutMs: o.qmpTimeoutMs, handshakeTimeoutMs, signal, log });
     const oob = await connectQmp({ socketPath: plan.oobQmpSocket, timeoutMs: o.qmpTimeoutMs, handshakeTimeoutMs, oob: true, signal, log });
     checkQmpCommands(await queryCommandNames(qmp, { timeoutMs: o.qmpTimeoutMs }));
+    if (o.signal?.aborted) {
+      await oob.close();
+      throw new AbortedError('qemu launch');
+    }
     return instance(proc, qmp, oob);
   } catch (e) {
     // The socket may close a moment before the exit is reported: give the exit a chance, its stderr says why.
