@@ -9,6 +9,7 @@ import type { VmPlan } from '../../shared/qemu/index.js';
 import { ColoEvidence } from '../signals/colo-evidence.js';
 import { HeartbeatMonitor } from '../signals/heartbeat.js';
 import { LeaseKeeper } from '../signals/lease-keeper.js';
+import { PunctualCheck } from '../signals/punctual-check.js';
 import { followTransitions } from '../runtime/transitions.js';
 import { FencedQemuStop } from './fenced-stop.js';
 import { LeaseClaimer } from './lease-claim.js';
@@ -55,7 +56,8 @@ export class FailoverSide {
   readonly claimer: LeaseClaimer;
   private readonly evidence: ColoEvidence;
   private readonly unsubs: Unsubscribe[] = [];
-  private recheckTimer: NodeJS.Timeout | null = null;
+  /** Re-judges a silent peer; a late sample reads qemu's pending checkpoint events first. */
+  private silentPeerCheck: PunctualCheck | null = null;
   private stopWatch: (() => void) | null = null;
   private qemuOk = true;
   /** Set by the replication audit (primary): said in every heartbeat so the secondary knows its copy may be incomplete. */
@@ -132,7 +134,8 @@ export class FailoverSide {
     this.unsubs.push(() => follow.unsubscribe());
     this.unsubs.push(this.d.bus.onStateChange((s) => this.d.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));
     this.heartbeat.start();
-    this.recheckTimer = setInterval(() => this.sampleSilentPeer(), this.d.config.timings.heartbeatIntervalMs);
+    this.silentPeerCheck = new PunctualCheck(this.d.config.timings.heartbeatIntervalMs, () => this.sampleSilentPeer());
+    this.silentPeerCheck.start();
     void this.d.lease
       .watch((view) => this.onLeaseView(view))
       .then((stop) => {
@@ -201,7 +204,7 @@ export class FailoverSide {
   stop(): void {
     this.stopped = true;
     this.stopWatch?.();
-    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.silentPeerCheck?.stop();
     this.heartbeat.stop();
     this.keeper.letGo();
     for (const u of this.unsubs.splice(0)) u();

@@ -1,5 +1,6 @@
 import { isStaleEpoch } from '../../state-machines/index.js';
 import type { Logger } from '../../shared/log.js';
+import { PunctualCheck } from './punctual-check.js';
 import { heartbeatSchema, subjects, type Bus, type Heartbeat, type Role, type Unsubscribe } from '../../shared/nats/index.js';
 
 export interface HeartbeatOptions {
@@ -25,13 +26,6 @@ export interface HeartbeatOptions {
 }
 
 /**
- * A check that runs this much later than its period means this process stood
- * still (CPU starvation, a long GC, a blocked loop): the peer's beats may be
- * waiting unread in the socket, so the verdict waits one turn of the event loop.
- */
-const STALLED_CHECK_FACTOR = 4;
-
-/**
  * Beats to the peer and watches the peer's beats for one VM. A NATS outage is
  * not a dead peer: while our own connection is down nothing is judged, and the
  * peer gets a fresh grace period when it comes back.
@@ -46,15 +40,13 @@ export class HeartbeatMonitor {
   private readonly now: () => number;
   lastPeerBeat: Heartbeat | null = null;
   private lastAnyBeat = -Infinity;
-  private lastCheckAt: number;
-  private readonly checkEveryMs: number;
-  private recheck: NodeJS.Immediate | null = null;
+  /** Our own stall is no evidence about the peer: a late check reads the beats that arrived meanwhile first. */
+  private readonly checker: PunctualCheck;
 
   constructor(private readonly o: HeartbeatOptions) {
     this.now = o.monotonic ?? (() => performance.now());
     this.lastSeen = this.now();
-    this.lastCheckAt = this.lastSeen;
-    this.checkEveryMs = Math.max(5, Math.floor(o.intervalMs / 4));
+    this.checker = new PunctualCheck(Math.max(5, Math.floor(o.intervalMs / 4)), () => this.judge(), this.now);
   }
 
   start(): void {
@@ -66,7 +58,7 @@ export class HeartbeatMonitor {
       }),
     );
     this.timers.push(setInterval(() => this.beat(), this.o.intervalMs));
-    this.timers.push(setInterval(() => this.check(), this.checkEveryMs));
+    this.checker.start();
     this.beat();
   }
 
@@ -121,22 +113,6 @@ export class HeartbeatMonitor {
     }
   }
 
-  private check(): void {
-    const now = this.now();
-    const stalled = now - this.lastCheckAt > STALLED_CHECK_FACTOR * this.checkEveryMs;
-    this.lastCheckAt = now;
-    if (!this.judgeable() || now - this.lastSeen <= this.o.timeoutMs) return;
-    // Our own stall is no evidence about the peer: read what arrived meanwhile (the I/O phase runs before setImmediate), then judge.
-    if (stalled) {
-      this.recheck ??= setImmediate(() => {
-        this.recheck = null;
-        this.judge();
-      });
-      return;
-    }
-    this.judge();
-  }
-
   private judgeable(): boolean {
     return this.peerAlive && !this.muted && this.o.bus.state === 'connected';
   }
@@ -152,7 +128,7 @@ export class HeartbeatMonitor {
   }
 
   stop(): void {
-    if (this.recheck) clearImmediate(this.recheck);
+    this.checker.stop();
     for (const t of this.timers) clearInterval(t);
     for (const u of this.unsubs.splice(0)) u();
   }

@@ -1,6 +1,7 @@
 import { LockConflictError, errorMessage } from '../../shared/errors.js';
 import type { Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
+import { PunctualCheck } from './punctual-check.js';
 
 /**
  * Renews a held lease by compare-and-set and reports its loss: at once when
@@ -12,7 +13,9 @@ import type { Logger } from '../../shared/log.js';
  * and renewed at the same epoch once NATS answers (shared/config/timing-rules.ts).
  */
 export class LeaseKeeper {
-  private timers: NodeJS.Timeout[] = [];
+  private renewTimer: NodeJS.Timeout | null = null;
+  /** A late check reads qemu's pending checkpoint events before it judges: our own stall is not a stopped VM. */
+  private readonly checker: PunctualCheck;
   private muted = false;
   private renewing = false;
 
@@ -27,24 +30,29 @@ export class LeaseKeeper {
       checkpointsFlowing?: () => boolean;
       /** The lease could not be renewed in time but checkpoints flow (true), or it was renewed again (false). */
       onUnconfirmed?: (unconfirmed: boolean) => void;
+      monotonic?: () => number;
     },
-  ) {}
+  ) {
+    this.checker = new PunctualCheck(o.checkEveryMs, () => this.check(), o.monotonic);
+  }
 
   /** The deadline passed without a renewal while checkpoints kept completing. */
   unconfirmed = false;
 
   get isHolding(): boolean {
-    return this.timers.length > 0;
+    return this.renewTimer !== null;
   }
 
   hold(): void {
     if (this.isHolding) return;
-    this.timers.push(setInterval(() => void this.renew(), this.o.renewEveryMs));
-    this.timers.push(setInterval(() => this.check(), this.o.checkEveryMs));
+    this.renewTimer = setInterval(() => void this.renew(), this.o.renewEveryMs);
+    this.checker.start();
   }
 
   letGo(): void {
-    for (const t of this.timers.splice(0)) clearInterval(t);
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+    this.checker.stop();
   }
 
   /** Drill partition: stop renewing, as a node cut off from NATS would. */

@@ -10,8 +10,10 @@ export function eventTimeMs(e: QmpEvent): number {
 
 /**
  * Turns the primary's STOP/RESUME pairs into checkpoint completions (query-migrate
- * only says "colo"), and COLO_EXIT into a signal. The pause is measured with
- * qemu's own event timestamps, so our event loop's latency does not inflate it.
+ * only says "colo"), and COLO_EXIT into a signal. The pause and the completion
+ * time are qemu's own event timestamps: our event loop's latency must neither
+ * inflate a pause nor make a checkpoint read after a stall of this process look
+ * fresher than it is (the primary's fence bound is judged by it).
  */
 export function coloEventTranslator(now: () => number = Date.now): (e: QmpEvent) => ColoSignal | null {
   let stoppedAt: number | null = null;
@@ -24,7 +26,7 @@ export function coloEventTranslator(now: () => number = Date.now): (e: QmpEvent)
         if (stoppedAt === null) return null;
         const pauseMs = Math.max(0, eventTimeMs(e) - stoppedAt);
         stoppedAt = null;
-        return { type: 'CHECKPOINT_COMPLETED', at: now(), pauseMs };
+        return { type: 'CHECKPOINT_COMPLETED', at: Math.min(now(), eventTimeMs(e)), pauseMs };
       }
       case 'COLO_EXIT': {
         const reason = typeof e.data.reason === 'string' ? e.data.reason : 'unknown';

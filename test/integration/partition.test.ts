@@ -35,6 +35,29 @@ describe('partitions and NATS outages on real qemu and nats-server', () => {
     expect(alpha.failover.epoch).toBe(before.epoch);
   });
 
+  it('the agents\' process stalls while the primary is cut off from NATS: the stall is no evidence, nobody fences or takes over', async () => {
+    const pair = await setupPair(tmpRun('partition-stall'));
+    const proxy = await startTcpProxy(pair.natsPort);
+    await pair.startAgent('alpha', { natsUrl: proxy.url });
+    await pair.startAgent('beta');
+    const before = await pair.waitProtected();
+    const alpha = pair.agent('alpha')!.controllers()[0]!;
+    const beta = pair.agent('beta')!.controllers()[0]!;
+    proxy.cut();
+    await waitFor(() => alpha.failover.keeper.unconfirmed && /checkpoints still complete/.test(beta.status().reason), { timeoutMs: 10_000, what: 'alpha unconfirmed, beta judging the silent peer by its checkpoints' });
+    // Both agents live in this process: block its event loop well past the takeover veto and the fence bound, as a long GC or a starved CPU would.
+    const until = Date.now() + 1_500;
+    while (Date.now() < until) { /* stalled */ }
+    await new Promise((r) => setTimeout(r, 1_500));
+    for (const c of [alpha, beta]) expect(c.status().transitions.filter((t) => ['claiming', 'carryingOn', 'takingOver', 'fencing'].includes(t.to))).toEqual([]);
+    const a = await alpha.statusFresh();
+    expect(a).toMatchObject({ role: 'primary', coloMode: 'primary' });
+    expect(a.checkpoints.count).toBeGreaterThan(before.checkpoints.count);
+    proxy.restore();
+    await waitFor(() => !alpha.failover.keeper.unconfirmed, { timeoutMs: 10_000, what: 'alpha renewed its lease' });
+    expect(alpha.failover.epoch).toBe(before.epoch);
+  });
+
   it('secondary cut off from NATS: checkpoints prove its VM alive, so COLO goes on and nobody fails over', async () => {
     const pair = await setupPair(tmpRun('partition-secondary'));
     const proxy = await startTcpProxy(pair.natsPort);

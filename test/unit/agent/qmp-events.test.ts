@@ -34,6 +34,12 @@ describe('coloEventTranslator', () => {
     expect(translate(ev('RESUME', 1, 1_000))).toMatchObject({ at: 77, pauseMs: 1 });
   });
 
+  it('dates a checkpoint read late (this process stalled) by qemu, not by when it was read', () => {
+    const translate = coloEventTranslator(() => 1_700_000_005_000);
+    translate(ev('STOP', 1_700_000_000, 0));
+    expect(translate(ev('RESUME', 1_700_000_000, 8_000))).toMatchObject({ at: 1_700_000_000_008 });
+  });
+
   it('ignores a RESUME without a preceding STOP', () => {
     const translate = coloEventTranslator(fixedNow);
     expect(translate(ev('RESUME', 10, 0))).toBeNull();
