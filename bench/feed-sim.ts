@@ -32,6 +32,7 @@ function simulatedStatus(vm: string, node: string, tick: number, now: number): N
     natsConnected: true,
     replication: { state: 'replicating', reason: 'every COLO disk replicates', checkedAgoMs: 500 },
     disks: [{ index: 0, replication: { state: 'replicating', reason: 'disk 0 replicates', checkedAgoMs: 500 } }],
+    nics: [],
     heartbeatAgeMs: 50,
     resync: null,
     failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },

@@ -43,7 +43,7 @@ function transition(seq: number, at: number): NodeStatus {
     reason: `transition ${seq}`, epoch: 1, qemuPid: 4242, qmpSocket: '/run/x/qmp.sock', runState: 'running', coloMode: 'primary',
     checkpoints: { count: seq, ratePerSec: 5, lastPauseMs: 10, lastAgeMs: 10 },
     transitions: [{ at, from: seq % 2 ? 'coloRunning' : 'stalled', to: seq % 2 ? 'stalled' : 'coloRunning', reason: `transition ${seq}` }],
-    natsConnected: true, heartbeatAgeMs: 20, resync: null, replication: null, disks: [],
+    natsConnected: true, heartbeatAgeMs: 20, resync: null, replication: null, disks: [], nics: [],
     failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null }, sentAt: at,
   };
 }

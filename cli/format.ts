@@ -4,6 +4,15 @@ function ms(v: number | null): string {
   return v === null ? '-' : `${Math.round(v)} ms`;
 }
 
+type NicView = VmStatus['nodes'][number]['nics'][number];
+
+/** One NIC on a node: its proxy as qemu holds it, and colo-compare's figures where one runs. */
+export function formatNic(nic: NicView): string {
+  const head = `nic ${nic.index} (${nic.netdev}, ${nic.mac}): ${nic.proxied ? `proxy ${nic.proxy ?? 'unknown'}` : 'not proxied'}`;
+  if (nic.packetsCompared === null) return head;
+  return `${head}, ${nic.packetsCompared} compared, ${nic.miscompares} miscompares, ${nic.miscompareCheckpoints} checkpoints forced`;
+}
+
 /** Human-readable status of one VM: the summary first, then one line per node. */
 export function formatVmStatus(s: VmStatus): string {
   const c = s.checkpoints;
@@ -21,6 +30,7 @@ export function formatVmStatus(s: VmStatus): string {
       `  ${n.node}: ${n.role}  qemu pid ${n.qemuPid ?? '-'}  run state ${n.runState ?? '-'}  COLO mode ${n.coloMode ?? '-'}  phase ${n.phase}`,
       `    qmp ${n.qmpSocket}`,
     );
+    for (const nic of n.nics ?? []) lines.push(`    ${formatNic(nic)}`);
   }
   return lines.join('\n');
 }

@@ -30,7 +30,7 @@ function nodeLine(n) {
   const nats = n.natsConnected === false ? ' · <span class="warn">NATS down</span>' : '';
   return (
     `<li class="node"><b>${esc(n.node)}</b> <span class="role role-${esc(n.role)}">${esc(n.role)}</span> ` +
-    `${esc(n.phase)} · qemu ${esc(n.runState ?? '-')} · COLO ${esc(n.coloMode ?? '-')}${hb}${nats}${diskLines(n)}</li>`
+    `${esc(n.phase)} · qemu ${esc(n.runState ?? '-')} · COLO ${esc(n.coloMode ?? '-')}${hb}${nats}${diskLines(n)}${nicLines(n)}</li>`
   );
 }
 
@@ -44,6 +44,18 @@ function diskLines(n) {
     return `<span class="disk repl-${esc(r.state)}" data-disk="${d.index}">disk ${d.index}: ${esc(r.state)}${why}</span>`;
   });
   return `<div class="disks">${items.join('')}</div>`;
+}
+
+/** Each NIC's COLO proxy as qemu holds it, and colo-compare's figures on the node running it. */
+function nicLines(n) {
+  const nics = n.nics ?? [];
+  if (!nics.length) return '';
+  const items = nics.map((c) => {
+    const state = c.proxied ? c.proxy ?? 'unknown' : 'not proxied';
+    const figures = c.packetsCompared === null ? '' : ` · ${c.packetsCompared} compared, ${c.miscompares} miscompares, ${c.miscompareCheckpoints} forced checkpoints`;
+    return `<span class="nic proxy-${esc(state)}" data-nic="${c.index}">nic ${c.index}: proxy ${esc(state)}${figures}</span>`;
+  });
+  return `<div class="nics">${items.join('')}</div>`;
 }
 
 function resyncBlock(r) {

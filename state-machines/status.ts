@@ -46,6 +46,8 @@ export interface NodeExtras {
   failover?: FailoverSnapshotView;
   natsConnected?: boolean;
   heartbeatAgeMs?: number | null;
+  /** Each NIC as qemu shows it (agent/reconcile/nic-live.ts). */
+  nics?: NodeStatus['nics'];
 }
 
 /** A state value as a dotted path; `depth` stops at that many levels (a machine whose inner steps are one phase). */
@@ -131,6 +133,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
     transitions: extra.transitions.slice(-20).map((t) => ({ ...t })),
     natsConnected: extra.natsConnected ?? true,
     ...replicationViews(ctx, now),
+    nics: (extra.nics ?? []).map((n) => ({ ...n, objects: [...n.objects] })),
     resync: extra.restore ? resyncView(extra.restore) : null,
     heartbeatAgeMs: extra.heartbeatAgeMs ?? null,
     failover: fo
@@ -159,6 +162,7 @@ export interface VmNodeView {
   checkpoints: CheckpointFigures | null;
   replication: NodeStatus['replication'];
   disks: NodeStatus['disks'];
+  nics: NodeStatus['nics'];
 }
 
 /** The pair's status for one VM, as `colo-ft status --json` prints it. */
@@ -180,9 +184,9 @@ export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports:
   const nodes: VmNodeView[] = nodeNames.map((name) => {
     const r = byNode.get(name);
     if (!r) {
-      return { node: name, reachable: false, role: null, phase: null, reason: `agent on ${name} did not answer`, qemuPid: null, qmpSocket: null, runState: null, coloMode: null, checkpoints: null, replication: null, disks: [] };
+      return { node: name, reachable: false, role: null, phase: null, reason: `agent on ${name} did not answer`, qemuPid: null, qmpSocket: null, runState: null, coloMode: null, checkpoints: null, replication: null, disks: [], nics: [] };
     }
-    return { node: name, reachable: true, role: r.role, phase: r.phase, reason: r.reason, qemuPid: r.qemuPid, qmpSocket: r.qmpSocket, runState: r.runState, coloMode: r.coloMode, checkpoints: r.checkpoints, replication: r.replication, disks: r.disks };
+    return { node: name, reachable: true, role: r.role, phase: r.phase, reason: r.reason, qemuPid: r.qemuPid, qmpSocket: r.qmpSocket, runState: r.runState, coloMode: r.coloMode, checkpoints: r.checkpoints, replication: r.replication, disks: r.disks, nics: r.nics };
   });
   const mine = reports.filter((r) => r.vm === vm && nodeNames.includes(r.node));
   // After a failover only the newest epoch's primary counts.

@@ -4,6 +4,7 @@ import type { Unsubscribe } from '../../shared/nats/index.js';
 import type { VmInstance } from '../../shared/qemu/index.js';
 import type { FailoverSide } from '../effects/failover-side.js';
 import type { LiveState } from '../reconcile/live-state.js';
+import type { NicLive } from '../reconcile/nic-live.js';
 import { QemuLiveness } from '../signals/qemu-liveness.js';
 import { watchQemuSignals } from '../signals/qemu-signals.js';
 import type { ReplicationWatch } from '../signals/replication-watch.js';
@@ -16,6 +17,7 @@ export interface QemuSlotSinks {
   side(): FailoverSide | null;
   audit: ReplicationWatch;
   live: LiveState;
+  nics: NicLive;
   stopping(): boolean;
 }
 
@@ -42,6 +44,7 @@ export class QemuSlot {
     const { s } = this;
     this.current = vm;
     s.live.started(vm.proc.pid, qmpSocket);
+    s.nics.started();
     s.side()?.qemuStarted();
     this.liveness.watch(vm);
     return watchQemuSignals(vm, {
@@ -49,7 +52,10 @@ export class QemuSlot {
       checkpoint: (signal) => s.send(signal),
       coloFailed: (reason) => s.side()?.coloFailed(reason),
       writeFailure: (node, detail, atMs) => s.audit.noteWriteFailure(node, detail, atMs),
-      liveEvent: (e) => s.live.event(e),
+      liveEvent: (e) => {
+        s.live.event(e);
+        s.nics.event(e);
+      },
       monitorLost: (reason) => s.side()?.qemuGone(reason),
       exited: (reason) => {
         s.live.gone();

@@ -59,11 +59,11 @@ export class VmController {
     const initialPlan = planVm(config, vmName, nodeName, 'secondary', d.kvmUsable);
     const publisher = new StatusPublisher({ bus: d.bus, kv: d.statusKv, pair: config.pair, vm: vmName, node: nodeName, log: this.log });
     this.view = new VmFeed(
-      { bus: d.bus, log: this.log, publisher, vm: () => this.qemu.vm, protect: () => this.children.protectSnapshot(), failover: () => this.side ?? undefined, restore: () => this.children.restoreSnapshot(), stopping: () => this.stopping, role: () => this.machine.getSnapshot().context.role },
+      { bus: d.bus, log: this.log, publisher, vm: () => this.qemu.vm, plan: () => this.plan(), protect: () => this.children.protectSnapshot(), failover: () => this.side ?? undefined, restore: () => this.children.restoreSnapshot(), stopping: () => this.stopping, role: () => this.machine.getSnapshot().context.role },
       initialPlan.qmpSocket,
     );
     this.audit = new ReplicationWatch({ config, kvmUsable: d.kvmUsable, log: this.log, vm: () => this.qemu.vm, plan: () => this.plan(), checkpoint: () => this.children.protect(), failover: () => this.side! });
-    this.qemu = new QemuSlot({ log: this.log, timings: t, send: (event) => this.send(event), side: () => this.side, audit: this.audit, live: this.view.live, stopping: () => this.stopping });
+    this.qemu = new QemuSlot({ log: this.log, timings: t, send: (event) => this.send(event), side: () => this.side, audit: this.audit, live: this.view.live, nics: this.view.nics, stopping: () => this.stopping });
     this.restore = new RestoreEffects({
       ...{ config, nodeName, peerName: this.peerName, bus: d.bus, img: d.img, log: this.log },
       plan: () => this.plan(),

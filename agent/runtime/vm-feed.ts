@@ -2,9 +2,10 @@ import type { RestoreSnapshotView, TagChange, TransitionRecord } from '../../sta
 import { toNodeStatus } from '../../state-machines/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { Bus, NodeStatus } from '../../shared/nats/index.js';
-import type { VmInstance } from '../../shared/qemu/index.js';
+import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import type { FailoverSide } from '../effects/failover-side.js';
 import { LiveState } from '../reconcile/live-state.js';
+import { NicLive } from '../reconcile/nic-live.js';
 import type { SnapshotFrom } from 'xstate';
 import type { checkpointMachine, VmRole } from '../../state-machines/index.js';
 import type { StatusPublisher } from './status-publisher.js';
@@ -21,6 +22,7 @@ export interface VmFeedHost {
   log: Logger;
   publisher: StatusPublisher;
   vm(): VmInstance | null;
+  plan(): VmPlan;
   protect(): SnapshotFrom<typeof checkpointMachine> | null;
   failover(): FailoverSide | undefined;
   role(): VmRole;
@@ -31,6 +33,7 @@ export interface VmFeedHost {
 /** One VM's status on this node: derived from the machines' snapshots and what qemu last said, published on each transition. */
 export class VmFeed {
   readonly live: LiveState;
+  readonly nics = new NicLive();
   private transitions: TransitionRecord[] = [];
 
   constructor(private readonly h: VmFeedHost, qmpSocket: string) {
@@ -47,7 +50,7 @@ export class VmFeed {
   refresh(): Promise<void> {
     if (this.h.failover()?.snapshot()?.hasTag('failingOver')) return Promise.resolve();
     const vm = this.h.vm();
-    return this.live.refresh(vm, (v) => this.h.vm() === v, this.h.log);
+    return Promise.all([this.live.refresh(vm, (v) => this.h.vm() === v, this.h.log), this.nics.refresh(vm, this.h.plan(), this.h.log)]).then(() => undefined);
   }
 
   status(now = Date.now()): NodeStatus {
@@ -55,7 +58,7 @@ export class VmFeed {
     const hb = fo.heartbeat;
     const extra = { epoch: fo.epoch, transitions: this.transitions, failover: fo.snapshot(), restore: this.h.restore() };
     const natsConnected = this.h.bus.state === 'connected';
-    return toNodeStatus(this.h.protect()!, this.live.value, { ...extra, role: this.h.role(), natsConnected, heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null }, now);
+    return toNodeStatus(this.h.protect()!, this.live.value, { ...extra, role: this.h.role(), natsConnected, heartbeatAgeMs: hb.isPeerAlive || hb.lastPeerBeat ? hb.peerAgeMs() : null, nics: this.nics.value }, now);
   }
 
   publish(): void {

@@ -29,6 +29,7 @@ export class FeedMetrics {
   private readonly protectedGauge: Gauge<'pair' | 'vm'>;
   private readonly natsConnected: Gauge<'pair' | 'vm' | 'node'>;
   private readonly messages: Counter<'kind'>;
+  private readonly nicFigures: Gauge<'pair' | 'vm' | 'node' | 'nic' | 'figure'>;
   private readonly countedFailovers = new Set<string>();
 
   constructor() {
@@ -57,6 +58,12 @@ export class FeedMetrics {
     this.epoch = new Gauge({ name: 'colo_ft_lease_epoch', help: 'Lease epoch (fencing token) of the VM', labelNames: ['pair', 'vm'], registers });
     this.protectedGauge = new Gauge({ name: 'colo_ft_protected', help: '1 when the VM is protected (both nodes in COLO), else 0', labelNames: ['pair', 'vm'], registers });
     this.natsConnected = new Gauge({ name: 'colo_ft_nats_connected', help: '1 when the node reports its NATS link up', labelNames: ['pair', 'vm', 'node'], registers });
+    this.nicFigures = new Gauge({
+      name: 'colo_ft_nic_compare',
+      help: "colo-compare's figures per NIC on the node running it, read from qemu's trace since the agent attached that qemu (figure: packets_compared, miscompares, miscompare_checkpoints)",
+      labelNames: ['pair', 'vm', 'node', 'nic', 'figure'],
+      registers,
+    });
     this.messages = new Counter({ name: 'colo_ft_feed_messages_total', help: 'Messages the feed received, by kind', labelNames: ['kind'], registers });
   }
 
@@ -75,6 +82,13 @@ export class FeedMetrics {
     if (s.resync) this.observeResync(labels, s.resync);
     if (s.heartbeatAgeMs !== null) this.heartbeatAge.set({ ...labels, node: s.node }, s.heartbeatAgeMs / 1000);
     this.natsConnected.set({ ...labels, node: s.node }, s.natsConnected ? 1 : 0);
+    for (const n of s.nics) {
+      if (n.packetsCompared === null) continue;
+      const l = { ...labels, node: s.node, nic: String(n.index) };
+      this.nicFigures.set({ ...l, figure: 'packets_compared' }, n.packetsCompared);
+      this.nicFigures.set({ ...l, figure: 'miscompares' }, n.miscompares ?? 0);
+      this.nicFigures.set({ ...l, figure: 'miscompare_checkpoints' }, n.miscompareCheckpoints ?? 0);
+    }
     // A takeover seen happening in the status (its time appeared while we watched) counts even if the event was missed.
     const took = s.failover?.takeoverAt ?? null;
     if (previous && took !== null && (previous.failover?.takeoverAt ?? null) !== took) {

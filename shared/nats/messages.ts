@@ -25,6 +25,24 @@ export const replicationViewSchema = z
   .strict();
 export type ReplicationViewMessage = z.infer<typeof replicationViewSchema>;
 
+/** One NIC on one node as qemu shows it: its COLO proxy's objects, and colo-compare's figures read from qemu's trace. */
+export const nicStatusSchema = z
+  .object({
+    index: z.number().int().nonnegative(),
+    netdev: z.string(),
+    mac: z.string(),
+    proxied: z.boolean(),
+    /** null while qemu has not answered (not running, or the read failed). */
+    proxy: z.enum(['primary', 'secondary', 'rewriter', 'none', 'partial']).nullable(),
+    objects: z.array(z.string()),
+    /** colo-compare's figures on this qemu since it was attached; null where no colo-compare has run. */
+    packetsCompared: z.number().int().nonnegative().nullable(),
+    miscompares: z.number().int().nonnegative().nullable(),
+    miscompareCheckpoints: z.number().int().nonnegative().nullable(),
+  })
+  .strict();
+export type NicStatus = z.infer<typeof nicStatusSchema>;
+
 export const nodeStatusSchema = z
   .object({
     vm: z.string().min(1),
@@ -47,6 +65,7 @@ export const nodeStatusSchema = z
     /** Replication as qemu shows it, for the node and per COLO disk; null when no audit has run yet. */
     replication: replicationViewSchema.nullable().default(null),
     disks: z.array(z.object({ index: z.number().int().nonnegative(), replication: replicationViewSchema }).strict()).default([]),
+    nics: z.array(nicStatusSchema).default([]),
     /** ms since the peer's last heartbeat, as this node sees it. */
     heartbeatAgeMs: z.number().nonnegative().nullable(),
     /** The failover machine's view; wall-clock ms for the timeline of the last failover. */
@@ -216,6 +235,7 @@ export const feedNodeSchema = z
     checkpoints: checkpointFiguresSchema.nullable(),
     replication: replicationViewSchema.nullable().default(null),
     disks: z.array(z.object({ index: z.number().int().nonnegative(), replication: replicationViewSchema }).strict()).default([]),
+    nics: z.array(nicStatusSchema).default([]),
     epoch: z.number().int().nonnegative().nullable(),
     natsConnected: z.boolean().nullable(),
     heartbeatAgeMs: z.number().nonnegative().nullable(),

@@ -5,3 +5,5 @@ export { buildNicArgs, netdevOption, objectOption } from './nic-args.js';
 export { primaryChardevs, primaryObjects, secondaryFilters, secondaryListeners, type ChardevAdd, type QomProps } from './nic-proxy.js';
 export { primaryAttachSteps, primaryDropSteps, secondaryProxyHost, secondaryTakeOverSteps } from './nic-steps.js';
 export { nicDevice, nicDevices, isNicDevice, type NicDevice } from './nic-device.js';
+export { compareTraceArgs, compareTracePath, parseCompareTrace, tallyCompare, emptyTally, COMPARE_TRACE_EVENTS, type CompareTally, type CheckpointStart, type TallyContext, type CompareTraceLine, type NicCompareCounts } from './compare-trace.js';
+export { nicProxyState, primaryProxyObjects, secondaryProxyObjects, type NicProxyState } from './proxy-state.js';

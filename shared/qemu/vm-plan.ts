@@ -4,6 +4,7 @@ import { nbdPortOf } from '../config/index.js';
 import { isDiskDevice, type DiskPlan, type StartKind } from '../disk/index.js';
 import { deviceArgv, planDevices, type GuestDevice } from '../device/index.js';
 import { ConfigError } from '../errors.js';
+import { compareTraceArgs, isNicDevice } from '../nic/index.js';
 import { buildGuestArgs, consoleLogPath } from './guest-args.js';
 import { buildQemuArgs, resolveAccelerator, resolveMachineType, type Accelerator } from './qemu-args.js';
 
@@ -130,7 +131,7 @@ export function planVm(
       oobQmpSocket,
       pidFile,
       deviceArgs: deviceArgv(devices),
-      guestArgs: buildGuestArgs(vm, { machineHasBuses, runDir }),
+      guestArgs: [...buildGuestArgs(vm, { machineHasBuses, runDir }), ...(devices.some((d) => isNicDevice(d) && d.replicated) ? compareTraceArgs(runDir) : [])],
       extraArgs: vm.extraArgs,
       incoming: role === 'secondary' ? migrationUri : undefined,
     }),

@@ -70,8 +70,9 @@ async function query<S extends z.ZodType>(
   command: string,
   schema: S,
   options?: CallOptions,
+  args?: Record<string, unknown>,
 ): Promise<z.output<S>> {
-  const reply = await qmp.execute(command, undefined, options);
+  const reply = await qmp.execute(command, args, options);
   const parsed = schema.safeParse(reply);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
@@ -151,4 +152,19 @@ export async function queryNamedBlockNodes(qmp: QmpClient, o?: CallOptions): Pro
 
 export async function queryBlockExports(qmp: QmpClient, o?: CallOptions): Promise<BlockExport[]> {
   return (await query(qmp, 'query-block-exports', BlockExports, o)).map((e) => ({ id: e.id, type: e.type, nodeName: e['node-name'] }));
+}
+
+const ObjectPropertyInfoList = z.array(z.object({ name: z.string(), type: z.string() }));
+const IOThreadInfoList = z.array(z.object({ id: z.string(), 'thread-id': z.number().int() }));
+
+/** The ids of the user-created objects (filters, colo-compare, iothreads, tls creds): `qom-list /objects`. */
+export async function queryObjectIds(qmp: QmpClient, o?: CallOptions): Promise<string[]> {
+  const r = await query(qmp, 'qom-list', ObjectPropertyInfoList, o, { path: '/objects' });
+  return r.filter((p) => p.type.startsWith('child<')).map((p) => p.name);
+}
+
+/** Each iothread's id and the host thread id it runs on. */
+export async function queryIothreads(qmp: QmpClient, o?: CallOptions): Promise<Array<{ id: string; threadId: number }>> {
+  const r = await query(qmp, 'query-iothreads', IOThreadInfoList, o);
+  return r.map((t) => ({ id: t.id, threadId: t['thread-id'] }));
 }

@@ -13,6 +13,8 @@ export {
   queryMigrate,
   queryStatus,
   queryVersion,
+  queryObjectIds,
+  queryIothreads,
 } from './commands.js';
 export type {
   BlockExport,

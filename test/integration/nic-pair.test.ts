@@ -1,4 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { NicLive } from '../../agent/reconcile/nic-live.js';
+import { compareTracePath } from '../../shared/nic/index.js';
+import type { NicStatus } from '../../shared/nats/index.js';
+import { frameSender, ipv4UdpFrame } from '../helpers/udp-frame.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { runDrill } from '../../cli/drill/run-drill.js';
 import { runRestore } from '../../cli/restore/run-restore.js';
 import { freePorts } from '../../shared/local/index.js';
@@ -51,5 +58,65 @@ describe('the COLO network proxy through the agents', () => {
     // Order on the netdev (`info network` lists it): the new primary's filters sit before the kept rewriter (insert: before).
     const network = await pair.agent('beta')!.controllers()[0]!.hmp('info network');
     expect([...network.matchAll(/^\s+- (\S+): type=/gm)].map((m) => m[1])).toEqual(['m0', 'redire0a', 'redire0b', 'rew0']);
+  });
+
+  it('status shows each NIC as qemu holds it and colo-compare figures from its trace: compared packets, a miscompare and the checkpoint it forced', async () => {
+    const [mirrorPort, comparePort, genAlpha, genBeta, sink] = await freePorts(5);
+    // Periodic checkpoints far apart, so a checkpoint soon after a miscompare can only be the one it forced.
+    const pair = await setupPair(tmpRun('nic-figures'), {
+      accelerator: 'tcg',
+      checkpointDelayMs: 30_000,
+      restore: { auto: false },
+      vmExtra: { machine: { type: 'none', accelerator: 'tcg' }, nics: [{ model: 'none', mac: '52:54:00:12:34:57', netdev: { type: 'user' }, proxy: { mirrorPort, comparePort } }] },
+    });
+    const rotateAt = NicLive.rotateAtBytes;
+    NicLive.rotateAtBytes = 3_000;
+    onTestFinished(() => void (NicLive.rotateAtBytes = rotateAt));
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    await pair.waitProtected();
+    // A stand-in for the guest: a socket netdev on the NIC's hub, so a datagram sent to it is output the NIC's netdev carries.
+    const gen = { alpha: genAlpha!, beta: genBeta! };
+    for (const n of ['alpha', 'beta'] as const) {
+      const c = pair.agent(n)!.controllers()[0]!;
+      await c.hmp(`netdev_add socket,id=gen0,udp=127.0.0.1:${sink},localaddr=127.0.0.1:${gen[n]}`);
+      await c.hmp('netdev_add hubport,id=hpgen,hubid=0,netdev=gen0');
+    }
+    const nic = async (n: Node): Promise<NicStatus> => (await pair.agent(n)!.controllers()[0]!.statusFresh()).nics[0]!;
+    expect(await nic('alpha')).toMatchObject({ index: 0, netdev: 'hn0', mac: '52:54:00:12:34:57', proxied: true, proxy: 'primary', objects: PRIMARY_PROXY, packetsCompared: 0, miscompares: 0, miscompareCheckpoints: 0 });
+    expect(await nic('beta')).toMatchObject({ proxy: 'secondary', objects: SECONDARY_PROXY, packetsCompared: null, miscompares: null });
+
+    const tx = frameSender();
+    onTestFinished(() => tx.close());
+    const both = async (a: string, b = a): Promise<void> => {
+      await tx.send(gen.alpha, ipv4UdpFrame(Buffer.from(a)));
+      await tx.send(gen.beta, ipv4UdpFrame(Buffer.from(b)));
+    };
+    // Enough identical output to roll the trace log over more than once: the figures carry on across it.
+    // One pair at a time: a burst lets one copy overtake the other, which colo-compare rightly calls different.
+    let same = await nic('alpha');
+    for (let i = 0; i < 40; i++) {
+      await both(`same ${i}`);
+      const seen = same.packetsCompared!;
+      same = await waitFor(async () => { const v = await nic('alpha'); return v.packetsCompared! > seen && v; }, { timeoutMs: 10_000, what: `packet ${i} compared` });
+    }
+    expect(same).toMatchObject({ miscompares: 0, miscompareCheckpoints: 0 });
+    const trace = compareTracePath(join(pair.dir, 'alpha', 'run', 'vm1'));
+    expect(statSync(trace).size).toBeLessThan(3_000 + 1_000);
+    expect(existsSync(`${trace}.1`)).toBe(false);
+
+    const before = (await pair.agent('alpha')!.controllers()[0]!.statusFresh()).checkpoints.count;
+    await both('primary says A', 'secondary says B');
+    const forced = await waitFor(async () => { const v = await nic('alpha'); return v.miscompareCheckpoints! >= 1 && v; }, { timeoutMs: 8_000, what: 'a checkpoint forced by the miscompare' });
+    expect(forced.miscompares).toBeGreaterThanOrEqual(1);
+    // The protect machine counts it once it completed (RESUME); the NIC's figure already has its start.
+    await waitFor(async () => (await pair.agent('alpha')!.controllers()[0]!.statusFresh()).checkpoints.count > before, { timeoutMs: 5_000, what: 'the forced checkpoint completed' });
+    expect((await pair.status()).nodes.find((n) => n.node === 'alpha')!.nics[0]).toMatchObject({ proxy: 'primary', miscompareCheckpoints: forced.miscompareCheckpoints });
+
+    // Back to frequent checkpoints for the drill's data check, which waits for one.
+    await pair.agent('alpha')!.controllers()[0]!.hmp('migrate_set_parameter x-checkpoint-delay 200');
+    const drill = await runDrill(pair.client, pair.config, { vm: 'vm1', fail: 'primary', mode: 'crash' });
+    expect(drill, drill.reason).toMatchObject({ ok: true, survivor: 'beta' });
+    expect(await nic('beta')).toMatchObject({ proxy: 'rewriter', objects: ['rew0'], packetsCompared: null });
   });
 });

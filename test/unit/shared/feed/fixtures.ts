@@ -22,6 +22,7 @@ export function nodeStatus(over: Partial<NodeStatus> & Pick<NodeStatus, 'node'>)
     natsConnected: true,
     replication: { state: 'replicating', reason: "every COLO disk replicates (1 checked in qemu's block graph)", checkedAgoMs: 700 },
     disks: [{ index: 0, replication: { state: 'replicating', reason: `disk 0: replicating on ${over.node}`, checkedAgoMs: 700 } }],
+    nics: [],
     heartbeatAgeMs: 40,
     resync: null,
     failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
@@ -48,6 +49,7 @@ export function tookOver(at: number): NodeStatus {
     checkpoints: { count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null },
     replication: { state: 'degraded', reason: "qemu's COLO mode is none, not primary", checkedAgoMs: 300 },
     disks: [{ index: 0, replication: { state: 'degraded', reason: 'disk 0: COLO is not running (none)', checkedAgoMs: 300 } }],
+    nics: [],
     failover: { phase: 'runningAlone', trigger: 'no heartbeat from alpha for 3012 ms', detectedAt: at - 100, leaseWonAt: at - 50, takeoverAt: at },
     sentAt: at,
   });

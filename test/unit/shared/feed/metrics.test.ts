@@ -34,6 +34,19 @@ describe('feed metrics: Prometheus text from the status messages', () => {
     expect(sample(text, 'colo_ft_nats_connected{pair="p1",vm="vm1",node="alpha"}')).toBe(1);
   });
 
+  it("renders colo-compare's figures per NIC where one runs, and none for a NIC without figures", async () => {
+    const { feed } = feedAt();
+    const nic = { netdev: 'hn0', mac: '52:54:00:12:34:56', proxied: true, objects: [] };
+    feed.status('p1', nodeStatus({ node: 'alpha', nics: [{ ...nic, index: 0, proxy: 'primary', packetsCompared: 40, miscompares: 2, miscompareCheckpoints: 1 }] }));
+    feed.status('p1', nodeStatus({ node: 'beta', nics: [{ ...nic, index: 0, proxy: 'secondary', packetsCompared: null, miscompares: null, miscompareCheckpoints: null }] }));
+    const text = await feed.metrics.render();
+    const series = (node: string, figure: string) => `colo_ft_nic_compare{pair="p1",vm="vm1",node="${node}",nic="0",figure="${figure}"}`;
+    expect(sample(text, series('alpha', 'packets_compared'))).toBe(40);
+    expect(sample(text, series('alpha', 'miscompares'))).toBe(2);
+    expect(sample(text, series('alpha', 'miscompare_checkpoints'))).toBe(1);
+    expect(sample(text, series('beta', 'packets_compared'))).toBeUndefined();
+  });
+
   it('counts a failover once by direction and reason, from the event and the status alike', async () => {
     const { feed, at } = feedAt();
     feed.status('p1', nodeStatus({ node: 'alpha' }));

@@ -39,6 +39,7 @@ const nodeStatus: NodeStatus = {
   natsConnected: true,
   replication: { state: 'replicating', reason: "every COLO disk replicates (1 checked in qemu's block graph)", checkedAgoMs: 350 },
   disks: [{ index: 0, replication: { state: 'replicating', reason: 'disk 0: quorum colo-disk0 writes the local image and 127.0.0.1:9101/d0', checkedAgoMs: 350 } }],
+  nics: [{ index: 0, netdev: 'hn0', mac: '52:54:00:12:34:56', proxied: true, proxy: 'primary', objects: ['comp0', 'iothread0', 'm0', 'redire0a', 'redire0b'], packetsCompared: 12, miscompares: 1, miscompareCheckpoints: 1 }],
   heartbeatAgeMs: 42,
   resync: null,
   failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
@@ -46,7 +47,7 @@ const nodeStatus: NodeStatus = {
 };
 
 /** A NodeStatus as an agent from before the replication audit sent it. */
-const { replication: _r, disks: _d, ...nodeStatusWithoutAudit } = nodeStatus;
+const { replication: _r, disks: _d, nics: _n, ...nodeStatusWithoutAudit } = nodeStatus;
 
 const readinessReply: ReadinessReply = {
   ready: true,
@@ -89,9 +90,9 @@ describe('message schemas round-trip', () => {
     expect(roundTrip(schema as z.ZodType<unknown>, value)).toEqual(value);
   });
 
-  it('a NodeStatus without replication and disks decodes with the defaults (null, [])', () => {
+  it('a NodeStatus without replication, disks and nics decodes with the defaults (null, [], [])', () => {
     const decoded = roundTrip(nodeStatusSchema, nodeStatusWithoutAudit as NodeStatus);
-    expect(decoded).toEqual({ ...nodeStatusWithoutAudit, replication: null, disks: [] });
+    expect(decoded).toEqual({ ...nodeStatusWithoutAudit, replication: null, disks: [], nics: [] });
     expect(roundTrip(agentStatusReplySchema, { node: 'alpha', vms: [nodeStatusWithoutAudit as NodeStatus] }).vms[0]).toMatchObject({ replication: null, disks: [] });
   });
 
@@ -115,6 +116,7 @@ describe('message schemas are strict', () => {
     ['NodeStatus.transitions[]', nodeStatusSchema, { ...nodeStatus, transitions: [{ at: 1, from: 'a', to: 'b', reason: 'r', by: 'x' }] }],
     ['NodeStatus.replication', nodeStatusSchema, { ...nodeStatus, replication: { ...nodeStatus.replication, disks: [] } }],
     ['NodeStatus.disks[]', nodeStatusSchema, { ...nodeStatus, disks: [{ ...nodeStatus.disks[0], path: '/x' }] }],
+    ['NodeStatus.nics[]', nodeStatusSchema, { ...nodeStatus, nics: [{ ...nodeStatus.nics[0], extra: 1 }] }],
     ['NodeStatus.disks[].replication', nodeStatusSchema, { ...nodeStatus, disks: [{ index: 0, replication: { ...nodeStatus.replication, at: 1 } }] }],
     ['ReadinessReply', readinessReplySchema, { ...readinessReply, epoch: 1 }],
     ['ReadinessReply.nbd', readinessReplySchema, { ...readinessReply, nbd: { host: 'h', port: 1, tls: true } }],
