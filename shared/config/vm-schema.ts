@@ -139,6 +139,14 @@ export const vmSchema = z
       if (seen !== undefined) ctx.addIssue({ code: 'custom', path: ['nics', i, 'mac'], message: `MAC ${n.mac} is also NIC ${seen}'s` });
       macs.set(n.mac, i);
       if (n.model === 'none' && m.type !== 'none') ctx.addIssue({ code: 'custom', path: ['nics', i, 'model'], message: 'model none (no guest NIC) is only for machine type none' });
+      // Without the proxy the secondary's guest output leaves by its own netdev: on a tap that is the real network, beside the primary's, with the same MAC.
+      if (!n.proxy && n.netdev.type === 'tap') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['nics', i, 'proxy'],
+          message: "an unproxied NIC on a tap netdev would put the secondary guest's packets on the network beside the primary's, with the same MAC: give it a proxy (mirrorPort, comparePort), or use a user or socket netdev",
+        });
+      }
       // A miscompare forces a checkpoint, and a checkpoint with vCPUs deadlocks 7.2 under TCG.
       if (n.proxy && tcgGuestOk) ctx.addIssue({ code: 'custom', path: ['nics', i, 'proxy'], message: 'a proxied NIC forces checkpoints on miscompares, which deadlock QEMU 7.2 under TCG with vCPUs: leave it unproxied (proxy: null) or use KVM' });
     });

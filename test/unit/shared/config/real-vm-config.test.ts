@@ -101,6 +101,8 @@ describe('vms[].nics', () => {
     [(d: any) => (d.vms[0].nics = [nic({ netdev: { type: 'tap', bridge: 'br0', ifname: 'tap0' } })]), 'vms[0].nics[0].netdev.bridge', 'give bridge alone'],
     [(d: any) => (d.vms[0].nics = [nic({ netdev: { type: 'vde' } })]), 'vms[0].nics[0].netdev.type', ''],
     [(d: any) => (d.vms[0].nics = [nic({ proxy: { mirrorPort: 9100, comparePort: 9201 } })]), 'vms[0].nics[0].proxy.mirrorPort', 'already used by the migrationPort'],
+    [(d: any) => (d.vms[0].nics = [nic({ proxy: null })]), 'vms[0].nics[0].proxy', "secondary guest's packets on the network"],
+    [(d: any) => (d.vms[0].nics = [nic({ proxy: null, netdev: { type: 'tap', ifname: 'tap0' } })]), 'vms[0].nics[0].proxy', 'give it a proxy'],
   ])('refuses %#', (change, path, fragment) => {
     expectIssue(edit(change), path, fragment);
   });
