@@ -1,16 +1,19 @@
 import { ColoError } from '../shared/errors.js';
 import type { VmPlan } from '../shared/qemu/index.js';
 import { sleep } from '../shared/qemu/index.js';
-import { queryColoStatus, queryStatus, runQmpSteps, yankStep, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
+import { queryColoStatus, queryStatus, runQmpSteps, yankSteps, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
 
 /**
  * Cut the links to a lost secondary out-of-band first: a checkpoint or an NBD
  * write blocked on a frozen peer would otherwise hold the main monitor. A link
  * already gone (crash) is what we want; a yank that gets no answer fails.
+ * A NIC's chardevs to the secondary are cut too: filter-mirror writes to a
+ * frozen peer until its socket buffer is full, and then qemu's main loop waits.
  */
 async function yankReplicationLinks(oob: QmpClient, plan: VmPlan, call: QmpCall): Promise<void> {
   const instances = [...plan.devices.flatMap((d) => d.primary.yankInstances()), { type: 'migration' as const }];
-  await runQmpSteps(oob, [yankStep(instances)], call);
+  // Out-of-band commands are answered at once and in order: sent together, they cost one round trip.
+  await Promise.all(yankSteps(instances).map((step) => runQmpSteps(oob, [step], call)));
 }
 
 /**

@@ -41,6 +41,7 @@ export class NicLive {
   private lastResumeAt: number | null = null;
   private threads = new Map<number, number>();
   private traced = false;
+  private reading: Promise<void> = Promise.resolve();
 
   /** A new qemu: nothing of the old one's figures carries over; its log is read from the start. */
   started(): void {
@@ -65,14 +66,21 @@ export class NicLive {
     return this.nics;
   }
 
-  async refresh(vm: VmInstance | null, plan: VmPlan | null, log: Logger): Promise<void> {
+  /** One read at a time: two reading the log from the same offset would count its lines twice. */
+  refresh(vm: VmInstance | null, plan: VmPlan | null, log: Logger): Promise<void> {
+    const run = this.reading.then(() => this.read(vm, plan, log));
+    this.reading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async read(vm: VmInstance | null, plan: VmPlan | null, log: Logger): Promise<void> {
     const devices = plan ? plan.devices.filter(isNicDevice) : [];
     if (!plan || devices.length === 0) return void (this.nics = []);
     if (!vm || !vm.proc.isRunning) return void (this.nics = devices.map((d) => this.view(d, null, [])));
     try {
       const objectIds = new Set(await queryObjectIds(vm.qmp, { timeoutMs: READ_MS }));
       if (devices.some((d) => objectIds.has(d.plan.ids.primary.iothread))) await this.mapThreads(vm, devices);
-      this.readTrace(vm, plan, devices.filter((d) => d.replicated), devices.filter((d) => objectIds.has(d.plan.ids.primary.compare)));
+      await this.readTrace(vm, plan, devices.filter((d) => d.replicated), devices.filter((d) => objectIds.has(d.plan.ids.primary.compare)));
       this.nics = devices.map((d) => {
         const { state, objects } = nicProxyState(d.plan.ids, objectIds);
         return this.view(d, state, objects);
@@ -106,7 +114,7 @@ export class NicLive {
     }
   }
 
-  private readTrace(vm: VmInstance, plan: VmPlan, proxied: NicDevice[], comparing: NicDevice[]): void {
+  private async readTrace(vm: VmInstance, plan: VmPlan, proxied: NicDevice[], comparing: NicDevice[]): Promise<void> {
     if (proxied.length === 0) return;
     const path = compareTracePath(plan.runDir);
     let size: number;
@@ -120,8 +128,9 @@ export class NicLive {
     if (size >= NicLive.rotateAtBytes) {
       const old = `${path}.1`;
       renameSync(path, old);
-      // qemu reopens the name it was given (appending): a fresh file from here on.
-      void vm.qmp.hmp(`logfile ${path}`, { timeoutMs: READ_MS }).catch(() => undefined);
+      // qemu reopens the name it was given (appending): a fresh file from here on. Until it has, it
+      // still writes to the renamed one, which is therefore read only after the answer.
+      await vm.qmp.hmp(`logfile ${path}`, { timeoutMs: READ_MS }).catch(() => undefined);
       this.consume(old, plan, proxied, comparing);
       rmSync(old, { force: true });
       this.offset = 0;

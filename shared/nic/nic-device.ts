@@ -1,7 +1,7 @@
 import type { DeviceKindPlanner, DevicePlanInput, GuestDevice } from '../device/guest-device.js';
 import { buildNicArgs } from './nic-args.js';
 import { isProxiedNic, planNic, type NicPlan } from './nic-plan.js';
-import { primaryAttachSteps, primaryDropSteps, secondaryTakeOverSteps } from './nic-steps.js';
+import { primaryAttachSteps, primaryDropSteps, primaryYankInstances, secondaryTakeOverSteps } from './nic-steps.js';
 
 /** A NIC as a guest device: its NicPlan, its -netdev/-device argv and its proxy's QMP sequences. */
 export interface NicDevice extends GuestDevice {
@@ -20,9 +20,9 @@ export function nicDevice(plan: NicPlan): NicDevice {
       attach: (peer) => primaryAttachSteps(plan, peer),
       // colo-compare is in the data path as soon as it exists; nothing is left to link.
       link: () => [],
-      // filter-mirror's write to a frozen secondary can block qemu's main loop; yanking its chardev
-      // would cut that, but one absent instance fails a whole yank, so the NIC adds none yet.
-      yankInstances: () => [],
+      // filter-mirror's write to a frozen secondary blocks qemu's main loop once the socket buffer is full;
+      // the yank cuts both chardevs to the secondary (each yanked alone: one already gone must not stop the rest).
+      yankInstances: () => primaryYankInstances(plan),
       carryOn: () => primaryDropSteps(plan),
       // A NIC has no state to copy: the guest's packets only flow once COLO runs.
       startResync: () => [],

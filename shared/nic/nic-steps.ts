@@ -4,7 +4,7 @@
  * An unproxied NIC takes no part: every list is empty.
  */
 import type { ReplicationPeer } from '../device/guest-device.js';
-import type { QmpStep } from '../qmp/index.js';
+import type { QmpStep, YankInstance } from '../qmp/index.js';
 import type { NicPlan } from './nic-plan.js';
 import { primaryChardevs, primaryObjects } from './nic-proxy.js';
 
@@ -61,5 +61,15 @@ export function primaryDropSteps(p: NicPlan): QmpStep[] {
     chardevRemove(c.primaryInServer),
     chardevRemove(c.compareOutClient),
     chardevRemove(c.compareOutServer),
+  ];
+}
+
+/** Secondary lost: the primary's two chardevs to it, for yank to cut before the monitor could block on them. */
+export function primaryYankInstances(p: NicPlan): YankInstance[] {
+  if (p.nic.proxy === null) return [];
+  const c = p.ids.primary;
+  return [
+    { type: 'chardev', id: c.mirrorChardev },
+    { type: 'chardev', id: c.secondaryInChardev },
   ];
 }

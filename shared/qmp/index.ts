@@ -1,7 +1,7 @@
 export { connectQmp } from './qmp-client.js';
 export { qmpCallWithin } from './call.js';
 export type { CallOptions, QmpCall, QmpClient, QmpConnectOptions, QmpEvent } from './qmp-client.js';
-export { yankStep, type HmpStep, type QmpCommandStep, type QmpStep, type RefusalMeaning, type YankInstance } from './qmp-step.js';
+export { yankStep, yankSteps, type HmpStep, type QmpCommandStep, type QmpStep, type RefusalMeaning, type YankInstance } from './qmp-step.js';
 export { hmpStrict, isQemuRefusal, runQmpSteps } from './run-steps.js';
 export {
   queryBlockExports,

@@ -32,3 +32,12 @@ export type YankInstance = { type: 'block-node'; 'node-name': string } | { type:
 export function yankStep(instances: readonly YankInstance[]): QmpCommandStep {
   return { execute: 'yank', arguments: { instances }, oob: true, ifRefused: 'alreadySo' };
 }
+
+/**
+ * One yank per instance: qemu refuses a whole yank when any one instance is
+ * unknown (a NIC chardev already removed, a link never made) and then cuts
+ * none, so each goes alone and each "not found" is what we wanted.
+ */
+export function yankSteps(instances: readonly YankInstance[]): QmpCommandStep[] {
+  return instances.map((i) => yankStep([i]));
+}

@@ -27,6 +27,22 @@ async function objects(pair: TestPair, node: Node): Promise<string[]> {
 const PRIMARY_PROXY = ['comp0', 'iothread0', 'm0', 'redire0a', 'redire0b'];
 const SECONDARY_PROXY = ['rew0', 'sredire0a', 'sredire0b'];
 
+/** A pair on TCG with `-machine none` and one proxied NIC (a hub port as its peer), protected. */
+async function protectedNicPair(name: string, mac: string, o: { checkpointDelayMs?: number; beforeStart?: () => void } = {}): Promise<TestPair> {
+  const [mirrorPort, comparePort] = await freePorts(2);
+  const pair = await setupPair(tmpRun(name), {
+    accelerator: 'tcg',
+    checkpointDelayMs: o.checkpointDelayMs,
+    restore: { auto: false },
+    vmExtra: { machine: { type: 'none', accelerator: 'tcg' }, nics: [{ model: 'none', mac, netdev: { type: 'user' }, proxy: { mirrorPort, comparePort } }] },
+  });
+  o.beforeStart?.();
+  await pair.startAgent('alpha');
+  await pair.startAgent('beta');
+  await pair.waitProtected();
+  return pair;
+}
+
 /**
  * The COLO network proxy driven by the agents, on TCG with `-machine none`: a
  * `user` netdev with a hub port as its peer (no guest NIC), so the filters are
@@ -34,15 +50,7 @@ const SECONDARY_PROXY = ['rew0', 'sredire0a', 'sredire0b'];
  */
 describe('the COLO network proxy through the agents', () => {
   it('protect puts the proxy on both nodes; after failover the survivor keeps only its rewriter; a restore inserts the new primary filters before it', async () => {
-    const [mirrorPort, comparePort] = await freePorts(2);
-    const pair = await setupPair(tmpRun('nic-pair'), {
-      accelerator: 'tcg',
-      restore: { auto: false },
-      vmExtra: { machine: { type: 'none', accelerator: 'tcg' }, nics: [{ model: 'none', mac: '52:54:00:12:34:56', netdev: { type: 'user' }, proxy: { mirrorPort, comparePort } }] },
-    });
-    await pair.startAgent('alpha');
-    await pair.startAgent('beta');
-    await pair.waitProtected();
+    const pair = await protectedNicPair('nic-pair', '52:54:00:12:34:56');
     expect(await objects(pair, 'alpha')).toEqual(PRIMARY_PROXY);
     expect(await objects(pair, 'beta')).toEqual(SECONDARY_PROXY);
 
@@ -61,20 +69,11 @@ describe('the COLO network proxy through the agents', () => {
   });
 
   it('status shows each NIC as qemu holds it and colo-compare figures from its trace: compared packets, a miscompare and the checkpoint it forced', async () => {
-    const [mirrorPort, comparePort, genAlpha, genBeta, sink] = await freePorts(5);
-    // Periodic checkpoints far apart, so a checkpoint soon after a miscompare can only be the one it forced.
-    const pair = await setupPair(tmpRun('nic-figures'), {
-      accelerator: 'tcg',
-      checkpointDelayMs: 30_000,
-      restore: { auto: false },
-      vmExtra: { machine: { type: 'none', accelerator: 'tcg' }, nics: [{ model: 'none', mac: '52:54:00:12:34:57', netdev: { type: 'user' }, proxy: { mirrorPort, comparePort } }] },
-    });
+    const [genAlpha, genBeta, sink] = await freePorts(3);
     const rotateAt = NicLive.rotateAtBytes;
-    NicLive.rotateAtBytes = 3_000;
     onTestFinished(() => void (NicLive.rotateAtBytes = rotateAt));
-    await pair.startAgent('alpha');
-    await pair.startAgent('beta');
-    await pair.waitProtected();
+    // Periodic checkpoints far apart, so a checkpoint soon after a miscompare can only be the one it forced.
+    const pair = await protectedNicPair('nic-figures', '52:54:00:12:34:57', { checkpointDelayMs: 30_000, beforeStart: () => void (NicLive.rotateAtBytes = 3_000) });
     // A stand-in for the guest: a socket netdev on the NIC's hub, so a datagram sent to it is output the NIC's netdev carries.
     const gen = { alpha: genAlpha!, beta: genBeta! };
     for (const n of ['alpha', 'beta'] as const) {
@@ -113,10 +112,22 @@ describe('the COLO network proxy through the agents', () => {
     await waitFor(async () => (await pair.agent('alpha')!.controllers()[0]!.statusFresh()).checkpoints.count > before, { timeoutMs: 5_000, what: 'the forced checkpoint completed' });
     expect((await pair.status()).nodes.find((n) => n.node === 'alpha')!.nics[0]).toMatchObject({ proxy: 'primary', miscompareCheckpoints: forced.miscompareCheckpoints });
 
+    // The chardevs a lost secondary's yank cuts are yank instances on this qemu (a wrong name would make that yank a no-op).
+    const yankable = (await pair.agent('alpha')!.controllers()[0]!.requireVm().qmp.execute('query-yank')) as Array<{ type: string; id?: string }>;
+    expect(yankable).toEqual(expect.arrayContaining([{ type: 'chardev', id: 'mirror0' }, { type: 'chardev', id: 'compare0' }, { type: 'migration' }]));
     // Back to frequent checkpoints for the drill's data check, which waits for one.
     await pair.agent('alpha')!.controllers()[0]!.hmp('migrate_set_parameter x-checkpoint-delay 200');
     const drill = await runDrill(pair.client, pair.config, { vm: 'vm1', fail: 'primary', mode: 'crash' });
     expect(drill, drill.reason).toMatchObject({ ok: true, survivor: 'beta' });
     expect(await nic('beta')).toMatchObject({ proxy: 'rewriter', objects: ['rew0'], packetsCompared: null });
+  });
+
+  it('a hung secondary: the primary yanks its links, the NIC proxy included, drops the proxy and carries on alone', async () => {
+    const pair = await protectedNicPair('nic-hang', '52:54:00:12:34:58');
+    const drill = await runDrill(pair.client, pair.config, { vm: 'vm1', fail: 'secondary', mode: 'hang' });
+    expect(drill, drill.reason).toMatchObject({ ok: true, survivor: 'alpha' });
+    expect(await objects(pair, 'alpha')).toEqual([]);
+    const nic = (await pair.agent('alpha')!.controllers()[0]!.statusFresh()).nics[0]!;
+    expect(nic).toMatchObject({ proxy: 'none', objects: [] });
   });
 });

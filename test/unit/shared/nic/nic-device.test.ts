@@ -1,3 +1,4 @@
+import { yankSteps } from '../../../../shared/qmp/index.js';
 import { describe, expect, it } from 'vitest';
 import { planDevices, type ReplicationPeer } from '../../../../shared/device/index.js';
 import { isNicDevice, nicDevice, planNic, type NicConfig, type NicDevice } from '../../../../shared/nic/index.js';
@@ -79,9 +80,19 @@ describe('a proxied NIC on a primary that was started as one', () => {
     expect(d.primary.cleanUp()).toEqual(dropSteps);
   });
 
-  it('has nothing to link, yank or resync, and no audit yet', () => {
+  it('yanks its two chardevs to the secondary, each alone so that one already gone does not stop the other', () => {
+    expect(d.primary.yankInstances()).toEqual([
+      { type: 'chardev', id: 'mirror0' },
+      { type: 'chardev', id: 'compare0' },
+    ]);
+    expect(yankSteps(d.primary.yankInstances())).toEqual([
+      { execute: 'yank', arguments: { instances: [{ type: 'chardev', id: 'mirror0' }] }, oob: true, ifRefused: 'alreadySo' },
+      { execute: 'yank', arguments: { instances: [{ type: 'chardev', id: 'compare0' }] }, oob: true, ifRefused: 'alreadySo' },
+    ]);
+  });
+
+  it('has nothing to link or resync, and no audit yet', () => {
     expect(d.primary.link()).toEqual([]);
-    expect(d.primary.yankInstances()).toEqual([]);
     expect(d.primary.startResync(peer, 1)).toEqual([]);
     expect(d.primary.resyncJobs()).toEqual([]);
     expect(d.primary.setResyncSpeed(1)).toEqual([]);
