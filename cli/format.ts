@@ -20,6 +20,7 @@ export function formatVmStatus(s: VmStatus): string {
     `${s.vm}: ${s.protected ? 'PROTECTED' : 'NOT PROTECTED'}  phase ${s.phase}  epoch ${s.epoch}`,
     `  reason: ${s.reason}`,
     `  checkpoints: ${c.count} (${c.ratePerSec}/s), last pause ${ms(c.lastPauseMs)}, last ${ms(c.lastAgeMs)} ago`,
+    `  pause over the last minute: p50 ${ms(c.pauseMsP50)}, p99 ${ms(c.pauseMsP99)}, guest stopped ${c.pausedFraction === null ? '-' : `${(c.pausedFraction * 100).toFixed(1)} %`}`,
   ];
   for (const n of s.nodes) {
     if (!n.reachable) {

@@ -82,6 +82,10 @@ function timeline(events) {
   return `<ol class="timeline">${items.join('')}</ol>`;
 }
 
+function pct(f) {
+  return f === null ? '-' : `${(f * 100).toFixed(1)} %`;
+}
+
 function cardHtml(v) {
   const state = stateOf(v);
   const badge = { protected: 'PROTECTED', 'failing-over': 'FAILING OVER', unprotected: 'NOT PROTECTED' }[state];
@@ -93,7 +97,7 @@ function cardHtml(v) {
     `<p class="reason">${esc(v.reason)}</p>` +
     `<ul class="nodes">${v.nodes.map(nodeLine).join('')}</ul>` +
     fo +
-    `<div class="figures">checkpoints ${c.count} (${c.ratePerSec}/s) · last pause ${ms(c.lastPauseMs)} · ${leaseLine(v.lease)}</div>` +
+    `<div class="figures">checkpoints ${c.count} (${c.ratePerSec}/s) · last pause ${ms(c.lastPauseMs)} · <span class="pause-stats">pause p50 ${ms(c.pauseMsP50 ?? null)}, p99 ${ms(c.pauseMsP99 ?? null)}, stopped ${pct(c.pausedFraction ?? null)} of the last minute</span> · ${leaseLine(v.lease)}</div>` +
     pauseChart(v.lastPausesMs) +
     resyncBlock(v.resync) +
     timeline(v.events)

@@ -1,5 +1,5 @@
 export { checkpointMachine, type CheckpointMachine, type CheckpointInput, type CheckpointContext, type CheckpointEvent, type PeerEndpoints, type ColoRole } from './checkpoint.js';
-export { emptyCheckpointLog, recordCheckpoint, checkpointRate, stallBoundMs, type CheckpointLog } from './checkpoint-figures.js';
+export { emptyCheckpointLog, recordCheckpoint, checkpointRate, stallBoundMs, pauseStats, quantile, CARRIED_PAUSES, PAUSE_WINDOW_MS, type CheckpointLog, type PauseStats } from './checkpoint-figures.js';
 export { toNodeStatus, mergeVmStatus, eventForTransition, phaseOf, FAILOVER_PHASE_DEPTH, type TagChange, checkpointFigures, type LiveQemu, type TransitionRecord, type VmStatus, type VmNodeView, type CheckpointSnapshotView, type FailoverSnapshotView, type RestoreSnapshotView, type NodeExtras } from './status.js';
 export { failoverMachine, isStaleEpoch, type FailoverMachine, type FailoverInput, type FailoverContext, type FailoverEvent, type FailoverPolicy, type FailoverRole, type ClaimOutput } from './failover.js';
 export { restoreMachine, backoffMs, type RestoreMachine, type RestoreInput, type RestoreContext, type RestoreEvent, type ResyncProgress } from './restore.js';

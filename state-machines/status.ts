@@ -1,5 +1,5 @@
 import type { CheckpointFigures, EventKind, NodeStatus, Role } from '../shared/nats/index.js';
-import { checkpointRate, type CheckpointLog } from './checkpoint-figures.js';
+import { CARRIED_PAUSES, checkpointRate, pauseStats, type CheckpointLog } from './checkpoint-figures.js';
 import type { CheckpointContext } from './checkpoint.js';
 import type { FailoverContext } from './failover.js';
 import type { RestoreContext } from './restore.js';
@@ -63,12 +63,25 @@ export function phaseOf(value: unknown, depth = Infinity): string {
 /** The failover machine's phases are its top-level states: the claim's retry steps inside `claiming` are one phase. */
 export const FAILOVER_PHASE_DEPTH = 1;
 
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+
+function roundedPauseStats(log: CheckpointLog, now: number): Pick<CheckpointFigures, 'pauseMsP50' | 'pauseMsP99' | 'pausedFraction'> {
+  const p = pauseStats(log, now);
+  return {
+    pauseMsP50: p.p50 === null ? null : round2(p.p50),
+    pauseMsP99: p.p99 === null ? null : round2(p.p99),
+    pausedFraction: p.pausedFraction === null ? null : Math.round(p.pausedFraction * 10_000) / 10_000,
+  };
+}
+
 export function checkpointFigures(log: CheckpointLog, now: number): CheckpointFigures {
   return {
     count: log.count,
     ratePerSec: checkpointRate(log, now),
     lastPauseMs: log.lastPauseMs === null ? null : Math.round(log.lastPauseMs * 100) / 100,
     lastAgeMs: log.lastAt === null ? null : Math.max(0, now - log.lastAt),
+    ...roundedPauseStats(log, now),
+    recentPauses: log.window.slice(-CARRIED_PAUSES).map((c) => ({ at: c.at, ms: round2(c.pauseMs) })),
   };
 }
 
@@ -176,7 +189,7 @@ export interface VmStatus {
   checkpoints: CheckpointFigures;
 }
 
-const NO_CHECKPOINTS: CheckpointFigures = { count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null };
+const NO_CHECKPOINTS: CheckpointFigures = { count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null, pauseMsP50: null, pauseMsP99: null, pausedFraction: null, recentPauses: [] };
 
 /** Merge what each node reports about one VM; a node that did not answer is shown as unreachable. */
 export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports: readonly NodeStatus[]): VmStatus {

@@ -27,6 +27,20 @@ export interface LeaseInfo {
   expiresAtMs: number;
 }
 
+/**
+ * The pauses of the checkpoints a status reports that the previous one from
+ * that node did not: each checkpoint once, from the times the status carries
+ * (an agent without them gives only its last pause).
+ */
+export function newPauses(s: NodeStatus, previous: NodeStatus | undefined): number[] {
+  const carried = s.checkpoints.recentPauses;
+  if (carried.length === 0) return s.checkpoints.lastPauseMs === null ? [] : [s.checkpoints.lastPauseMs];
+  const seenUpTo = previous?.role === 'primary' ? Math.max(-Infinity, ...previous.checkpoints.recentPauses.map((p) => p.at)) : -Infinity;
+  const fresh = carried.filter((p) => p.at > seenUpTo).map((p) => p.ms);
+  // A first status from a node (or after it became primary) charts only what the count grew by.
+  return seenUpTo === -Infinity && previous?.role !== 'primary' ? fresh.slice(-1) : fresh;
+}
+
 interface NodeSeen {
   status: NodeStatus;
   receivedAt: number;
@@ -87,8 +101,9 @@ export class FeedAggregator {
     if (sampled === undefined || count < sampled) e.sampledCount.set(s.node, count);
     else if (count > sampled) {
       e.sampledCount.set(s.node, count);
-      if (s.role === 'primary' && s.checkpoints.lastPauseMs !== null) {
-        e.pauses = [...e.pauses, s.checkpoints.lastPauseMs].slice(-this.pauseSamples);
+      if (s.role === 'primary') {
+        const fresh = newPauses(s, held?.status);
+        if (fresh.length > 0) e.pauses = [...e.pauses, ...fresh].slice(-this.pauseSamples);
       }
     }
     return { key: vmKey(pair, s.vm), previous: held?.status };

@@ -1,3 +1,4 @@
+import { newPauses } from './aggregate.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ColoEvent, FeedVmStatus, NodeStatus } from '../nats/index.js';
 
@@ -37,7 +38,7 @@ export class FeedMetrics {
     this.checkpoints = new Counter({ name: 'colo_ft_checkpoints_total', help: 'COLO checkpoints completed by the primary', labelNames: ['pair', 'vm'], registers });
     this.pause = new Histogram({
       name: 'colo_ft_checkpoint_pause_seconds',
-      help: 'Guest pause of a checkpoint (sampled from status messages)',
+      help: 'Guest pause of each checkpoint (qemu STOP to RESUME), every one, from the pauses each status carries',
       labelNames: ['pair', 'vm'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
@@ -76,7 +77,8 @@ export class FeedMetrics {
       const grown = before === null ? 0 : s.checkpoints.count >= before ? s.checkpoints.count - before : s.checkpoints.count;
       if (grown > 0) {
         this.checkpoints.inc(labels, grown);
-        if (s.checkpoints.lastPauseMs !== null) this.pause.observe(labels, s.checkpoints.lastPauseMs / 1000);
+        // Every checkpoint since the last status goes into the histogram, from the pauses the status carries.
+        for (const ms of newPauses(s, previous).slice(-grown)) this.pause.observe(labels, ms / 1000);
       } else if (before === null) this.checkpoints.inc(labels, 0);
     }
     if (s.resync) this.observeResync(labels, s.resync);

@@ -13,6 +13,13 @@ export const checkpointFiguresSchema = z
     ratePerSec: z.number().nonnegative(),
     lastPauseMs: z.number().nonnegative().nullable(),
     lastAgeMs: z.number().nonnegative().nullable(),
+    /** Pause percentiles (qemu's STOP to RESUME) over the last minute; null when no checkpoint completed in it. */
+    pauseMsP50: z.number().nonnegative().nullable().default(null),
+    pauseMsP99: z.number().nonnegative().nullable().default(null),
+    /** Share of wall time the guest was stopped over the last minute (0..1). */
+    pausedFraction: z.number().min(0).max(1).nullable().default(null),
+    /** The latest checkpoints with their completion times (at most 50), so a reader sampling the status sees each one. */
+    recentPauses: z.array(z.object({ at: z.number(), ms: z.number().nonnegative() }).strict()).max(50).default([]),
   })
   .strict();
 export type CheckpointFigures = z.infer<typeof checkpointFiguresSchema>;

@@ -70,8 +70,9 @@ describe('colo-ft CLI against real processes', () => {
     for (const n of s.nodes) {
       expect(Object.keys(n)).toEqual(expect.arrayContaining(['node', 'role', 'qemuPid', 'qmpSocket', 'runState', 'coloMode', 'checkpoints']));
     }
-    expect(Object.keys(s.checkpoints).sort()).toEqual(['count', 'lastAgeMs', 'lastPauseMs', 'ratePerSec']);
+    expect(Object.keys(s.checkpoints).sort()).toEqual(['count', 'lastAgeMs', 'lastPauseMs', 'pauseMsP50', 'pauseMsP99', 'pausedFraction', 'ratePerSec', 'recentPauses']);
     const human = await runCli(['status', '--config', pair.configPath]);
+    expect(human.stdout).toMatch(/pause over the last minute: p50 [\d.]+ ms, p99 [\d.]+ ms, guest stopped [\d.]+ %/);
     expect(human.stdout).toMatch(/vm1: PROTECTED/);
     expect(human.stdout).toMatch(/alpha: primary .*COLO mode primary/);
   });

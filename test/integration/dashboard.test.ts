@@ -31,6 +31,7 @@ describe('dashboard page in headless Chromium (Debian package)', () => {
     await expect.poll(async () => ((await card.locator('.chart polyline').getAttribute('points', { timeout: 20_000 })) ?? '').split(' ').length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
     expect(await card.locator('.chart-label').textContent()).toMatch(/checkpoint pauses: last [\d.]+ ms/);
     expect(await card.locator('.badge').textContent()).toBe('PROTECTED');
+    expect(await card.locator('.pause-stats').textContent()).toMatch(/^pause p50 [\d.]+ ms, p99 [\d.]+ ms, stopped [\d.]+ % of the last minute$/);
     const nodes = await card.locator('.nodes li').allTextContents();
     expect(nodes[0]).toMatch(/^alpha primary coloRunning/);
     expect(nodes[1]).toMatch(/^beta secondary coloRunning/);

@@ -32,6 +32,14 @@ describe.each(['auto', 'tcg'] as const)('protect a VM on real qemu (accelerator 
     expect(later.protected).toBe(true);
     expect(later.checkpoints.lastPauseMs).toBeGreaterThan(0);
     expect(later.checkpoints.lastAgeMs).not.toBeNull();
+    // Over the last minute, from qemu's STOP/RESUME times: percentiles that bracket the pauses carried, a share of wall time.
+    const c = later.checkpoints;
+    const carried = c.recentPauses.map((p) => p.ms);
+    expect(carried.length).toBeGreaterThanOrEqual(3);
+    expect(c.pauseMsP50).toBeGreaterThanOrEqual(Math.min(...carried));
+    expect(c.pauseMsP99).toBeGreaterThanOrEqual(c.pauseMsP50!);
+    expect(c.pausedFraction).toBeGreaterThan(0);
+    expect(c.pausedFraction).toBeLessThan(1);
 
     // A write through the primary's quorum drive reaches the secondary's parent image over NBD.
     const primary = pair.agent('alpha')!.controllers()[0]!;

@@ -6,6 +6,9 @@ import {
   emptyCheckpointLog,
   recordCheckpoint,
   stallBoundMs,
+  pauseStats,
+  quantile,
+  PAUSE_WINDOW_MS,
   type CheckpointLog,
 } from '../../../state-machines/checkpoint-figures.js';
 
@@ -16,7 +19,7 @@ function logOf(times: readonly number[], pauseMs = 5): CheckpointLog {
 describe('recordCheckpoint', () => {
   it('counts, keeps the last pause and time, and appends to the recent lists', () => {
     const one = recordCheckpoint(emptyCheckpointLog, 1_000, 12.5);
-    expect(one).toEqual({ count: 1, lastPauseMs: 12.5, lastAt: 1_000, recentAt: [1_000], recentPausesMs: [12.5] });
+    expect(one).toEqual({ count: 1, lastPauseMs: 12.5, lastAt: 1_000, recentAt: [1_000], recentPausesMs: [12.5], window: [{ at: 1_000, pauseMs: 12.5 }] });
     const two = recordCheckpoint(one, 1_200, 3);
     expect(two).toEqual({
       count: 2,
@@ -24,6 +27,7 @@ describe('recordCheckpoint', () => {
       lastAt: 1_200,
       recentAt: [1_000, 1_200],
       recentPausesMs: [12.5, 3],
+      window: [{ at: 1_000, pauseMs: 12.5 }, { at: 1_200, pauseMs: 3 }],
     });
   });
 
@@ -32,7 +36,7 @@ describe('recordCheckpoint', () => {
     const snapshot = structuredClone(before);
     recordCheckpoint(before, 2, 2);
     expect(before).toEqual(snapshot);
-    expect(emptyCheckpointLog).toEqual({ count: 0, lastPauseMs: null, lastAt: null, recentAt: [], recentPausesMs: [] });
+    expect(emptyCheckpointLog).toEqual({ count: 0, lastPauseMs: null, lastAt: null, recentAt: [], recentPausesMs: [], window: [] });
   });
 
   it(`keeps only the last ${RECENT_CHECKPOINTS} points while the count keeps growing`, () => {
@@ -112,5 +116,35 @@ describe('stallBoundMs', () => {
     for (const delay of [10, 200, 2_000, 20_000]) {
       expect(stallBoundMs(delay)).toBeGreaterThan(3 * delay);
     }
+  });
+});
+
+describe('pause statistics over the last minute', () => {
+  it('nearest-rank quantiles', () => {
+    expect(quantile([], 0.5)).toBeNull();
+    expect(quantile([7], 0.99)).toBe(7);
+    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(quantile(hundred, 0.5)).toBe(50);
+    expect(quantile(hundred, 0.99)).toBe(99);
+    expect(quantile([...hundred].reverse(), 0.99)).toBe(99);
+  });
+
+  it('p50, p99 and the paused share cover only the window; none without a checkpoint in it', () => {
+    // 5 checkpoints a second for two minutes, 8 ms each, then 100 ms each in the last 10 s.
+    let log = emptyCheckpointLog;
+    for (let at = 200; at <= 120_000; at += 200) log = recordCheckpoint(log, at, at > 110_000 ? 100 : 8);
+    const s = pauseStats(log, 120_000);
+    expect(s.p50).toBe(8);
+    expect(s.p99).toBe(100);
+    // In the last 60 s: 250 x 8 ms + 50 x 100 ms = 7 s stopped of 60 s.
+    expect(s.pausedFraction).toBeCloseTo(7 / 60, 3);
+    expect(log.window.length).toBeLessThanOrEqual(301);
+    expect(pauseStats(log, 120_000 + PAUSE_WINDOW_MS + 1)).toEqual({ p50: null, p99: null, pausedFraction: null });
+  });
+
+  it('a paused share right after the first checkpoint is over the time since its STOP, never above 1', () => {
+    const log = recordCheckpoint(emptyCheckpointLog, 1_000, 90);
+    expect(pauseStats(log, 1_010).pausedFraction).toBeCloseTo(90 / 100, 5);
+    expect(pauseStats(log, 1_000).pausedFraction).toBe(1);
   });
 });

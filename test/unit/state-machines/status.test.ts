@@ -175,8 +175,13 @@ describe('toNodeStatus', () => {
       log = recordCheckpoint(log, at, pause);
     }
     const s = toNodeStatus(view('coloRunning', ['protected'], context('primary', { checkpoints: log })), live('primary'), extra, NOW);
-    expect(s.checkpoints).toEqual({ count: 3, ratePerSec: 1, lastPauseMs: 12.35, lastAgeMs: 500 });
-    expect(checkpointFigures(emptyCheckpointLog, NOW)).toEqual({ count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null });
+    expect(s.checkpoints).toEqual({
+      ...{ count: 3, ratePerSec: 1, lastPauseMs: 12.35, lastAgeMs: 500 },
+      // Over the last minute: nearest-rank percentiles, and 33.35 ms stopped in the 2,010 ms since the first STOP.
+      ...{ pauseMsP50: 11, pauseMsP99: 12.35, pausedFraction: 0.0166 },
+      recentPauses: [{ at: NOW - 2_000, ms: 10 }, { at: NOW - 1_000, ms: 11 }, { at: NOW - 500, ms: 12.35 }],
+    });
+    expect(checkpointFigures(emptyCheckpointLog, NOW)).toEqual({ count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null, pauseMsP50: null, pauseMsP99: null, pausedFraction: null, recentPauses: [] });
     // A clock that went backwards never yields a negative age.
     expect(checkpointFigures(recordCheckpoint(emptyCheckpointLog, NOW + 50, 1), NOW).lastAgeMs).toBe(0);
   });
@@ -216,7 +221,7 @@ function report(node: string, role: NodeStatus['role'], over: Partial<NodeStatus
     qmpSocket: `/run/${node}/vm1/qmp.sock`,
     runState: 'running',
     coloMode: role === 'none' ? 'none' : role,
-    checkpoints: { count: role === 'primary' ? 42 : 0, ratePerSec: 5, lastPauseMs: 8, lastAgeMs: 100 },
+    checkpoints: { count: role === 'primary' ? 42 : 0, ratePerSec: 5, lastPauseMs: 8, lastAgeMs: 100, pauseMsP50: null, pauseMsP99: null, pausedFraction: null, recentPauses: [] },
     transitions: [],
     natsConnected: true,
     heartbeatAgeMs: null,
@@ -266,7 +271,7 @@ describe('mergeVmStatus', () => {
     const v = mergeVmStatus('vm1', NODES, [report('alpha', 'none', { protected: true }), report('beta', 'secondary')]);
     expect(v.protected).toBe(false);
     expect(v.reason).toBe('no node runs this VM as primary');
-    expect(v.checkpoints).toEqual({ count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null });
+    expect(v.checkpoints).toEqual({ count: 0, ratePerSec: 0, lastPauseMs: null, lastAgeMs: null, pauseMsP50: null, pauseMsP99: null, pausedFraction: null, recentPauses: [] });
   });
 
   it('takes the highest epoch reported for the VM', () => {

@@ -85,7 +85,7 @@ describe('feed aggregator: latest NodeStatus per node, merged per VM', () => {
     const a = new FeedAggregator({ pauseSamples: 3 });
     let sentAt = T0;
     const at = (count: number, pause: number, node = 'alpha') =>
-      a.applyStatus('p1', nodeStatus({ node, checkpoints: { count, ratePerSec: 5, lastPauseMs: pause, lastAgeMs: 1 }, sentAt: ++sentAt }), sentAt);
+      a.applyStatus('p1', nodeStatus({ node, checkpoints: { count, ratePerSec: 5, lastPauseMs: pause, lastAgeMs: 1, pauseMsP50: null, pauseMsP99: null, pausedFraction: null, recentPauses: [] }, sentAt: ++sentAt }), sentAt);
     at(10, 9); // first sight: a baseline, not a new checkpoint
     at(11, 11);
     at(11, 11); // the same checkpoint again (periodic publish)
@@ -94,6 +94,19 @@ describe('feed aggregator: latest NodeStatus per node, merged per VM', () => {
     at(14, 14);
     at(15, 15);
     expect(a.view(vmKey('p1', 'vm1'), T0)!.lastPausesMs).toEqual([12, 14, 15]);
+  });
+
+  it('charts every checkpoint between two statuses, from the pauses with times each status carries', () => {
+    const a = new FeedAggregator({ pauseSamples: 100 });
+    const cp = (count: number, pauses: Array<[number, number]>) => ({
+      ...{ count, ratePerSec: 5, lastPauseMs: pauses.at(-1)![1], lastAgeMs: 1, pauseMsP50: null, pauseMsP99: null, pausedFraction: null },
+      recentPauses: pauses.map(([at, ms]) => ({ at, ms })),
+    });
+    a.applyStatus('p1', nodeStatus({ node: 'alpha', checkpoints: cp(10, [[T0 - 200, 7], [T0, 8]]), sentAt: T0 }), T0);
+    // Two seconds later: ten more checkpoints, each carried with its time, two of them already seen.
+    const next: Array<[number, number]> = [[T0 - 200, 7], [T0, 8], ...Array.from({ length: 10 }, (_, i): [number, number] => [T0 + 200 * (i + 1), 10 + i])];
+    a.applyStatus('p1', nodeStatus({ node: 'alpha', checkpoints: cp(20, next), sentAt: T0 + 2_000 }), T0 + 2_000);
+    expect(a.view(vmKey('p1', 'vm1'), T0 + 2_000)!.lastPausesMs).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
   });
 
   it('keeps the event timeline ordered, deduplicated and bounded', () => {

@@ -17,7 +17,7 @@ function feedAt(): { feed: Feed; at: (t: number) => void } {
 describe('feed metrics: Prometheus text from the status messages', () => {
   it('renders checkpoints, pauses, epoch, protection and heartbeat age', async () => {
     const { feed } = feedAt();
-    const cp = (count: number, pauseMs: number) => ({ count, ratePerSec: 5, lastPauseMs: pauseMs, lastAgeMs: 1 });
+    const cp = (count: number, pauseMs: number) => ({ count, ratePerSec: 5, lastPauseMs: pauseMs, lastAgeMs: 1, pauseMsP50: null, pauseMsP99: null, pausedFraction: null, recentPauses: [] });
     feed.status('p1', nodeStatus({ node: 'alpha', checkpoints: cp(10, 12), sentAt: T0 }));
     feed.status('p1', nodeStatus({ node: 'beta', heartbeatAgeMs: 250, sentAt: T0 }));
     feed.status('p1', nodeStatus({ node: 'alpha', checkpoints: cp(13, 30), sentAt: T0 + 1 }));
@@ -45,6 +45,20 @@ describe('feed metrics: Prometheus text from the status messages', () => {
     expect(sample(text, series('alpha', 'miscompares'))).toBe(2);
     expect(sample(text, series('alpha', 'miscompare_checkpoints'))).toBe(1);
     expect(sample(text, series('beta', 'packets_compared'))).toBeUndefined();
+  });
+
+  it('puts every checkpoint into the pause histogram, not one per status', async () => {
+    const { feed } = feedAt();
+    const cp = (count: number, pauses: number[]) => ({
+      ...{ count, ratePerSec: 5, lastPauseMs: pauses.at(-1)!, lastAgeMs: 1, pauseMsP50: null, pauseMsP99: null, pausedFraction: null },
+      recentPauses: pauses.map((ms, i) => ({ at: T0 + count * 1_000 + i, ms })),
+    });
+    feed.status('p1', nodeStatus({ node: 'alpha', checkpoints: cp(10, [8]), sentAt: T0 }));
+    feed.status('p1', nodeStatus({ node: 'alpha', checkpoints: cp(20, [8, 8, 8, 8, 8, 30, 30, 30, 30, 30]), sentAt: T0 + 1 }));
+    const text = await feed.metrics.render();
+    expect(sample(text, 'colo_ft_checkpoints_total{pair="p1",vm="vm1"}')).toBe(10);
+    expect(sample(text, 'colo_ft_checkpoint_pause_seconds_count{pair="p1",vm="vm1"}')).toBe(10);
+    expect(sample(text, 'colo_ft_checkpoint_pause_seconds_bucket{le="0.01",pair="p1",vm="vm1"}')).toBe(5);
   });
 
   it('counts a failover once by direction and reason, from the event and the status alike', async () => {

@@ -34,7 +34,7 @@ const nodeStatus: NodeStatus = {
   qmpSocket: '/run/a/vm1/qmp.sock',
   runState: 'running',
   coloMode: 'primary',
-  checkpoints: { count: 10, ratePerSec: 4.5, lastPauseMs: 12.25, lastAgeMs: 80 },
+  checkpoints: { count: 10, ratePerSec: 4.5, lastPauseMs: 12.25, lastAgeMs: 80, pauseMsP50: 12, pauseMsP99: 14.5, pausedFraction: 0.06, recentPauses: [{ at: 1_700_000_000_000, ms: 12.25 }] },
   transitions: [{ at: 1, from: 'enteringColo', to: 'coloRunning', reason: 'COLO running' }],
   natsConnected: true,
   replication: { state: 'replicating', reason: "every COLO disk replicates (1 checked in qemu's block graph)", checkedAgoMs: 350 },
