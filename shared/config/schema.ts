@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { fenceRuleViolation } from './timing-rules.js';
-import { absolutePath, host, name, nonEmpty, positiveMs } from './primitives.js';
+import { absolutePath, host, name, natsServerUrl, nonEmpty, positiveMs } from './primitives.js';
 import { vmSchema } from './vm-schema.js';
 
 export { nbdPortOf } from './vm-schema.js';
 
 const natsSchema = z
   .strictObject({
-    servers: z.array(nonEmpty).min(1, 'list at least one NATS server'),
+    servers: z.array(natsServerUrl).min(1, 'list at least one NATS server'),
     credsFile: nonEmpty.optional(),
     user: nonEmpty.optional(),
     password: nonEmpty.optional(),
