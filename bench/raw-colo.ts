@@ -45,6 +45,7 @@ function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migra
     devices: [],
     disks: [],
     migrationUri,
+    relay: null,
     nbd: { host: '127.0.0.1', port: nbdPort },
     checkpointDelayMs: 200,
     assumeIdentical: true,

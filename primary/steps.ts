@@ -1,3 +1,4 @@
+import { awaitSocket, primaryRelayArgs, startRelay, tcpEndpoint } from '../shared/relay/index.js';
 import { isColoDisk } from '../shared/disk/index.js';
 import { ConfigError, DiskError, PeerTimeoutError, PeerUnreachableError, NatsUnavailableError, RemoteError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -69,5 +70,14 @@ export async function startMigration(qmp: QmpClient, plan: VmPlan, peer: PeerEnd
     call,
   );
   await qmp.execute('migrate-set-parameters', { 'x-checkpoint-delay': plan.checkpointDelayMs }, call);
-  await qmp.execute('migrate', { uri: peer.migrationUri }, call);
+  await qmp.execute('migrate', { uri: await migrationTarget(plan, peer, call) }, call);
+}
+
+/** Where qemu sends the COLO stream: straight to the peer, or to this side's relay, started for this session. */
+async function migrationTarget(plan: VmPlan, peer: PeerEndpoints, call: QmpCall): Promise<string> {
+  if (!plan.relay) return peer.migrationUri;
+  const { outgoingSocket } = plan.relay;
+  startRelay({ runDir: plan.runDir, side: 'primary', socket: outgoingSocket, args: primaryRelayArgs(plan.relay, tcpEndpoint(peer.migrationUri)) });
+  await awaitSocket(outgoingSocket, call.timeoutMs, call.signal);
+  return `unix:${outgoingSocket}`;
 }

@@ -1,5 +1,6 @@
 import { waitFor, type Actor, type ActorRefFrom } from 'xstate';
 import { readinessReply } from '../../secondary/index.js';
+import { ensureSecondaryRelay } from '../../shared/qemu/index.js';
 import { readyAsSecondary, wrongRestoreTarget, type checkpointMachine, type vmMachine } from '../../state-machines/index.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -53,7 +54,10 @@ export class VmRequests {
     const failover = this.h.side()?.snapshot();
     const ready = failover !== undefined && readyAsSecondary({ role: this.h.machine.getSnapshot().context.role, protectReady: snap?.hasTag('ready') === true, failover });
     try {
-      return readinessReply(this.h.plan(), ready, snap?.context.reason ?? 'starting', this.h.coloSizes() ?? new Map(), req);
+      const reply = readinessReply(this.h.plan(), ready, snap?.context.reason ?? 'starting', this.h.coloSizes() ?? new Map(), req);
+      // The relay takes one connection and ends with it: a primary trying again finds a fresh one.
+      if (reply.ready && this.h.vm()) ensureSecondaryRelay(this.h.plan(), this.h.log);
+      return reply;
     } catch (e) {
       this.h.log.warn({ reason: errorMessage(e) }, 'refused the primary');
       this.h.machine.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });

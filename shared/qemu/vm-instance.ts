@@ -8,6 +8,7 @@ import { adoptQemu, launchQemu, stopQemu, type QemuProcess } from './process.js'
 import { isPidAlive, processCmdline, readPidFile } from '../local/index.js';
 import { sleep } from '../sleep.js';
 import type { VmPlan } from './vm-plan.js';
+import { findRelay, secondaryRelayArgs, startRelay, stopRelay } from '../relay/index.js';
 
 /** One running qemu with its two monitors: the main one, and an OOB one for `yank`. */
 export interface VmInstance {
@@ -49,7 +50,9 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
       await oob.close();
       throw new AbortedError('qemu launch');
     }
-    return instance(proc, qmp, oob);
+    // The incoming qemu listens on its unix socket now: the relay in front of it may accept the primary's stream.
+    if (plan.relay && plan.role === 'secondary') ensureSecondaryRelay(plan, log);
+    return instance(proc, qmp, oob, plan);
   } catch (e) {
     // The socket may close a moment before the exit is reported: give the exit a chance, its stderr says why.
     if (proc.isRunning) await Promise.race([proc.exited, sleep(250)]);
@@ -61,13 +64,27 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
   }
 }
 
-function instance(proc: QemuProcess, qmp: QmpClient, oob: QmpClient): VmInstance {
+/** The secondary's relay, started unless ours already runs (a restarted agent, or a second readiness check). */
+export function ensureSecondaryRelay(plan: VmPlan, log: Logger): void {
+  if (!plan.relay || findRelay(plan.runDir, 'secondary', plan.relay.incomingSocket) !== null) return;
+  startRelay({ runDir: plan.runDir, side: 'secondary', socket: plan.relay.incomingSocket, args: secondaryRelayArgs(plan.relay), log });
+}
+
+/** Both relays go with the VM: each is its qemu's stream and nothing else. */
+function stopRelays(plan: VmPlan): void {
+  if (!plan.relay) return;
+  stopRelay(plan.runDir, 'secondary', plan.relay.incomingSocket);
+  stopRelay(plan.runDir, 'primary', plan.relay.outgoingSocket);
+}
+
+function instance(proc: QemuProcess, qmp: QmpClient, oob: QmpClient, plan: VmPlan): VmInstance {
   return {
     proc,
     qmp,
     oob,
     async stop(graceMs = 2_000) {
       await stopQemu(proc, { graceMs, quit: () => qmp.execute('quit', undefined, { timeoutMs: 1_000 }) });
+      stopRelays(plan);
       await qmp.close();
       await oob.close();
     },
@@ -97,7 +114,7 @@ export async function adoptVm(o: { plan: VmPlan; qemuName: string; qmpTimeoutMs:
     qmp = await connectQmp({ socketPath: plan.qmpSocket, timeoutMs: o.qmpTimeoutMs, connectTimeoutMs: o.qmpTimeoutMs, log });
     const oob = await connectQmp({ socketPath: plan.oobQmpSocket, timeoutMs: o.qmpTimeoutMs, connectTimeoutMs: o.qmpTimeoutMs, oob: true, log });
     const proc = adoptQemu({ pid, outputFile: join(plan.runDir, 'qemu.log'), log });
-    return { kind: 'adopted', vm: instance(proc, qmp, oob) };
+    return { kind: 'adopted', vm: instance(proc, qmp, oob, plan) };
   } catch (e) {
     await qmp?.close();
     return { kind: 'unresponsive', pid, reason: `our qemu (pid ${pid}) does not answer its monitors: ${errorMessage(e)}` };

@@ -5,6 +5,7 @@ import { isDiskDevice, type DiskPlan, type StartKind } from '../disk/index.js';
 import { deviceArgv, planDevices, type GuestDevice } from '../device/index.js';
 import { ConfigError } from '../errors.js';
 import { compareTraceArgs, isNicDevice } from '../nic/index.js';
+import { relayPlan, type RelayPlan } from '../relay/index.js';
 import { buildGuestArgs, consoleLogPath } from './guest-args.js';
 import { buildQemuArgs, resolveAccelerator, resolveMachineType, type Accelerator } from './qemu-args.js';
 
@@ -28,7 +29,10 @@ export interface VmPlan {
   disks: DiskPlan[];
   args: string[];
   /** Where this node listens for the COLO stream when it is the secondary. */
+  /** What the secondary tells the primary to migrate to: its relay's (or qemu's) TCP endpoint. */
   migrationUri: string;
+  /** The relay's sockets and listen address; null when qemu's own TCP socket carries the stream. */
+  relay: RelayPlan | null;
   /** Where this node serves its disks over NBD when it is the secondary (null: no COLO disk). */
   nbd: { host: string; port: number } | null;
   checkpointDelayMs: number;
@@ -100,6 +104,7 @@ export function planVm(
   });
   const disks = devices.filter(isDiskDevice).map((d) => d.plan);
   const migrationUri = `tcp:${node.address}:${vm.migrationPort}`;
+  const relay = vm.migrationChannel === 'relay' ? relayPlan(runDir, { host: node.address, port: vm.migrationPort }) : null;
   const qmpSocket = join(runDir, 'qmp.sock');
   const oobQmpSocket = join(runDir, 'qmp-oob.sock');
   const pidFile = join(runDir, 'qemu.pid');
@@ -117,6 +122,7 @@ export function planVm(
     devices,
     disks,
     migrationUri,
+    relay,
     nbd: nbdPort === undefined ? null : { host: node.address, port: nbdPort },
     checkpointDelayMs: vm.checkpointDelayMs,
     assumeIdentical: vm.assumeIdentical,
@@ -133,7 +139,7 @@ export function planVm(
       deviceArgs: deviceArgv(devices),
       guestArgs: [...buildGuestArgs(vm, { machineHasBuses, runDir }), ...(devices.some((d) => isNicDevice(d) && d.replicated) ? compareTraceArgs(runDir) : [])],
       extraArgs: vm.extraArgs,
-      incoming: role === 'secondary' ? migrationUri : undefined,
+      incoming: role === 'secondary' ? (relay ? `unix:${relay.incomingSocket}` : migrationUri) : undefined,
     }),
   };
 }

@@ -43,7 +43,7 @@ function argvBeforeTheSeam(plan: VmPlan): string[] {
     oobQmpSocket: plan.oobQmpSocket,
     pidFile: plan.pidFile,
     deviceArgs: [driveArgs],
-    incoming: plan.role === 'secondary' ? plan.migrationUri : undefined,
+    incoming: plan.role === 'secondary' ? `unix:${plan.relay!.incomingSocket}` : undefined,
   });
 }
 

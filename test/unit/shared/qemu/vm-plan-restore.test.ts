@@ -104,7 +104,8 @@ describe.each(['alpha', 'beta'] as const)('node %s planned as secondary (restore
 
   it('waits for the stream with -incoming on its own migration URI and serves NBD', () => {
     expect(plan.args.filter((a) => a === '-incoming')).toHaveLength(1);
-    expect(plan.args.slice(-2)).toEqual(['-incoming', 'tcp:127.0.0.1:9100']);
+    expect(plan.args.slice(-2)).toEqual(['-incoming', `unix:${plan.runDir}/colo-in.sock`]);
+    expect(plan.migrationUri).toBe('tcp:127.0.0.1:9100');
     expect(plan.nbd).toEqual({ host: '127.0.0.1', port: 9101 });
     expect(plan.disks.map((d) => d.exportName)).toEqual(['d0', 'd1', undefined]);
   });

@@ -45,10 +45,19 @@ function optionValue(args: string[], flag: string): string | undefined {
 describe('planVm: secondary', () => {
   const plan = planVm(config(), 'vm1', 'beta', 'secondary', false);
 
-  it('listens for the COLO stream on its own address and migrationPort', () => {
+  it('takes the COLO stream through its relay: the relay listens on its own address and migrationPort, qemu on a unix socket', () => {
     expect(plan.migrationUri).toBe('tcp:127.0.0.1:9100');
-    expect(optionValue(plan.args, '-incoming')).toBe('tcp:127.0.0.1:9100');
-    expect(plan.args.slice(-2)).toEqual(['-incoming', 'tcp:127.0.0.1:9100']);
+    expect(plan.relay).toEqual({ incomingSocket: `${plan.runDir}/colo-in.sock`, outgoingSocket: `${plan.runDir}/colo-out.sock`, listen: { host: '127.0.0.1', port: 9100 } });
+    expect(plan.args.slice(-2)).toEqual(['-incoming', `unix:${plan.runDir}/colo-in.sock`]);
+  });
+
+  it('with migrationChannel tcp, qemu itself listens on its own address and migrationPort', () => {
+    const doc = pairDoc();
+    doc.vms[0].migrationChannel = 'tcp';
+    const tcp = planVm(config(doc), 'vm1', 'beta', 'secondary', false);
+    expect(tcp.relay).toBeNull();
+    expect(optionValue(tcp.args, '-incoming')).toBe('tcp:127.0.0.1:9100');
+    expect(tcp.args.slice(-2)).toEqual(['-incoming', 'tcp:127.0.0.1:9100']);
   });
 
   it('uses the secondary drive layout with images under its own imageDir', () => {
@@ -187,7 +196,7 @@ describe('planVm: addresses come from the planned node, not the config colo-para
     doc.nodes[1].address = '10.0.0.2';
     const plan = planVm(config(doc), 'vm1', 'alpha', 'secondary', false);
     expect(plan.migrationUri).toBe('tcp:10.0.0.1:9100');
-    expect(optionValue(plan.args, '-incoming')).toBe('tcp:10.0.0.1:9100');
+    expect(plan.relay?.listen).toEqual({ host: '10.0.0.1', port: 9100 });
     expect(plan.nbd).toEqual({ host: '10.0.0.1', port: 9101 });
     expect(plan.disks[0]?.imagePath).toBe('/var/lib/colo-a/d0.img');
   });

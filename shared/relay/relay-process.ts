@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage } from '../errors.js';
+import { isPidAlive, processCmdline, readPidFile, signalPid } from '../local/index.js';
+import type { Logger } from '../log.js';
+import { sleep } from '../sleep.js';
+import type { RelaySide } from './relay-args.js';
+
+export const RELAY_BINARY = 'socat';
+
+function pidFileOf(runDir: string, side: RelaySide): string {
+  return join(runDir, `relay-${side}.pid`);
+}
+
+/** The running relay of this side, if its pid file names a socat serving this socket (never a stranger). */
+export function findRelay(runDir: string, side: RelaySide, socket: string): number | null {
+  const pid = readPidFile(pidFileOf(runDir, side));
+  if (pid === null || !isPidAlive(pid)) return null;
+  const cmdline = processCmdline(pid);
+  const ours = (cmdline[0] ?? '').endsWith(RELAY_BINARY) && cmdline.some((a) => a.includes(socket));
+  return ours ? pid : null;
+}
+
+/**
+ * Start a relay as a data-plane process like qemu: its own process group,
+ * output to a file, not waited for, so it outlives an agent restart (under
+ * systemd it stays in the unit's cgroup beside qemu, KillMode=process).
+ */
+export function startRelay(o: { runDir: string; side: RelaySide; socket: string; args: string[]; log?: Logger }): number {
+  stopRelay(o.runDir, o.side, o.socket);
+  const out = openSync(join(o.runDir, `relay-${o.side}.log`), 'a');
+  const child = spawn(RELAY_BINARY, o.args, { stdio: ['ignore', out, out], detached: true });
+  closeSync(out);
+  if (child.pid === undefined) throw new Error(`could not start ${RELAY_BINARY}`);
+  child.on('error', (e) => o.log?.warn({ reason: errorMessage(e) }, 'relay failed to start'));
+  child.unref();
+  writeFileSync(pidFileOf(o.runDir, o.side), `${child.pid}\n`);
+  o.log?.info({ side: o.side, pid: child.pid, args: o.args }, 'relay started');
+  return child.pid;
+}
+
+/** Stop this side's relay, if ours still runs. */
+export function stopRelay(runDir: string, side: RelaySide, socket: string): void {
+  const pid = findRelay(runDir, side, socket);
+  if (pid !== null) signalPid(pid, 'SIGKILL');
+  rmSync(pidFileOf(runDir, side), { force: true });
+}
+
+/** Wait until the primary relay listens on its unix socket (socat creates it at once). */
+export async function awaitSocket(path: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`the relay did not listen on ${path} within ${timeoutMs} ms`);
+    await sleep(2, signal);
+  }
+}

@@ -1,0 +1,48 @@
+import { connect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { findRelay } from '../../shared/relay/index.js';
+import { processCmdline, signalPid } from '../../shared/local/index.js';
+import { setupPair } from '../helpers/pair.js';
+import { tmpRun } from '../helpers/tmp-run.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+function refused(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve('connected')));
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+}
+
+/** The COLO stream through the no-delay relay (socat on each side), on real qemu. */
+describe('the COLO stream relay', () => {
+  it('carries the stream unix to unix, takes one connection only, and a relay that dies breaks the stream as a cut link would: one node serves', async () => {
+    const pair = await setupPair(tmpRun('relay'), { restore: { auto: false } });
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    await pair.waitProtected();
+    const plan = (n: 'alpha' | 'beta') => pair.agent(n)!.controllers()[0]!.plan();
+    const a = plan('alpha');
+    const b = plan('beta');
+    expect(a.relay).not.toBeNull();
+    const primaryRelay = findRelay(a.runDir, 'primary', a.relay!.outgoingSocket);
+    const secondaryRelay = findRelay(b.runDir, 'secondary', b.relay!.incomingSocket);
+    expect(primaryRelay).not.toBeNull();
+    expect(secondaryRelay).not.toBeNull();
+    expect(processCmdline(secondaryRelay!)).toEqual(expect.arrayContaining([expect.stringMatching(/^TCP-LISTEN:\d+,bind=127\.0\.0\.1,reuseaddr,nodelay$/)]));
+    expect(processCmdline(pair.qemuPid('beta', 'vm1')!)).toEqual(expect.arrayContaining([`unix:${b.relay!.incomingSocket}`]));
+    // A second connection to the secondary's relay is refused, and COLO carries on.
+    expect(await refused(b.relay!.listen.port)).toBe('ECONNREFUSED');
+    const count = (await pair.status()).checkpoints.count;
+    await waitFor(async () => (await pair.status()).checkpoints.count > count + 2, { timeoutMs: 10_000, what: 'checkpoints after the refused connection' });
+
+    signalPid(primaryRelay!, 'SIGKILL');
+    const after = await waitFor(async () => {
+      const s = await pair.status();
+      const alone = s.nodes.filter((n) => n.role === 'primary' && n.runState === 'running' && n.coloMode === 'none');
+      return alone.length === 1 && s.nodes.some((n) => /peer still holds the lease|fenced/.test(n.reason)) ? s : false;
+    }, { timeoutMs: 20_000, what: 'one node serving alone, the other refused the lease, after the relay died' });
+    // Never two live copies: the side that lost the claim is no primary.
+    expect(after.nodes.filter((n) => n.role === 'primary')).toHaveLength(1);
+  });
+});
