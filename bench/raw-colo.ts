@@ -77,9 +77,12 @@ export async function rawProtect(
   fillByte?: number,
   /** With a guest: protection starts (and its clock) once `booted` resolves for the running primary. */
   g?: { guest: RawGuest; booted(consoleLog: string): Promise<void> },
+  /** `unix`: a same-host unix socket, the floor no channel between hosts can beat. */
+  channel: 'tcp' | 'unix' = 'tcp',
 ): Promise<{ pair: RawPair; timings: RawTimings }> {
   const [migPort, nbdPort] = await freePorts(2);
-  const migrationUri = `tcp:127.0.0.1:${migPort}`;
+  mkdirSync(dir, { recursive: true });
+  const migrationUri = channel === 'tcp' ? `tcp:127.0.0.1:${migPort}` : `unix:${join(dir, 'migration.sock')}`;
   const img = qemuImg();
   const pPlan = rawPlan(dir, 'primary', kvm, migrationUri, nbdPort!, g?.guest);
   const sPlan = rawPlan(dir, 'secondary', kvm, migrationUri, nbdPort!, g?.guest);

@@ -116,6 +116,7 @@ for f in "$src"/deploy/example-pair.yaml "$src"/deploy/nats/*; do
   put "$mode" "$f" "$dest/deploy/${f#"$src/deploy/"}"
 done
 put 0755 "$src/deploy/libexec/qemu-system-x86_64" "$dest/libexec/qemu-system-x86_64"
+put 0755 "$src/deploy/libexec/socat" "$dest/libexec/socat"
 
 # 3. Production dependencies, only when the lock file changed since the last install.
 if [ "$skip_deps" = 1 ]; then

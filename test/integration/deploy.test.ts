@@ -148,6 +148,32 @@ describe('qemu scope launcher', () => {
   });
 });
 
+describe('relay scope launcher', () => {
+  it("puts a VM's COLO stream relay into a scope in colo-ft-vms.slice, keeping the pid and argv; any other socat runs directly", async () => {
+    const dir = tmpRun('deploy-relay-launcher');
+    const fakeSocat = join(dir, 'socat');
+    const fakeRun = join(dir, 'systemd-run');
+    writeFileSync(fakeSocat, '#!/bin/sh\necho "socat pid=$$ args=$*"\n');
+    writeFileSync(fakeRun, '#!/bin/sh\necho "systemd-run $*"\nwhile [ "$1" != "--" ]; do shift; done\nshift\nexec "$@"\n');
+    chmodSync(fakeSocat, 0o755);
+    chmodSync(fakeRun, 0o755);
+    const launcher = join(DEPLOY, 'libexec', 'socat');
+    const env = { ...process.env, COLO_FT_SOCAT_BINARY: fakeSocat, COLO_FT_SYSTEMD_RUN: fakeRun, COLO_FT_QEMU_SCOPE: 'on', COLO_FT_NODE: 'beta' };
+    const out = (args: string[]) => new Promise<{ pid: number; text: string }>((resolve) => {
+      const child = spawn(launcher, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.on('exit', () => resolve({ pid: child.pid!, text }));
+    });
+    const relay = ['-d', '-t', '0', 'TCP-LISTEN:9100,bind=10.0.0.2,reuseaddr,nodelay', 'UNIX-CONNECT:/run/colo-ft/beta/vm1/colo-in.sock'];
+    const r = await out(relay);
+    expect(r.text).toContain(`systemd-run --scope --quiet --collect --slice=colo-ft-vms.slice --description=colo-ft COLO stream relay (UNIX-CONNECT:/run/colo-ft/beta/vm1/colo-in.sock, node beta) -- ${fakeSocat} ${relay.join(' ')}`);
+    expect(r.text).toContain(`socat pid=${r.pid} args=${relay.join(' ')}`);
+    const other = await out(['-V']);
+    expect(other.text).toBe(`socat pid=${other.pid} args=-V\n`);
+  });
+});
+
 describe('install.sh and uninstall.sh in --root mode', () => {
   const EXPECTED = [
     'etc/colo-ft/example-pair.yaml.example',
@@ -156,6 +182,7 @@ describe('install.sh and uninstall.sh in --root mode', () => {
     ...UNITS.map((u) => `etc/systemd/system/${u}`),
     'opt/colo-ft/dist/cli/main.js',
     'opt/colo-ft/libexec/qemu-system-x86_64',
+    'opt/colo-ft/libexec/socat',
     'opt/colo-ft/package.json',
   ];
 
