@@ -45,4 +45,28 @@ describe('the COLO stream relay', () => {
     // Never two live copies: the side that lost the claim is no primary.
     expect(after.nodes.filter((n) => n.role === 'primary')).toHaveLength(1);
   });
+
+  it('a relay that hangs is caught by the checkpoint stall detector: the pair says not protected, and protected again once it runs', async () => {
+    const pair = await setupPair(tmpRun('relay-hang'), { restore: { auto: false } });
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    await pair.waitProtected();
+    const b = pair.agent('beta')!.controllers()[0]!.plan();
+    const relay = findRelay(b.runDir, 'secondary', b.relay!.incomingSocket)!;
+    expect(relay).not.toBeNull();
+    signalPid(relay, 'SIGSTOP');
+    let resumed = false;
+    try {
+      const stalled = await waitFor(async () => {
+        const s = await pair.status();
+        return !s.protected && /checkpoints stalled/.test(s.reason) ? s : false;
+      }, { timeoutMs: 15_000, what: 'the stall detector to call the pair unprotected' });
+      expect(stalled.nodes.find((n) => n.node === 'alpha')!.phase).toBe('stalled');
+      signalPid(relay, 'SIGCONT');
+      resumed = true;
+      await pair.waitProtected('vm1', 15_000);
+    } finally {
+      if (!resumed) signalPid(relay, 'SIGCONT');
+    }
+  });
 });
