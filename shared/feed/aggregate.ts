@@ -95,7 +95,9 @@ export class FeedAggregator {
     if (held && held.status.sentAt > s.sentAt) return null;
     e.nodes.set(s.node, { status: s, receivedAt: now });
     e.updatedAt = now;
-    if (s.role === 'primary') e.primaryByEpoch.set(s.epoch, s.node);
+    // A node taking over reports primary under the old epoch for a moment: it must not displace the
+    // primary of that epoch (the failover label would read beta->beta). A protected primary is unambiguous.
+    if (s.role === 'primary' && (!e.primaryByEpoch.has(s.epoch) || s.protected)) e.primaryByEpoch.set(s.epoch, s.node);
     const sampled = e.sampledCount.get(s.node);
     const count = s.checkpoints.count;
     if (sampled === undefined || count < sampled) e.sampledCount.set(s.node, count);

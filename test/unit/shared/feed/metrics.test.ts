@@ -61,6 +61,20 @@ describe('feed metrics: Prometheus text from the status messages', () => {
     expect(sample(text, 'colo_ft_checkpoint_pause_seconds_bucket{le="0.01",pair="p1",vm="vm1"}')).toBe(5);
   });
 
+  it('labels the direction from the old primary even when the taker reported primary under the old epoch first', async () => {
+    const { feed, at } = feedAt();
+    feed.status('p1', nodeStatus({ node: 'alpha' }));
+    feed.status('p1', nodeStatus({ node: 'beta' }));
+    at(T0 + 3_000);
+    // beta mid-takeover: primary already, epoch not yet bumped, not protected.
+    feed.status('p1', nodeStatus({ node: 'beta', role: 'primary', epoch: 1, protected: false, sentAt: T0 + 2_950 }));
+    feed.status('p1', tookOver(T0 + 3_000));
+    feed.event(event({ kind: 'takeover-done', at: T0 + 3_000 }));
+    const text = await feed.metrics.render();
+    expect(text).toContain('direction="alpha->beta"');
+    expect(text).not.toContain('direction="beta->beta"');
+  });
+
   it('counts a failover once by direction and reason, from the event and the status alike', async () => {
     const { feed, at } = feedAt();
     feed.status('p1', nodeStatus({ node: 'alpha' }));
