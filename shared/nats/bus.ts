@@ -1,3 +1,4 @@
+import { WarnLimiter } from '../log-limit.js';
 import { readFileSync } from 'node:fs';
 import {
   connect,
@@ -99,11 +100,14 @@ class NatsBus implements Bus {
   state: ConnectionState = 'connected';
   private readonly listeners = new Set<(s: ConnectionState) => void>();
   private readonly subs = new Set<Subscription>();
+  /** Bad input from the network is logged at a bounded rate: a burst of garbage must not flood the journal. */
+  private readonly badInput: WarnLimiter;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly log: Logger,
   ) {
+    this.badInput = new WarnLimiter(log);
     void this.followStatus();
     void nc.closed().then(() => this.setState('closed'));
   }
@@ -157,7 +161,7 @@ class NatsBus implements Bus {
         try {
           request = decodeWith(requestSchema, msg.data, subject);
         } catch (e) {
-          this.log.warn({ subject, reason: errorMessage(e) }, 'rejected bad request');
+          this.badInput.warn(`request:${subject}`, { subject, reason: errorMessage(e) }, 'rejected bad request');
           return respond({ ok: false, error: { code: 'BAD_REQUEST', message: errorMessage(e) } });
         }
         handler(request).then(
@@ -186,7 +190,7 @@ class NatsBus implements Bus {
         try {
           message = decodeWith(schema, msg.data, msg.subject);
         } catch (e) {
-          return void this.log.warn({ subject: msg.subject, reason: errorMessage(e) }, 'dropped bad message');
+          return void this.badInput.warn(`message:${subject}`, { subject: msg.subject, reason: errorMessage(e) }, 'dropped bad message');
         }
         onMessage(message, msg.subject);
       },
