@@ -10,7 +10,7 @@ export function runConfigCheck(file: string, o: { json?: boolean }): number {
     return EXIT.ok;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    if (o.json) console.log(JSON.stringify({ ok: false, errors: e.issues }));
+    if (o.json) console.log(JSON.stringify({ ok: false, error: { code: 'CONFIG_INVALID', message: `${file}: ${e.issues.length} error${e.issues.length === 1 ? '' : 's'}` }, errors: e.issues }));
     else {
       console.error(`${file}: ${e.issues.length} error${e.issues.length === 1 ? '' : 's'}`);
       for (const i of e.issues) console.error(`  ${i.path || '(file)'}: ${i.message}`);

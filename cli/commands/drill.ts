@@ -4,6 +4,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { DrillMode } from '../../shared/nats/index.js';
 import { runDrillWithRestore, type DrillReport } from '../drill/run-drill.js';
 import { formatRestoreReport } from './restore.js';
+import { sayError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 
 export interface DrillCommandOptions {
@@ -50,13 +51,13 @@ export async function confirm(question: string): Promise<boolean> {
 }
 
 export async function runDrillCommand(o: DrillCommandOptions): Promise<number> {
-  const config = loadCliConfig(o.config, { vm: o.vm });
+  const config = loadCliConfig(o.config, { vm: o.vm }, o.json);
   if (typeof config === 'number') return config;
   if (!o.yes && !(await confirm(`This ${o.mode === 'crash' ? 'kills' : o.mode === 'hang' ? 'freezes' : 'cuts off'} the ${o.fail} of ${o.vm}. Go on?`))) {
-    console.error('drill not confirmed (use --yes to run without asking)');
+    sayError(o.json, 'NOT_CONFIRMED', 'drill not confirmed (use --yes to run without asking)');
     return EXIT.usage;
   }
-  const bus = await connectCliOrExit(config, 'drill');
+  const bus = await connectCliOrExit(config, 'drill', o.json);
   if (typeof bus === 'number') return bus;
   try {
     const report = await runDrillWithRestore(bus, config, {
@@ -70,7 +71,7 @@ export async function runDrillCommand(o: DrillCommandOptions): Promise<number> {
     console.log(o.json ? JSON.stringify(report) : formatDrillReport(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   } catch (e) {
-    console.error(`drill: ${errorMessage(e)}`);
+    sayError(o.json, 'DRILL_FAILED', `drill: ${errorMessage(e)}`);
     return EXIT.failed;
   } finally {
     await bus.close();

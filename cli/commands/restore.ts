@@ -1,6 +1,7 @@
 import { connectCliOrExit, loadCliConfig } from '../command-setup.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { NodeStatus } from '../../shared/nats/index.js';
+import { sayError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { runRestore, type RestoreReport } from '../restore/run-restore.js';
 
@@ -36,9 +37,9 @@ export function formatRestoreReport(r: RestoreReport): string {
 }
 
 export async function runRestoreCommand(o: RestoreCommandOptions): Promise<number> {
-  const config = loadCliConfig(o.config, { vm: o.vm, node: o.to });
+  const config = loadCliConfig(o.config, { vm: o.vm, node: o.to }, o.json);
   if (typeof config === 'number') return config;
-  const bus = await connectCliOrExit(config, 'restore');
+  const bus = await connectCliOrExit(config, 'restore', o.json);
   if (typeof bus === 'number') return bus;
   const tty = process.stderr.isTTY && !o.json;
   let lastPrinted = 0;
@@ -61,7 +62,7 @@ export async function runRestoreCommand(o: RestoreCommandOptions): Promise<numbe
     console.log(o.json ? JSON.stringify(report) : formatRestoreReport(report));
     return report.protected ? EXIT.ok : EXIT.failed;
   } catch (e) {
-    console.error(`restore: ${errorMessage(e)}`);
+    sayError(o.json, 'RESTORE_FAILED', `restore: ${errorMessage(e)}`);
     return EXIT.failed;
   } finally {
     await bus.close();

@@ -1,3 +1,4 @@
+import { sayError } from '../cli-error.js';
 import type { Config } from '../../shared/config/index.js';
 import { NatsUnavailableError, errorMessage } from '../../shared/errors.js';
 import { Feed, startFeedSource } from '../../shared/feed/index.js';
@@ -30,8 +31,7 @@ export async function runStatusWatch(config: Config, o: StatusWatchOptions): Pro
     bus = await connectCli(config, 'status-watch');
   } catch (e) {
     const msg = e instanceof NatsUnavailableError ? e.message : errorMessage(e);
-    if (o.json) console.log(JSON.stringify({ error: 'NATS_UNREACHABLE', message: msg }));
-    else console.error(`NATS unreachable: ${msg}`);
+    sayError(o.json, 'NATS_UNREACHABLE', `NATS unreachable: ${msg}`);
     return EXIT.unreachable;
   }
   const feed = new Feed({ nodesOf: (pair) => (pair === config.pair ? config.nodes.map((n) => n.name) : undefined) });

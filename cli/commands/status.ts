@@ -1,4 +1,5 @@
 import { connectCliOrExit, loadCliConfig } from '../command-setup.js';
+import { sayError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { formatVmStatus } from '../format.js';
 import { queryPairStatus } from '../pair-status.js';
@@ -15,7 +16,7 @@ export interface StatusOptions {
 
 /** `colo-ft status`: one JSON object per VM per line with --json (one VM: exactly one object). */
 export async function runStatus(o: StatusOptions): Promise<number> {
-  const config = loadCliConfig(o.config, { vm: o.vm });
+  const config = loadCliConfig(o.config, { vm: o.vm }, o.json);
   if (typeof config === 'number') return config;
   if (o.watch) return runStatusWatch(config, o);
   const bus = await connectCliOrExit(config, 'status', o.json);
@@ -28,7 +29,11 @@ export async function runStatus(o: StatusOptions): Promise<number> {
       for (const v of vms) console.log(formatVmStatus(v));
       for (const s of status.silent) console.error(`agent on ${s.node} did not answer: ${s.reason}`);
     }
-    return status.answered.length === 0 ? EXIT.unreachable : EXIT.ok;
+    if (status.answered.length === 0) {
+      if (o.json) sayError(true, 'NO_AGENT_ANSWERED', `no agent answered: ${status.silent.map((x) => `${x.node}: ${x.reason}`).join('; ')}`);
+      return EXIT.unreachable;
+    }
+    return EXIT.ok;
   } finally {
     await bus.close();
   }

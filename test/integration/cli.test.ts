@@ -25,6 +25,33 @@ describe('colo-ft CLI against real processes', () => {
     expect(res.stderr).toMatch(/surprise/);
   });
 
+  it('with --json every outcome is one JSON object, errors included, and the exit codes stay', async () => {
+    const dir = tmpRun('cli-json-errors');
+    const example = join(process.cwd(), 'deploy', 'example-pair.yaml');
+    const one = (out: string) => {
+      const lines = out.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      return JSON.parse(lines[0]!);
+    };
+    const noVm = await runCli(['status', '--config', example, '--vm', 'nosuch', '--json']);
+    expect(noVm.code).toBe(2);
+    expect(one(noVm.stdout)).toEqual({ ok: false, error: { code: 'NO_SUCH_VM', message: expect.stringContaining("no VM named 'nosuch'") } });
+    const unconfirmed = await runCli(['drill', '--config', example, '--vm', 'vm1', '--fail', 'primary', '--json']);
+    expect(unconfirmed.code).toBe(2);
+    expect(one(unconfirmed.stdout)).toMatchObject({ ok: false, error: { code: 'NOT_CONFIRMED' } });
+    const restoreNoVm = await runCli(['restore', '--config', example, '--vm', 'nosuch', '--json']);
+    expect(restoreNoVm.code).toBe(2);
+    expect(one(restoreNoVm.stdout)).toMatchObject({ ok: false, error: { code: 'NO_SUCH_VM' } });
+    const file = join(dir, 'bomb.yaml');
+    writeFileSync(file, 'a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n');
+    const bomb = await runCli(['config', 'check', file, '--json']);
+    expect(bomb.code).toBe(2);
+    expect(one(bomb.stdout)).toMatchObject({ ok: false, error: { code: 'CONFIG_INVALID' }, errors: [{ message: expect.stringMatching(/could not be expanded/) }] });
+    const bombStatus = await runCli(['status', '--config', file]);
+    expect(bombStatus.code).toBe(2);
+    expect(bombStatus.stderr).not.toMatch(/ReferenceError|at .*\.js:\d+/);
+  });
+
   it('an agent with a bad config fails fast naming the path', async () => {
     const dir = tmpRun('agent-bad-config');
     const file = join(dir, 'bad.yaml');
@@ -46,8 +73,8 @@ describe('colo-ft CLI against real processes', () => {
     writeFileSync(file, text);
     const status = await runCli(['status', '--config', file, '--json']);
     expect(status.code).toBe(3);
-    expect(JSON.parse(status.stdout)).toMatchObject({ error: 'NATS_UNREACHABLE' });
-    expect(JSON.parse(status.stdout).message).toContain(`127.0.0.1:${deadPort}`);
+    expect(JSON.parse(status.stdout)).toMatchObject({ ok: false, error: { code: 'NATS_UNREACHABLE' } });
+    expect(JSON.parse(status.stdout).error.message).toContain(`127.0.0.1:${deadPort}`);
     const human = await runCli(['status', '--config', file]);
     expect(human.code).toBe(3);
     expect(human.stderr).toMatch(/NATS unreachable/);
