@@ -77,7 +77,7 @@ export async function startMigration(qmp: QmpClient, plan: VmPlan, peer: PeerEnd
 async function migrationTarget(plan: VmPlan, peer: PeerEndpoints, call: QmpCall): Promise<string> {
   if (!plan.relay) return peer.migrationUri;
   const { outgoingSocket } = plan.relay;
-  startRelay({ runDir: plan.runDir, side: 'primary', socket: outgoingSocket, args: primaryRelayArgs(plan.relay, tcpEndpoint(peer.migrationUri)) });
+  startRelay({ runDir: plan.runDir, side: 'primary', socket: outgoingSocket, args: primaryRelayArgs(plan.relay, tcpEndpoint(peer.migrationUri)), binary: plan.relay.binary });
   await awaitSocket(outgoingSocket, call.timeoutMs, call.signal);
   return `unix:${outgoingSocket}`;
 }

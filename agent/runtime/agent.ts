@@ -10,6 +10,7 @@ export interface AgentOptions {
   nodeName: string;
   log: Logger;
   qemuBinary?: string;
+  relayBinary?: string;
   qemuImgBinary?: string;
   /** Overrides /dev/kvm detection (tests force TCG with false). */
   kvmUsable?: boolean;
@@ -67,7 +68,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   await Promise.all(
     config.vms.map(async (vm) => {
       try {
-        const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, kvmUsable, kv, statusKv, log });
+        const c = new VmController({ config, nodeName, vmName: vm.name, bus, img, qemuBinary, relayBinary: o.relayBinary, kvmUsable, kv, statusKv, log });
         await c.start();
         controllers.push(c);
       } catch (e) {

@@ -11,6 +11,8 @@ export interface VmControllerDeps {
   bus: Bus;
   img: QemuImg;
   qemuBinary: string;
+  /** The COLO stream relay program (socat on PATH by default). */
+  relayBinary?: string;
   kvmUsable: boolean;
   kv: KvStore;
   statusKv: KvStore | null;

@@ -120,7 +120,10 @@ export class VmController {
   plan(): VmPlan {
     const { role, layout } = this.machine.getSnapshot().context;
     const key = `${layout}/${role}`;
-    if (this.planCache?.key !== key) this.planCache = { key, plan: { ...planVm(this.d.config, this.d.vmName, this.d.nodeName, layout, this.d.kvmUsable), role } };
+    if (this.planCache?.key !== key) {
+      const plan = planVm(this.d.config, this.d.vmName, this.d.nodeName, layout, this.d.kvmUsable);
+      this.planCache = { key, plan: { ...plan, role, relay: plan.relay && { ...plan.relay, binary: this.d.relayBinary } } };
+    }
     return this.planCache.plan;
   }
 

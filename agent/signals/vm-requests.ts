@@ -41,11 +41,14 @@ export class VmRequests {
     const { machine, node, peer } = this.h;
     const wrongPeer = wrongRestoreTarget(peer, req.to);
     if (wrongPeer) return { accepted: false, node, reason: wrongPeer };
-    if (req.bandwidthBytesPerSec !== undefined) await this.h.restore.setBandwidth(req.bandwidthBytesPerSec);
     machine.send({ type: 'RESTORE_REQUESTED', at: Date.now(), to: req.to });
     const s = machine.getSnapshot();
-    if (!s.matches({ running: { restore: 'restoring' } })) return { accepted: req.bandwidthBytesPerSec !== undefined, node, reason: s.context.refusal ?? 'not running alone here' };
-    return { accepted: true, node, reason: `restoring protection onto ${peer}` };
+    const bandwidth = req.bandwidthBytesPerSec;
+    // A limit is for a restore that runs: kept silently for some later one, it would surprise whoever starts that.
+    if (!s.matches({ running: { restore: 'restoring' } })) return { accepted: false, node, reason: `${s.context.refusal ?? 'not running alone here'}${bandwidth === undefined ? '' : '; bandwidth limit not kept'}` };
+    if (bandwidth !== undefined) await this.h.restore.setBandwidth(bandwidth);
+    const limit = bandwidth === undefined ? '' : `; bandwidth limit ${bandwidth === 0 ? 'off' : `${bandwidth} B/s`} applied now`;
+    return { accepted: true, node, reason: `restoring protection onto ${peer}${limit}` };
   };
 
   /** The primary asks whether this secondary is ready; a disk it refuses is told to the protect child too. */

@@ -29,9 +29,10 @@ export function progressLine(s: NodeStatus, width = 30): string {
 export function formatRestoreReport(r: RestoreReport): string {
   const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
   return [
-    `restore of ${r.vm}: ${r.protected ? 'PROTECTED' : 'NOT PROTECTED'}`,
+    `restore of ${r.vm}: ${r.protected ? 'PROTECTED' : 'NOT PROTECTED'}${r.protected && !r.restored ? ' (nothing restored)' : ''}`,
     `  primary ${r.survivor ?? '-'}, secondary ${r.target ?? '-'}, epoch ${r.epoch}`,
     `  resync ${ms(r.resyncMs)}, guest pause ${r.pauseMs === null ? '-' : `${r.pauseMs.toFixed(1)} ms`}, total ${ms(r.totalMs)}, attempts ${r.attempts}`,
+    ...(r.request ? [`  ${r.survivor ?? 'survivor'} said: ${r.request.reason}`] : []),
     `  ${r.reason}`,
   ].join('\n');
 }

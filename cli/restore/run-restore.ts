@@ -17,6 +17,10 @@ export interface RestoreReport {
   survivor: string | null;
   target: string | null;
   protected: boolean;
+  /** False when there was nothing to restore (already protected) or it did not get there. */
+  restored: boolean;
+  /** What the survivor said of the request (e.g. a bandwidth limit applied to the running resync); null when none was sent. */
+  request: { accepted: boolean; reason: string } | null;
   epoch: number;
   resyncMs: number | null;
   pauseMs: number | null;
@@ -31,7 +35,7 @@ export interface RestoreReport {
  */
 export async function runRestore(bus: Bus, config: Config, o: RestoreOptions): Promise<RestoreReport> {
   const pair = config.pair;
-  const report: RestoreReport = { vm: o.vm, survivor: null, target: null, protected: false, epoch: 0, resyncMs: null, pauseMs: null, totalMs: null, attempts: 0, reason: '' };
+  const report: RestoreReport = { vm: o.vm, survivor: null, target: null, protected: false, restored: false, request: null, epoch: 0, resyncMs: null, pauseMs: null, totalMs: null, attempts: 0, reason: '' };
   const statuses = await Promise.all(config.nodes.map((n) => queryNodeStatus(bus, pair, n.name, o.vm)));
   const survivor = statuses.find((s) => s?.role === 'primary' && (s.failover?.phase === 'runningAlone' || s.resync !== null)) ?? statuses.find((s) => s?.role === 'primary');
   if (!survivor) {
@@ -40,7 +44,17 @@ export async function runRestore(bus: Bus, config: Config, o: RestoreOptions): P
   }
   report.survivor = survivor.node;
   report.target = o.to ?? config.nodes.find((n) => n.name !== survivor.node)!.name;
+  const before = (await queryPairStatus(bus, config, 1_000)).vms.find((v) => v.vm === o.vm);
+  const resyncRunning = survivor.resync !== null && survivor.resync.doneAt === null;
+  if (before?.protected && !resyncRunning) {
+    report.protected = true;
+    report.epoch = before.epoch;
+    report.target = before.nodes.find((n) => n.role === 'secondary')?.node ?? report.target;
+    report.reason = `already protected, nothing to restore${o.bandwidthBytesPerSec === undefined ? '' : ' (the bandwidth limit was not sent)'}`;
+    return report;
+  }
   const reply = await bus.request(subjects.rpc(pair, o.vm, survivor.node, 'restore'), { ...(o.to ? { to: o.to } : {}), ...(o.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: o.bandwidthBytesPerSec } : {}) }, acceptedReplySchema, { timeoutMs: 5_000 });
+  report.request = { accepted: reply.accepted, reason: reply.reason };
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
   while (Date.now() < deadline) {
     const s = await queryNodeStatus(bus, pair, survivor.node, o.vm);
@@ -51,6 +65,7 @@ export async function runRestore(bus: Bus, config: Config, o: RestoreOptions): P
       if (vm?.protected && restoreFinished && vm.nodes.find((n) => n.node === survivor.node)?.role === 'primary') {
         const r = s.resync;
         report.protected = true;
+        report.restored = true;
         report.epoch = vm.epoch;
         report.attempts = r?.attempts ?? 0;
         report.resyncMs = r?.resyncReadyAt && r.resyncStartedAt ? r.resyncReadyAt - r.resyncStartedAt : null;

@@ -67,7 +67,7 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
 /** The secondary's relay, started unless ours already runs (a restarted agent, or a second readiness check). */
 export function ensureSecondaryRelay(plan: VmPlan, log: Logger): void {
   if (!plan.relay || findRelay(plan.runDir, 'secondary', plan.relay.incomingSocket) !== null) return;
-  startRelay({ runDir: plan.runDir, side: 'secondary', socket: plan.relay.incomingSocket, args: secondaryRelayArgs(plan.relay), log });
+  startRelay({ runDir: plan.runDir, side: 'secondary', socket: plan.relay.incomingSocket, args: secondaryRelayArgs(plan.relay), binary: plan.relay.binary, log });
 }
 
 /** Both relays go with the VM: each is its qemu's stream and nothing else. */
@@ -78,6 +78,8 @@ function stopRelays(plan: VmPlan): void {
 }
 
 function instance(proc: QemuProcess, qmp: QmpClient, oob: QmpClient, plan: VmPlan): VmInstance {
+  // A relay only serves its qemu: one left listening for a dead incoming qemu would take the next stream.
+  void proc.exited.then(() => stopRelays(plan));
   return {
     proc,
     qmp,

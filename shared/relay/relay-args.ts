@@ -17,6 +17,8 @@ export interface RelayPlan {
   outgoingSocket: string;
   /** Where the secondary's relay listens (the node's replication address and the VM's migrationPort). */
   listen: { host: string; port: number };
+  /** The relay program; `socat` on PATH when absent (a test runs it inside a network namespace). */
+  binary?: string;
 }
 
 export function relayPlan(runDir: string, listen: { host: string; port: number }): RelayPlan {

@@ -27,10 +27,10 @@ export function findRelay(runDir: string, side: RelaySide, socket: string): numb
  * output to a file, not waited for, so it outlives an agent restart (under
  * systemd it stays in the unit's cgroup beside qemu, KillMode=process).
  */
-export function startRelay(o: { runDir: string; side: RelaySide; socket: string; args: string[]; log?: Logger }): number {
+export function startRelay(o: { runDir: string; side: RelaySide; socket: string; args: string[]; binary?: string; log?: Logger }): number {
   stopRelay(o.runDir, o.side, o.socket);
   const out = openSync(join(o.runDir, `relay-${o.side}.log`), 'a');
-  const child = spawn(RELAY_BINARY, o.args, { stdio: ['ignore', out, out], detached: true });
+  const child = spawn(o.binary ?? RELAY_BINARY, o.args, { stdio: ['ignore', out, out], detached: true });
   closeSync(out);
   if (child.pid === undefined) throw new Error(`could not start ${RELAY_BINARY}`);
   child.on('error', (e) => o.log?.warn({ reason: errorMessage(e) }, 'relay failed to start'));

@@ -7,6 +7,8 @@ export interface NetnsPair {
   addresses: { alpha: string; beta: string };
   /** A qemu binary that runs inside the node's namespace (QMP stays on unix sockets, reachable from here). */
   qemuBinary(node: 'alpha' | 'beta'): string;
+  /** The COLO stream relay, in the node's namespace too: it binds and connects the node's replication address. */
+  relayBinary(node: 'alpha' | 'beta'): string;
   /** Cut the link between the two hosts (packets go nowhere, as in a real partition). */
   cut(): void;
 }
@@ -42,13 +44,17 @@ export function createNetnsPair(dir: string): NetnsPair {
   ip('-n', ns.alpha, 'link', 'set', `${tag}va`, 'up');
   ip('-n', ns.beta, 'link', 'set', `${tag}vb`, 'up');
   const wrappers = { alpha: join(dir, 'qemu-in-alpha'), beta: join(dir, 'qemu-in-beta') };
+  const relays = { alpha: join(dir, 'socat-in-alpha'), beta: join(dir, 'socat-in-beta') };
   for (const node of ['alpha', 'beta'] as const) {
     writeFileSync(wrappers[node], `#!/bin/sh\nexec ip netns exec ${ns[node]} qemu-system-x86_64 "$@"\n`);
+    writeFileSync(relays[node], `#!/bin/sh\nexec ip netns exec ${ns[node]} socat "$@"\n`);
     chmodSync(wrappers[node], 0o755);
+    chmodSync(relays[node], 0o755);
   }
   return {
     addresses,
     qemuBinary: (node) => wrappers[node],
+    relayBinary: (node) => relays[node],
     cut: () => {
       // Both ends down: packets go nowhere and no RST comes back, so neither qemu is told (no iptables or netem here).
       ip('-n', ns.alpha, 'link', 'set', `${tag}va`, 'down');

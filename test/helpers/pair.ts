@@ -44,7 +44,7 @@ export interface TestPair {
   /** A client connection for the test itself, as the CLI would have. */
   client: Bus;
   /** Start a node's agent; `natsUrl` lets a test route one agent through its own path (a proxy it can cut). */
-  startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string; qemuBinary?: string }): Promise<Agent>;
+  startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string; qemuBinary?: string; relayBinary?: string }): Promise<Agent>;
   natsPort: number;
   restartNats(downMs?: number): Promise<void>;
   /** kill -9 the nats-server, keep it down for `downMs`, start it again on the same port and store; resolves once it listens. */
@@ -120,7 +120,7 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
     },
     async startAgent(node, opts = {}) {
       const cfg = opts.natsUrl ? { ...config, nats: { ...config.nats, servers: [opts.natsUrl] } } : config;
-      const a = await startAgent({ config: cfg, nodeName: node, log, kvmUsable: kvmForTests(), qemuBinary: opts.qemuBinary });
+      const a = await startAgent({ config: cfg, nodeName: node, log, kvmUsable: kvmForTests(), qemuBinary: opts.qemuBinary, relayBinary: opts.relayBinary });
       agents.set(node, a);
       return a;
     },

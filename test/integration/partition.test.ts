@@ -128,8 +128,8 @@ describe('a partition of the primary from NATS and from its secondary (network n
     const net = createNetnsPair(dir);
     const pair = await setupPair(dir, { addresses: net.addresses });
     const proxy = await startTcpProxy(pair.natsPort);
-    await pair.startAgent('alpha', { natsUrl: proxy.url, qemuBinary: net.qemuBinary('alpha') });
-    await pair.startAgent('beta', { qemuBinary: net.qemuBinary('beta') });
+    await pair.startAgent('alpha', { natsUrl: proxy.url, qemuBinary: net.qemuBinary('alpha'), relayBinary: net.relayBinary('alpha') });
+    await pair.startAgent('beta', { qemuBinary: net.qemuBinary('beta'), relayBinary: net.relayBinary('beta') });
     const before = await pair.waitProtected(undefined, 60_000);
     const alpha = pair.agent('alpha')!.controllers()[0]!;
     const beta = pair.agent('beta')!.controllers()[0]!;

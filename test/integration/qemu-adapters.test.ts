@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { findRelay } from '../../shared/relay/index.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { QemuExitedError, QmpCommandError, QmpConnectionError } from '../../shared/errors.js';
 import { freePorts } from '../../shared/local/index.js';
@@ -117,11 +118,12 @@ describe('drive layouts on real qemu', () => {
 
     const status = await queryStatus(vm.qmp);
     if (kind === 'secondary') {
-      // Waiting for the COLO stream, on the planned TCP port.
-      expect(plan.args.slice(-2)).toEqual(['-incoming', `tcp:127.0.0.1:${migrationPort}`]);
+      // Waiting for the COLO stream on its unix socket, behind the relay listening on the planned TCP port.
+      expect(plan.args.slice(-2)).toEqual(['-incoming', `unix:${plan.relay!.incomingSocket}`]);
       expect(status.status).toBe('inmigrate');
       const hexPort = migrationPort.toString(16).toUpperCase().padStart(4, '0');
-      expect(readFileSync('/proc/net/tcp', 'utf8')).toMatch(new RegExp(`0100007F:${hexPort} 00000000:0000 0A`));
+      await waitFor(() => new RegExp(`0100007F:${hexPort} 00000000:0000 0A`).test(readFileSync('/proc/net/tcp', 'utf8')), { timeoutMs: 5_000, what: `the relay listening on ${migrationPort}` });
+      expect(findRelay(plan.runDir, 'secondary', plan.relay!.incomingSocket)).not.toBeNull();
     } else {
       expect(plan.args).not.toContain('-incoming');
       expect(status).toEqual({ running: true, status: 'running' });

@@ -15,6 +15,30 @@ function ctl(pair: TestPair, node: 'alpha' | 'beta') {
 }
 
 describe('restore on real qemu and nats-server', () => {
+  it('says so when there is nothing to restore, keeps no bandwidth for later, and a bandwidth change for a running resync applies now', async () => {
+    const pair = await setupPair(tmpRun('restore-honest'), { restore: { auto: false } });
+    await pair.startAgent('alpha');
+    await pair.startAgent('beta');
+    await pair.waitProtected();
+    const nothing = await runRestore(pair.client, pair.config, { vm: 'vm1', bandwidthBytesPerSec: 2 * MiB, timeoutMs: 10_000 });
+    expect(nothing).toMatchObject({ protected: true, restored: false, request: null, reason: 'already protected, nothing to restore (the bandwidth limit was not sent)' });
+
+    const drill = await runDrill(pair.client, pair.config, { vm: 'vm1', fail: 'secondary', mode: 'crash' });
+    expect(drill.ok, drill.reason).toBe(true);
+    // At 1 MiB/s the 64 MiB resync takes about a minute: start it so, then lift the limit while it runs.
+    const slow = runRestore(pair.client, pair.config, { vm: 'vm1', bandwidthBytesPerSec: 1 * MiB, timeoutMs: 120_000 });
+    await waitFor(async () => (await ctl(pair, 'alpha').statusFresh()).resync?.phase.startsWith('resync') && (await ctl(pair, 'alpha').statusFresh()).resync!.bytesDone > 0, { timeoutMs: 30_000, what: 'the resync running' });
+    const started = Date.now();
+    const fast = await runRestore(pair.client, pair.config, { vm: 'vm1', bandwidthBytesPerSec: 0, timeoutMs: 60_000 });
+    expect(fast.request?.reason).toMatch(/bandwidth limit off applied now/);
+    expect(fast).toMatchObject({ protected: true, restored: true });
+    const first = await slow;
+    expect(first.protected).toBe(true);
+    expect(first.request?.reason).toMatch(/bandwidth limit 1048576 B\/s applied now/);
+    // Far sooner than the minute the old limit needed.
+    expect(Date.now() - started).toBeLessThan(40_000);
+  });
+
   it.each(['primary', 'secondary'] as const)('%s killed -> failover -> restore onto the lost node -> protected again, roles swapped, data intact', async (fail) => {
     const pair = await setupPair(tmpRun(`restore-${fail}`), { restore: { auto: false } });
     await pair.startAgent('alpha');

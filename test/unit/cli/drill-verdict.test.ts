@@ -98,7 +98,7 @@ describe('the status predicates the drill waits on', () => {
 
 describe('restoredVerdict', () => {
   const drill = { ok: true, reason: 'beta took over as the single active VM with epoch 2; data verified', survivor: 'beta' };
-  const restore: RestoreReport = { vm: 'vm1', survivor: 'beta', target: 'alpha', protected: true, epoch: 2, resyncMs: 900, pauseMs: 20, totalMs: 3_000, attempts: 1, reason: 'protected again: beta primary, alpha secondary' };
+  const restore: RestoreReport = { vm: 'vm1', survivor: 'beta', target: 'alpha', protected: true, restored: true, request: { accepted: true, reason: 'restoring protection onto alpha' }, epoch: 2, resyncMs: 900, pauseMs: 20, totalMs: 3_000, attempts: 1, reason: 'protected again: beta primary, alpha secondary' };
 
   it('passes when protected again with the survivor as primary', () => {
     expect(restoredVerdict(drill, restore)).toEqual({ ok: true, reason: drill.reason });
