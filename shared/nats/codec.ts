@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ProtocolError } from '../errors.js';
+import { duplicateJsonKey } from './duplicate-keys.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -11,11 +12,14 @@ export function encodeJson(value: unknown): Uint8Array {
 /** Parse and validate a payload; a bad one becomes a ProtocolError naming the subject and the zod path. */
 export function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array, subject: string): T {
   let raw: unknown;
+  const text = decoder.decode(data);
   try {
-    raw = JSON.parse(decoder.decode(data));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new ProtocolError(subject, 'payload is not JSON', { cause: e });
   }
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate !== null) throw new ProtocolError(subject, `duplicate key ${duplicate}`);
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const detail = parsed.error.issues
