@@ -26,14 +26,16 @@ const IDLE_MS = Number(process.env.BENCH_IDLE_MINUTES ?? 10) * 60_000;
 const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
 const accelerator = kvm ? 'auto' : 'tcg';
 
-async function drillOnce(dir: string, mode: 'crash' | 'hang'): Promise<DrillReport> {
+type Side = 'primary' | 'secondary';
+
+async function drillOnce(dir: string, mode: 'crash' | 'hang', fail: Side): Promise<DrillReport> {
   const pair = await startLocalPair({ dir, accelerator });
   try {
     const config = loadConfig(pair.configPath);
     const bus = await connectBus({ servers: [pair.nats.url], name: 'bench', log: silentLogger() });
     try {
       await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
-      return await runDrill(bus, config, { vm: 'vm1', fail: 'primary', mode });
+      return await runDrill(bus, config, { vm: 'vm1', fail, mode });
     } finally {
       await bus.close();
     }
@@ -42,8 +44,14 @@ async function drillOnce(dir: string, mode: 'crash' | 'hang'): Promise<DrillRepo
   }
 }
 
-/** colo-procedure.md's failover issued by hand: kill the primary, then nbd-server-stop and x-colo-lost-heartbeat on the secondary as soon as COLO_EXIT arrives. */
-async function rawFailover(dir: string, mode: 'crash' | 'hang'): Promise<number> {
+/**
+ * colo-procedure.md's failover issued by hand. Primary lost: nbd-server-stop
+ * and x-colo-lost-heartbeat on the secondary as soon as COLO_EXIT arrives.
+ * Secondary lost: on the primary, yank, drop the replication child, drive_del
+ * and x-colo-lost-heartbeat.
+ */
+async function rawFailover(dir: string, mode: 'crash' | 'hang', fail: Side = 'primary'): Promise<number> {
+  if (fail === 'secondary') return rawCarryOn(dir, mode);
   const { pair } = await rawProtect(dir, kvm, 64 * 1024 * 1024);
   try {
     await sleep(500);
@@ -65,6 +73,37 @@ async function rawFailover(dir: string, mode: 'crash' | 'hang'): Promise<number>
     while ((await queryColoStatus(s, { timeoutMs: 5_000 })).mode !== 'none') await sleep(1);
     const t = performance.now() - t0;
     if (mode === 'hang') process.kill(pair.primary.proc.pid, 'SIGKILL');
+    return t;
+  } finally {
+    await pair.stop();
+  }
+}
+
+async function rawCarryOn(dir: string, mode: 'crash' | 'hang'): Promise<number> {
+  const { pair } = await rawProtect(dir, kvm, 64 * 1024 * 1024);
+  try {
+    await sleep(500);
+    const p = pair.primary.qmp;
+    const call = { timeoutMs: 5_000 };
+    const exited = new Promise<void>((resolve) => {
+      const off = p.onEvent((e) => {
+        if (e.event === 'COLO_EXIT') {
+          off();
+          resolve();
+        }
+      });
+    });
+    const t0 = performance.now();
+    process.kill(pair.secondary.proc.pid, mode === 'crash' ? 'SIGKILL' : 'SIGSTOP');
+    if (mode === 'crash') await exited;
+    await pair.primary.oob.executeOob('yank', { instances: [{ type: 'block-node', 'node-name': 'replication0' }] }).catch(() => undefined);
+    await pair.primary.oob.executeOob('yank', { instances: [{ type: 'migration' }] }).catch(() => undefined);
+    await p.execute('x-blockdev-change', { parent: 'colo-disk0', child: 'children.1' }, call);
+    await p.hmp('drive_del replication0', call);
+    if ((await queryColoStatus(p, call)).mode !== 'none') await p.execute('x-colo-lost-heartbeat', undefined, call);
+    while ((await queryColoStatus(p, call)).mode !== 'none') await sleep(1);
+    const t = performance.now() - t0;
+    if (mode === 'hang') process.kill(pair.secondary.proc.pid, 'SIGKILL');
     return t;
   } finally {
     await pair.stop();
@@ -105,23 +144,26 @@ async function main(): Promise<void> {
   }
   console.log(`bench:failover  ${N} drills per mode, agents as separate processes, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, default timings`);
   const modes = (process.env.BENCH_MODES ?? 'crash,hang').split(',') as Array<'crash' | 'hang'>;
-  for (const mode of modes) {
-    const agent: number[] = [];
-    const raw: number[] = [];
-    let failures = 0;
-    for (let i = 0; i < N; i++) {
-      raw.push(await rawFailover(join(root, `raw-${mode}-${i}`), mode));
-      const r = await drillOnce(join(root, `drill-${mode}-${i}`), mode);
-      if (!r.ok || r.takeoverMs === null) {
-        failures++;
-        console.log(`  ${mode} ${i + 1}: FAILED ${r.reason}`);
-        continue;
+  const sides = (process.env.BENCH_SIDES ?? 'primary,secondary').split(',') as Side[];
+  for (const fail of sides) {
+    for (const mode of modes) {
+      const agent: number[] = [];
+      const raw: number[] = [];
+      let failures = 0;
+      for (let i = 0; i < N; i++) {
+        raw.push(await rawFailover(join(root, `raw-${fail}-${mode}-${i}`), mode, fail));
+        const r = await drillOnce(join(root, `drill-${fail}-${mode}-${i}`), mode, fail);
+        if (!r.ok || r.takeoverMs === null) {
+          failures++;
+          console.log(`  ${fail} ${mode} ${i + 1}: FAILED ${r.reason}`);
+          continue;
+        }
+        agent.push(r.takeoverMs);
+        console.log(`  ${fail} ${mode} ${i + 1}: detected ${r.detectedMs} ms, lease won ${r.leaseWonMs} ms, takeover ${r.takeoverMs} ms, epoch ${r.epochBefore}->${r.epochAfter}, data ${r.dataVerified ? 'ok' : 'BAD'} | raw ${fmtMs(raw[i]!)}`);
       }
-      agent.push(r.takeoverMs);
-      console.log(`  ${mode} ${i + 1}: detected ${r.detectedMs} ms, lease won ${r.leaseWonMs} ms, takeover ${r.takeoverMs} ms, epoch ${r.epochBefore}->${r.epochAfter}, data ${r.dataVerified ? 'ok' : 'BAD'} | raw ${fmtMs(raw[i]!)}`);
+      const label = `${mode === 'crash' ? 'crash (kill -9' : 'silent loss (SIGSTOP'} ${fail})`;
+      console.log(`  ${label}: colo-ft median ${fmtMs(median(agent))}, p99 ${fmtMs(percentile(agent, 99))} | raw QMP floor median ${fmtMs(median(raw))}, p99 ${fmtMs(percentile(raw, 99))} | median ratio ${ratio(median(agent), median(raw))}, p99 ratio ${ratio(percentile(agent, 99), percentile(raw, 99))}${failures ? ` | ${failures} failed drills` : ''}`);
     }
-    const label = mode === 'crash' ? 'crash (kill -9 primary)' : 'silent loss (SIGSTOP primary)';
-    console.log(`  ${label}: colo-ft median ${fmtMs(median(agent))}, p99 ${fmtMs(percentile(agent, 99))} | raw QMP floor median ${fmtMs(median(raw))}, p99 ${fmtMs(percentile(raw, 99))} | ratio ${ratio(median(agent), median(raw))}${failures ? ` | ${failures} failed drills` : ''}`);
   }
   const natsRuns = Number(process.env.BENCH_NATS_RUNS ?? 10);
   if (natsRuns > 0) {
