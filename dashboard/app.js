@@ -24,13 +24,33 @@ export function stateOf(v) {
   return last && last.kind === 'failover-started' ? 'failing-over' : 'unprotected';
 }
 
+/** What the node's VM is doing, in plain words: a COLO secondary is "paused" to qemu but follows the primary. */
+export function vmStateWords(n) {
+  if (n.qemuPid === null && n.runState === null) return 'no qemu running';
+  if (n.coloMode === 'primary') return 'COLO primary: serving, replicated to the secondary';
+  if (n.coloMode === 'secondary') return 'COLO secondary: following the primary';
+  if (n.runState === 'inmigrate') return 'waiting for the COLO stream';
+  if (n.runState === 'running') return 'serving alone, not replicated';
+  return `qemu ${n.runState ?? 'state unknown'}`;
+}
+
+/** Why a node took over, said as what happened to its peer rather than in qemu's words. */
+export function takeoverWords(trigger, peer) {
+  const t = trigger ?? '';
+  if (/reports its qemu is gone|qemu (died|exited|is gone)/.test(t)) return `${peer}'s qemu died`;
+  if (/left COLO (primary|secondary) mode|COLO_EXIT|COLO failed/.test(t)) return `the COLO stream with ${peer} broke`;
+  if (/heartbeat|silent/i.test(t)) return `${peer} went silent (no heartbeat)`;
+  if (/lease/i.test(t)) return `${peer} lost the lease`;
+  return t || 'unknown';
+}
+
 function nodeLine(n) {
   if (!n.reachable) return `<li class="node down"><b>${esc(n.node)}</b> unreachable <span class="why">${esc(n.reason)}</span></li>`;
   const hb = n.heartbeatAgeMs === null ? '' : ` · peer heartbeat ${ms(n.heartbeatAgeMs)} ago`;
   const nats = n.natsConnected === false ? ' · <span class="warn">NATS down</span>' : '';
   return (
     `<li class="node"><b>${esc(n.node)}</b> <span class="role role-${esc(n.role)}">${esc(n.role)}</span> ` +
-    `${esc(n.phase)} · qemu ${esc(n.runState ?? '-')} · COLO ${esc(n.coloMode ?? '-')}${hb}${nats}${diskLines(n)}${nicLines(n)}</li>`
+    `${esc(n.phase)} · <span class="vm-state" title="qemu run state ${esc(n.runState ?? '-')}, COLO mode ${esc(n.coloMode ?? '-')}">${esc(vmStateWords(n))}</span>${hb}${nats}${diskLines(n)}${nicLines(n)}</li>`
   );
 }
 
@@ -63,8 +83,9 @@ function resyncBlock(r) {
   const pct = r.bytesTotal ? Math.min(100, (100 * r.bytesDone) / r.bytesTotal) : null;
   const mib = (b) => (b / 1048576).toFixed(1);
   const eta = r.doneAt === null && r.etaMs !== null ? `, ${Math.ceil(r.etaMs / 1000)} s left` : '';
-  const label = `${esc(r.phase)} ${esc(r.node)} -> ${esc(r.peer)}: ${mib(r.bytesDone)} / ${mib(r.bytesTotal)} MiB at ${mib(r.rateBytesPerSec)} MiB/s${eta}`;
-  return `<div class="resync"><progress max="100" ${pct === null ? '' : `value="${pct.toFixed(1)}"`}></progress> <span>resync ${label}</span></div>`;
+  const phase = /^resync/.test(r.phase) ? r.phase : `resync ${r.phase}`;
+  const label = `${esc(phase)} ${esc(r.node)} -> ${esc(r.peer)}: ${mib(r.bytesDone)} / ${mib(r.bytesTotal)} MiB at ${mib(r.rateBytesPerSec)} MiB/s${eta}`;
+  return `<div class="resync"><progress max="100" ${pct === null ? '' : `value="${pct.toFixed(1)}"`}></progress> <span>${label}</span></div>`;
 }
 
 function leaseLine(l) {
@@ -90,14 +111,18 @@ function cardHtml(v) {
   const state = stateOf(v);
   const badge = { protected: 'PROTECTED', 'failing-over': 'FAILING OVER', unprotected: 'NOT PROTECTED' }[state];
   const c = v.checkpoints;
-  const fo = v.failover && v.failover.takeoverAt ? `<div class="failover">took over on ${esc(v.failover.node)} at ${time(v.failover.takeoverAt)} (${esc(v.failover.trigger ?? '')})</div>` : '';
+  const peer = v.failover ? v.nodes.find((n) => n.node !== v.failover.node)?.node ?? 'the peer' : '';
+  const fo = v.failover && v.failover.takeoverAt ? `<div class="failover" title="${esc(v.failover.trigger ?? '')}">took over on ${esc(v.failover.node)} at ${time(v.failover.takeoverAt)}: ${esc(takeoverWords(v.failover.trigger, peer))}</div>` : '';
+  // Unprotected, the figures are those of the last checkpoint: greyed, with their age.
+  const stale = !v.protected && c.lastAgeMs !== null;
+  const age = stale ? ` <span class="age">(last checkpoint ${Math.round(c.lastAgeMs / 1000)} s ago)</span>` : '';
   return (
     `<header><h2><span class="pair">${esc(v.pair)} /</span> ${esc(v.vm)}</h2>` +
     `<span class="badge" data-state="${state}">${badge}</span><span class="epoch">epoch <b class="epoch-value">${v.epoch}</b></span></header>` +
     `<p class="reason">${esc(v.reason)}</p>` +
     `<ul class="nodes">${v.nodes.map(nodeLine).join('')}</ul>` +
     fo +
-    `<div class="figures">checkpoints ${c.count} (${c.ratePerSec}/s) · last pause ${ms(c.lastPauseMs)} · <span class="pause-stats">pause p50 ${ms(c.pauseMsP50 ?? null)}, p99 ${ms(c.pauseMsP99 ?? null)}, stopped ${pct(c.pausedFraction ?? null)} of the last minute</span> · ${leaseLine(v.lease)}</div>` +
+    `<div class="figures${stale ? ' stale' : ''}">checkpoints ${c.count} (${c.ratePerSec}/s) · last pause ${ms(c.lastPauseMs)} · <span class="pause-stats">pause p50 ${ms(c.pauseMsP50 ?? null)}, p99 ${ms(c.pauseMsP99 ?? null)}, stopped ${pct(c.pausedFraction ?? null)} of the last minute</span>${age} · ${leaseLine(v.lease)}</div>` +
     pauseChart(v.lastPausesMs) +
     resyncBlock(v.resync) +
     timeline(v.events)

@@ -35,6 +35,11 @@ describe('dashboard page in headless Chromium (Debian package)', () => {
     const nodes = await card.locator('.nodes li').allTextContents();
     expect(nodes[0]).toMatch(/^alpha primary coloRunning/);
     expect(nodes[1]).toMatch(/^beta secondary coloRunning/);
+    // The COLO role in plain words, not qemu's raw run state (a healthy secondary is "paused" to qemu).
+    expect(nodes[0]).toContain('COLO primary: serving, replicated to the secondary');
+    expect(nodes[1]).toContain('COLO secondary: following the primary');
+    expect(nodes.join('\n')).not.toMatch(/qemu (paused|colo)/);
+    expect(await card.locator('.figures.stale').count()).toBe(0);
     // Each node's audit of qemu's block graph, per disk.
     expect(await card.locator('.nodes .disk.repl-replicating').allTextContents()).toEqual(['disk 0: replicating', 'disk 0: replicating']);
     const epochBefore = Number(await card.locator('.epoch-value').textContent());
@@ -56,6 +61,16 @@ describe('dashboard page in headless Chromium (Debian package)', () => {
 
     // Mark the page: if the update came through a reload, the mark would be gone.
     await page.evaluate(() => ((window as unknown as { liveMark: number }).liveMark = 42));
+    // What the card shows on the way (unprotected, resyncing) may last only a moment: record it as it happens.
+    await page.evaluate(() => {
+      const seen = ((window as unknown as { seen: { stale: string[]; resync: string[] } }).seen = { stale: [], resync: [] });
+      new MutationObserver(() => {
+        const stale = document.querySelector('article.vm .figures.stale');
+        if (stale) seen.stale.push(stale.textContent ?? '');
+        const resync = document.querySelector('article.vm .resync');
+        if (resync) seen.resync.push(resync.textContent ?? '');
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
     const report = await runDrill(pair.client, pair.config, { vm: 'vm1', fail: 'primary', mode: 'crash' });
     // The feed is under test, not the drill's data check: a takeover with a new epoch is what must show.
     expect(report.takeoverMs, report.reason).not.toBeNull();
@@ -66,9 +81,19 @@ describe('dashboard page in headless Chromium (Debian package)', () => {
     expect(report.epochAfter).toBeGreaterThan(epochBefore);
     // (The restore may already be bringing alpha back, so the badge is not asserted here: the takeover is.)
     expect(await card.locator('.failover').textContent()).toMatch(/^took over on beta at /);
+    // Said as what happened to the peer, not in qemu's wording.
+    expect(await card.locator('.failover').textContent()).toMatch(/: (alpha's qemu died|the COLO stream with alpha broke|alpha went silent \(no heartbeat\))$/);
+    expect(await card.locator('.failover').textContent()).not.toMatch(/reason error|qemu left COLO/);
+    // The timeline wraps inside the card instead of being clipped at its edge.
+    expect(await card.locator('.timeline').evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
     await expect.poll(async () => (await card.locator('.nodes li').allTextContents()).join('\n'), { timeout: 10_000 }).toMatch(/beta primary/);
     expect(await card.locator('.timeline').textContent()).toMatch(/failover-started/);
     expect(await page.evaluate(() => (window as unknown as { liveMark?: number }).liveMark)).toBe(42);
+    const seen = await page.evaluate(() => (window as unknown as { seen: { stale: string[]; resync: string[] } }).seen);
+    // Unprotected, the last checkpoint figures were greyed with their age; the resync line says "resync" once.
+    expect(seen.stale.some((t) => /last checkpoint \d+ s ago/.test(t))).toBe(true);
+    expect(seen.resync.length).toBeGreaterThan(0);
+    expect(seen.resync.some((t) => /resync resync/.test(t))).toBe(false);
     const failoverShot = await screenshot(page, 'dashboard-failover');
 
     expect(failures).toEqual([]);
