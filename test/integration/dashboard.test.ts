@@ -89,11 +89,12 @@ describe('dashboard page in headless Chromium (Debian package)', () => {
     await expect.poll(async () => (await card.locator('.nodes li').allTextContents()).join('\n'), { timeout: 10_000 }).toMatch(/beta primary/);
     expect(await card.locator('.timeline').textContent()).toMatch(/failover-started/);
     expect(await page.evaluate(() => (window as unknown as { liveMark?: number }).liveMark)).toBe(42);
-    const seen = await page.evaluate(() => (window as unknown as { seen: { stale: string[]; resync: string[] } }).seen);
-    // Unprotected, the last checkpoint figures were greyed with their age; the resync line says "resync" once.
-    expect(seen.stale.some((t) => /last checkpoint \d+ s ago/.test(t))).toBe(true);
-    expect(seen.resync.length).toBeGreaterThan(0);
-    expect(seen.resync.some((t) => /resync resync/.test(t))).toBe(false);
+    const seenNow = () => page.evaluate(() => (window as unknown as { seen: { stale: string[]; resync: string[] } }).seen);
+    // Unprotected, the last checkpoint figures were greyed with their age; the automatic restore's
+    // resync line (it starts a moment after the takeover) says "resync" once.
+    expect((await seenNow()).stale.some((t) => /last checkpoint \d+ s ago/.test(t))).toBe(true);
+    await expect.poll(async () => (await seenNow()).resync.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    expect((await seenNow()).resync.some((t) => /resync resync/.test(t))).toBe(false);
     const failoverShot = await screenshot(page, 'dashboard-failover');
 
     expect(failures).toEqual([]);
