@@ -6,7 +6,8 @@ import { queryPairStatus } from '../../cli/pair-status.js';
 import { startAgent, type Agent } from '../../agent/index.js';
 import { parseConfigText, type Config } from '../../shared/config/index.js';
 import { silentLogger, createLogger } from '../../shared/log.js';
-import { freePorts, isPidAlive, readPidFile } from '../../shared/local/index.js';
+import { freePorts, isPidAlive, readPidFile, signalPid } from '../../shared/local/index.js';
+import { relayPidsUnder } from './qemu-vm.js';
 import { connectBus, type Bus } from '../../shared/nats/index.js';
 import { isKvmUsable, qemuImg } from '../../shared/qemu/index.js';
 import type { VmStatus } from '../../state-machines/index.js';
@@ -91,6 +92,8 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
       const pid = qemuPid(n.name, vm.name);
       if (pid && isPidAlive(pid)) process.kill(pid, 'SIGKILL');
     }
+    // Relays stop with their qemu while this process watches; one whose qemu died unseen is killed by PID.
+    for (const pid of relayPidsUnder(dir)) signalPid(pid, 'SIGKILL');
   });
   const client = await connectBus({ servers: [nats.url], name: 'test-client', log: silentLogger() });
   onTestFinished(() => client.close());

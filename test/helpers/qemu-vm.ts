@@ -58,16 +58,28 @@ export function qemuPidsUnder(dir: string): number[] {
   return pids;
 }
 
-/** SIGKILL, by PID, every qemu started for `dir`, and wait until they are gone. */
+/** PIDs of COLO stream relays (socat) serving a socket under `dir`. */
+export function relayPidsUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const argv = processCmdline(pid);
+    if (argv[0] && basename(argv[0]) === 'socat' && argv.some((a) => a.includes(dir)) && isPidAlive(pid)) pids.push(pid);
+  }
+  return pids;
+}
+
+/** SIGKILL, by PID, every qemu (and relay) started for `dir`, and wait until they are gone. */
 export async function killQemuUnder(dir: string): Promise<void> {
-  for (const pid of qemuPidsUnder(dir)) {
+  for (const pid of [...qemuPidsUnder(dir), ...relayPidsUnder(dir)]) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
   }
-  await waitFor(() => qemuPidsUnder(dir).length === 0, { timeoutMs: 5_000, what: `no qemu left under ${dir}` });
+  await waitFor(() => qemuPidsUnder(dir).length === 0 && relayPidsUnder(dir).length === 0, { timeoutMs: 5_000, what: `no qemu or relay left under ${dir}` });
 }
 
 /**
