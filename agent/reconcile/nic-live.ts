@@ -16,6 +16,7 @@ import {
 import type { NicStatus } from '../../shared/nats/index.js';
 import type { VmInstance, VmPlan } from '../../shared/qemu/index.js';
 import { queryIothreads, queryObjectIds, type QmpEvent } from '../../shared/qmp/index.js';
+import { eventTimeMs } from '../signals/qmp-events.js';
 
 const READ_MS = 1_000;
 /** A STOP this close to the read may still have its miscompare line on the way: counted at the next read. */
@@ -56,7 +57,7 @@ export class NicLive {
   }
 
   event(e: QmpEvent): void {
-    const at = e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000;
+    const at = eventTimeMs(e);
     if (e.event === 'STOP') this.stops.push({ at, previousResumeAt: this.lastResumeAt });
     if (e.event === 'RESUME') this.lastResumeAt = at;
     if (this.stops.length > 10_000) this.stops.splice(0, this.stops.length - 10_000);

@@ -44,30 +44,26 @@ export function vmTestConfig(dir: string, o: { disks: string[]; migrationPort: n
   return parseConfigText(JSON.stringify(doc), `${dir}/pair.yaml`);
 }
 
-/** PIDs of qemu processes whose command line mentions `dir` (every test VM lives under its own tmp dir). */
-export function qemuPidsUnder(dir: string): number[] {
+/** PIDs of live processes whose program is `isProgram(basename)` and whose command line mentions `dir`. */
+function pidsUnder(dir: string, isProgram: (name: string) => boolean): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     const argv = processCmdline(pid);
-    if (argv[0] && basename(argv[0]).startsWith('qemu-system') && argv.some((a) => a.includes(dir)) && isPidAlive(pid)) {
-      pids.push(pid);
-    }
+    if (argv[0] && isProgram(basename(argv[0])) && argv.some((a) => a.includes(dir)) && isPidAlive(pid)) pids.push(pid);
   }
   return pids;
 }
 
+/** PIDs of qemu processes whose command line mentions `dir` (every test VM lives under its own tmp dir). */
+export function qemuPidsUnder(dir: string): number[] {
+  return pidsUnder(dir, (name) => name.startsWith('qemu-system'));
+}
+
 /** PIDs of COLO stream relays (socat) serving a socket under `dir`. */
 export function relayPidsUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    const argv = processCmdline(pid);
-    if (argv[0] && basename(argv[0]) === 'socat' && argv.some((a) => a.includes(dir)) && isPidAlive(pid)) pids.push(pid);
-  }
-  return pids;
+  return pidsUnder(dir, (name) => name === 'socat');
 }
 
 /** SIGKILL, by PID, every qemu (and relay) started for `dir`, and wait until they are gone. */
