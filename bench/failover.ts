@@ -45,10 +45,12 @@ async function drillOnce(dir: string, mode: 'crash' | 'hang', fail: Side): Promi
 }
 
 /**
- * colo-procedure.md's failover issued by hand. Primary lost: nbd-server-stop
- * and x-colo-lost-heartbeat on the secondary as soon as COLO_EXIT arrives.
- * Secondary lost: on the primary, yank, drop the replication child, drive_del
- * and x-colo-lost-heartbeat.
+ * colo-procedure.md's failover issued by hand, at the first moment qemu or the
+ * kernel tells. Primary lost: nbd-server-stop and x-colo-lost-heartbeat on the
+ * secondary as soon as COLO_EXIT arrives. Secondary lost: the primary's qemu
+ * only notices at its next checkpoint (up to a checkpoint delay later), so the
+ * floor starts the moment the secondary qemu has exited: yank, drop the
+ * replication child, drive_del and x-colo-lost-heartbeat on the primary.
  */
 async function rawFailover(dir: string, mode: 'crash' | 'hang', fail: Side = 'primary'): Promise<number> {
   if (fail === 'secondary') return rawCarryOn(dir, mode);
@@ -85,17 +87,9 @@ async function rawCarryOn(dir: string, mode: 'crash' | 'hang'): Promise<number> 
     await sleep(500);
     const p = pair.primary.qmp;
     const call = { timeoutMs: 5_000 };
-    const exited = new Promise<void>((resolve) => {
-      const off = p.onEvent((e) => {
-        if (e.event === 'COLO_EXIT') {
-          off();
-          resolve();
-        }
-      });
-    });
     const t0 = performance.now();
     process.kill(pair.secondary.proc.pid, mode === 'crash' ? 'SIGKILL' : 'SIGSTOP');
-    if (mode === 'crash') await exited;
+    if (mode === 'crash') await pair.secondary.proc.exited;
     await pair.primary.oob.executeOob('yank', { instances: [{ type: 'block-node', 'node-name': 'replication0' }] }).catch(() => undefined);
     await pair.primary.oob.executeOob('yank', { instances: [{ type: 'migration' }] }).catch(() => undefined);
     await p.execute('x-blockdev-change', { parent: 'colo-disk0', child: 'children.1' }, call);
@@ -108,6 +102,11 @@ async function rawCarryOn(dir: string, mode: 'crash' | 'hang'): Promise<number> 
   } finally {
     await pair.stop();
   }
+}
+
+/** The survivor's steps after the lease, as it timed them; steps cut during the claim are not among them. */
+function fmtSteps(steps: Record<string, number> | null): string {
+  return steps ? Object.entries(steps).map(([k, v]) => `${k} ${v}`).join(', ') : 'no step timings';
 }
 
 async function idleRun(dir: string): Promise<{ failovers: number; minutes: number }> {
@@ -159,7 +158,7 @@ async function main(): Promise<void> {
           continue;
         }
         agent.push(r.takeoverMs);
-        console.log(`  ${fail} ${mode} ${i + 1}: detected ${r.detectedMs} ms, lease won ${r.leaseWonMs} ms, takeover ${r.takeoverMs} ms, epoch ${r.epochBefore}->${r.epochAfter}, data ${r.dataVerified ? 'ok' : 'BAD'} | raw ${fmtMs(raw[i]!)}`);
+        console.log(`  ${fail} ${mode} ${i + 1}: detected ${r.detectedMs} ms, lease won ${r.leaseWonMs} ms, takeover ${r.takeoverMs} ms (${fmtSteps(r.takeoverStepsMs)}), epoch ${r.epochBefore}->${r.epochAfter}, data ${r.dataVerified ? 'ok' : 'BAD'} | raw ${fmtMs(raw[i]!)}`);
       }
       const label = `${mode === 'crash' ? 'crash (kill -9' : 'silent loss (SIGSTOP'} ${fail})`;
       console.log(`  ${label}: colo-ft median ${fmtMs(median(agent))}, p99 ${fmtMs(percentile(agent, 99))} | raw QMP floor median ${fmtMs(median(raw))}, p99 ${fmtMs(percentile(raw, 99))} | median ratio ${ratio(median(agent), median(raw))}, p99 ratio ${ratio(percentile(agent, 99), percentile(raw, 99))}${failures ? ` | ${failures} failed drills` : ''}`);

@@ -35,7 +35,7 @@ function simulatedStatus(vm: string, node: string, tick: number, now: number): N
     nics: [],
     heartbeatAgeMs: 50,
     resync: null,
-    failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
+    failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null, takeoverSteps: null },
     sentAt: now,
   };
 }

@@ -44,7 +44,7 @@ function transition(seq: number, at: number): NodeStatus {
     checkpoints: { count: seq, ratePerSec: 5, lastPauseMs: 10, lastAgeMs: 10, pauseMsP50: 10, pauseMsP99: 10, pausedFraction: 0.05, recentPauses: [] },
     transitions: [{ at, from: seq % 2 ? 'coloRunning' : 'stalled', to: seq % 2 ? 'stalled' : 'coloRunning', reason: `transition ${seq}` }],
     natsConnected: true, heartbeatAgeMs: 20, resync: null, replication: null, disks: [], nics: [],
-    failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null }, sentAt: at,
+    failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null, takeoverSteps: null }, sentAt: at,
   };
 }
 

@@ -2,6 +2,7 @@ import { ColoError } from '../shared/errors.js';
 import type { VmPlan } from '../shared/qemu/index.js';
 import { sleep } from '../shared/qemu/index.js';
 import { queryColoStatus, queryStatus, runQmpSteps, yankSteps, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
+import { StepTimer } from '../shared/step-timer.js';
 
 /**
  * Cut the links to a lost secondary out-of-band first: a checkpoint or an NBD
@@ -17,18 +18,31 @@ async function yankReplicationLinks(oob: QmpClient, plan: VmPlan, call: QmpCall)
 }
 
 /**
- * Secondary lost: the primary drops every device's replication link, leaves
- * COLO and runs on alone (colo-procedure.md, Failover).
+ * Secondary lost, COLO over for certain, lease not yet won: cut every link to
+ * it and drop each device's replication child. Nothing here lets the VM run
+ * on unprotected, so it may overlap the claim.
  */
-export async function carryOnAlone(qmp: QmpClient, oob: QmpClient, plan: VmPlan, call: QmpCall): Promise<void> {
+export async function prepareCarryOn(qmp: QmpClient, oob: QmpClient, plan: VmPlan, call: QmpCall): Promise<void> {
   await yankReplicationLinks(oob, plan, { timeoutMs: 1_000, signal: call.signal });
   for (const device of plan.devices) await runQmpSteps(qmp, device.primary.carryOn(), call);
-  const colo = await queryColoStatus(qmp, call);
-  if (colo.mode !== 'none') {
-    await qmp.execute('x-colo-lost-heartbeat', undefined, call);
-    await awaitNoColo(qmp, call);
-  }
-  await ensureRunning(qmp, call);
+}
+
+/**
+ * Secondary lost, lease held: leave COLO and run on alone (colo-procedure.md,
+ * Failover). `prepared`: the links were already cut while the lease was renewed.
+ */
+export async function carryOnAlone(qmp: QmpClient, oob: QmpClient, plan: VmPlan, call: QmpCall, prepared = false): Promise<Record<string, number>> {
+  const timer = new StepTimer();
+  if (!prepared) await timer.time('drop-replication', () => prepareCarryOn(qmp, oob, plan, call));
+  await timer.time('x-colo-lost-heartbeat', async () => {
+    const colo = await queryColoStatus(qmp, call);
+    if (colo.mode !== 'none') {
+      await qmp.execute('x-colo-lost-heartbeat', undefined, call);
+      await awaitNoColo(qmp, call);
+    }
+  });
+  await timer.time('running', () => ensureRunning(qmp, call));
+  return timer.steps;
 }
 
 async function awaitNoColo(qmp: QmpClient, call: QmpCall): Promise<void> {

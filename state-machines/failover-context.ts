@@ -1,6 +1,6 @@
 // Pure reads of the failover machine's context: the reasons it gives and what its claim decision keeps.
 import { describeError, isErrorKind, LockConflictError } from '../shared/errors.js';
-import type { ClaimFailure, FailoverContext } from './failover-types.js';
+import type { ClaimFailure, FailoverContext, FailoverEvent } from './failover-types.js';
 
 /** Why a secondary's disk cannot be promoted, for the reason. */
 export function whyIncomplete(c: FailoverContext): string {
@@ -20,4 +20,17 @@ export const claimText = (c: FailoverContext): string => c.claimFailure?.text ??
 export function leaseWon(c: FailoverContext, doing: string): Partial<FailoverContext> {
   const won = c.claimed ?? { epoch: c.epoch, at: Date.now() };
   return { epoch: won.epoch, leaseWonAt: won.at, claimed: null, reason: `lease ${c.role === 'secondary' ? 'won' : 'held'} with epoch ${won.epoch}: ${doing}` };
+}
+
+/** Which triggers prove the COLO session over for good, so the links to the peer may be cut before the lease is won. */
+export function coloOverBy(event: FailoverEvent): boolean {
+  switch (event.type) {
+    case 'LOCAL_COLO_FAILED':
+    case 'LEASE_HANDED_OVER':
+      return true;
+    case 'PEER_LOST':
+      return event.qemuGone === true;
+    default:
+      return false;
+  }
 }

@@ -48,6 +48,22 @@ export interface FailoverContext extends FailoverInput {
   claimFailure: ClaimFailure | null;
   /** The claim just won, until the machine acts on it. */
   claimed: ClaimOutput | null;
+  /**
+   * The trigger proves this COLO session over for good (qemu left COLO here,
+   * the peer announced its qemu gone, or handed the lease over): cutting the
+   * links to the peer may then start while the lease is being won.
+   */
+  coloOver: boolean;
+  /** How long each step of the last takeover or carry-on took (ms), for the status and the bench. */
+  takeoverSteps: TakeoverSteps | null;
+}
+
+/** Per-step durations of a takeover or carry-on, in the order they ran; `prepared` steps overlapped the lease claim. */
+export type TakeoverSteps = Record<string, number>;
+
+export interface ActionOutput {
+  at: number;
+  steps: TakeoverSteps;
 }
 
 export interface ClaimFailure {
@@ -64,7 +80,9 @@ export type FailoverEvent =
    * still complete here, so the peer's VM is evidently running and only its
    * agent (or its NATS link) is gone.
    */
-  | { type: 'PEER_LOST'; reason: string; at: number; coloAlive?: boolean }
+  | { type: 'PEER_LOST'; reason: string; at: number; coloAlive?: boolean; qemuGone?: boolean }
+  /** The holder's qemu is gone and it gave the lease to this node (seen on the lease's watch). */
+  | { type: 'LEASE_HANDED_OVER'; reason: string; at: number }
   | { type: 'PEER_BACK' }
   | { type: 'LOCAL_COLO_FAILED'; reason: string; at: number }
   | { type: 'LOCAL_QEMU_LOST'; reason: string; at: number }

@@ -1,7 +1,7 @@
 import { assign, fromPromise, raise, setup } from 'xstate';
 import { describeError } from '../shared/errors.js';
-import { claimConflict, claimText, failureOf, leaseWon, whyIncomplete } from './failover-context.js';
-import type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput } from './failover-types.js';
+import { claimConflict, claimText, coloOverBy, failureOf, leaseWon, whyIncomplete } from './failover-context.js';
+import type { ActionOutput, ClaimOutput, FailoverContext, FailoverEvent, FailoverInput, FailoverRole } from './failover-types.js';
 import { notProvided } from './not-provided.js';
 
 /**
@@ -10,7 +10,7 @@ import { notProvided } from './not-provided.js';
  * epoch) does, except under the `relaxed` policy, which may act on heartbeat
  * loss alone and says so in every decision.
  */
-export type { ClaimOutput, FailoverContext, FailoverEvent, FailoverInput, FailoverPolicy, FailoverRole } from './failover-types.js';
+export type { ActionOutput, ClaimOutput, FailoverContext, FailoverEvent, FailoverInput, FailoverPolicy, FailoverRole, TakeoverSteps } from './failover-types.js';
 export { isStaleEpoch } from './epoch.js';
 
 export const failoverMachine = setup({
@@ -21,8 +21,10 @@ export const failoverMachine = setup({
   },
   actors: {
     claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(async () => notProvided('claimLease')),
-    takeOver: fromPromise<{ at: number }, { vm: string; epoch: number }>(async () => notProvided('takeOver')),
-    carryOnAlone: fromPromise<{ at: number }, { vm: string; epoch: number }>(async () => notProvided('carryOnAlone')),
+    /** While the lease is being won, and only once COLO is over for certain: cut the links to the peer (never resume the VM). */
+    prepareTakeover: fromPromise<void, { vm: string; role: FailoverRole; cut: boolean }>(async () => notProvided('prepareTakeover')),
+    takeOver: fromPromise<ActionOutput, { vm: string; epoch: number }>(async () => notProvided('takeOver')),
+    carryOnAlone: fromPromise<ActionOutput, { vm: string; epoch: number }>(async () => notProvided('carryOnAlone')),
     fenceVm: fromPromise<void, { vm: string }>(async () => notProvided('fenceVm')),
     releaseLease: fromPromise<void, { vm: string }>(async () => notProvided('releaseLease')),
   },
@@ -48,6 +50,8 @@ export const failoverMachine = setup({
       detectedAt: ({ event }) => ('at' in event ? event.at : Date.now()),
       leaseWonAt: null,
       takeoverAt: null,
+      takeoverSteps: null,
+      coloOver: ({ event }) => coloOverBy(event),
     }),
   },
 }).createMachine({
@@ -66,6 +70,8 @@ export const failoverMachine = setup({
     claimDeadlinePassed: false,
     claimFailure: null,
     claimed: null,
+    coloOver: false,
+    takeoverSteps: null,
   }),
   initial: 'watching',
   on: {
@@ -81,10 +87,7 @@ export const failoverMachine = setup({
       tags: ['watching', 'steady'],
       on: {
         PEER_LOST: [
-          {
-            guard: 'natsDown',
-            actions: ['peerGone', assign({ reason: 'NATS unreachable: not judging the peer without it' })],
-          },
+          { guard: 'natsDown', actions: ['peerGone', assign({ reason: 'NATS unreachable: not judging the peer without it' })] },
           {
             guard: ({ event }) => event.type === 'PEER_LOST' && event.coloAlive === true,
             actions: ['peerGone', assign({ peerSilent: true, reason: ({ event }) => `peer agent silent (${event.reason}) but checkpoints still complete: its VM is alive, not failing over` })],
@@ -98,6 +101,10 @@ export const failoverMachine = setup({
             target: 'claiming',
             actions: ['peerGone', 'noteTrigger', assign({ reason: ({ event }) => `peer lost (${event.reason}): claiming the lease` })],
           },
+        ],
+        LEASE_HANDED_OVER: [
+          { guard: 'notPromotable', target: 'notPromotable', actions: ['peerGone', 'noteTrigger', assign({ reason: ({ context, event }) => `${event.reason} but this node's disk is incomplete (${whyIncomplete(context)}): not taking over` })] },
+          { target: 'claiming', actions: ['peerGone', 'noteTrigger', assign({ reason: ({ event }) => `${event.reason}: taking the lease` })] },
         ],
         SILENT_PEER_CHECK: {
           guard: ({ context, event }) => !event.peerBeating && event.everBeat && !event.coloAlive && !context.peerAlive && context.natsUp,
@@ -137,6 +144,8 @@ export const failoverMachine = setup({
       // Compare-and-set until won or until the dead side's lease must have expired; an attempt in flight is never cut off.
       initial: 'attempting',
       entry: assign({ claimDeadlinePassed: false, claimFailure: null }),
+      // The takeover itself repeats whatever this did not finish.
+      invoke: { src: 'prepareTakeover', input: ({ context }) => ({ vm: context.vm, role: context.role, cut: context.coloOver }), onError: {} },
       after: { claimDeadlineMs: { actions: assign({ claimDeadlinePassed: true }) } },
       on: {
         LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost while claiming (${event.reason}): fencing the VM` }) },
@@ -159,11 +168,7 @@ export const failoverMachine = setup({
             { guard: ({ context }) => context.role === 'primary' && claimConflict(context), target: '#failover.fencing', actions: assign({ reason: ({ context }) => `the lease moved on while acting as primary (${claimText(context)}): fencing the VM` }) },
             { guard: ({ context }) => context.policy === 'relaxed' && claimConflict(context) && !context.claimFailure?.forced, target: 'forcing' },
             { guard: ({ context }) => claimConflict(context), target: '#failover.standingBy', actions: assign({ reason: ({ context }) => `not taking over: the peer still holds the lease (${claimText(context)})` }) },
-            {
-              guard: 'isRelaxed',
-              target: '#failover.actingWithoutLease',
-              actions: assign({ leaseWonAt: null, reason: ({ context }) => `WARNING relaxed policy: acting on heartbeat loss alone, lease not won (${claimText(context)})` }),
-            },
+            { guard: 'isRelaxed', target: '#failover.actingWithoutLease', actions: assign({ leaseWonAt: null, reason: ({ context }) => `WARNING relaxed policy: acting on heartbeat loss alone, lease not won (${claimText(context)})` }) },
             { target: '#failover.passive', actions: assign({ reason: ({ context }) => `strict policy: cannot win the lease (${claimText(context)}); staying passive` }) },
           ],
         },
@@ -202,6 +207,7 @@ export const failoverMachine = setup({
           actions: assign({
             role: 'primary',
             takeoverAt: ({ event }) => event.output.at,
+            takeoverSteps: ({ event }) => event.output.steps,
             reason: ({ context }) => `took over after ${context.trigger ?? 'the primary was lost'}: running alone as primary, epoch ${context.epoch}`,
           }),
         },
@@ -221,6 +227,7 @@ export const failoverMachine = setup({
           target: 'runningAlone',
           actions: assign({
             takeoverAt: ({ event }) => event.output.at,
+            takeoverSteps: ({ event }) => event.output.steps,
             reason: ({ context }) => `secondary lost (${context.trigger ?? 'unknown'}): running alone, not protected`,
           }),
         },
@@ -231,14 +238,8 @@ export const failoverMachine = setup({
       tags: ['active', 'alone', 'acted'],
       on: {
         RESTORED: { target: 'watching', actions: assign({ role: 'primary', reason: 'protected again: a fresh secondary follows in COLO' }) },
-        LEASE_LOST: {
-          target: 'fencing',
-          actions: assign({ reason: ({ event }) => `lease lost while running alone (${event.reason}): fencing the VM` }),
-        },
-        LOCAL_QEMU_LOST: {
-          target: 'releasing',
-          actions: assign({ trigger: ({ event }) => event.reason, reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` }),
-        },
+        LEASE_LOST: { target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost while running alone (${event.reason}): fencing the VM` }) },
+        LOCAL_QEMU_LOST: { target: 'releasing', actions: assign({ trigger: ({ event }) => event.reason, reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` }) },
       },
     },
     standingBy: {
@@ -246,6 +247,7 @@ export const failoverMachine = setup({
       on: {
         PEER_BACK: { target: 'watching', actions: assign({ peerAlive: true, reason: 'peer is back: watching' }) },
         LOCAL_COLO_FAILED: { target: 'claiming', actions: ['noteTrigger', assign({ reason: ({ event }) => `COLO failed locally (${event.reason}): claiming the lease` })] },
+        LEASE_HANDED_OVER: { target: 'claiming', actions: ['noteTrigger', assign({ reason: ({ event }) => `${event.reason}: taking the lease` })] },
         LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost (${event.reason}): fencing the VM` }) },
         LOCAL_QEMU_LOST: { target: 'releasing', actions: assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` }) },
       },
@@ -260,6 +262,7 @@ export const failoverMachine = setup({
       tags: ['watching', 'passive'],
       on: {
         NATS_UP: { target: 'claiming', actions: assign({ natsUp: true, reason: 'NATS is back: trying the lease again' }) },
+        LEASE_HANDED_OVER: { target: 'claiming', actions: ['noteTrigger', assign({ reason: ({ event }) => `${event.reason}: taking the lease` })] },
         PEER_BACK: { target: 'watching', actions: assign({ peerAlive: true, reason: 'peer is back: watching' }) },
         LEASE_LOST: { guard: 'isPrimary', target: 'fencing', actions: assign({ reason: ({ event }) => `lease lost (${event.reason}): fencing the VM` }) },
         LOCAL_QEMU_LOST: { target: 'releasing', actions: assign({ reason: ({ event }) => `our qemu is gone (${event.reason}): handing the lease over` }) },
@@ -276,12 +279,7 @@ export const failoverMachine = setup({
       },
     },
     fenced: { tags: ['fenced', 'acted', 'paused'] },
-    notPromotable: {
-      tags: ['down'],
-      on: {
-        PEER_BACK: { target: 'watching', actions: assign({ peerAlive: true, reason: 'peer is back: watching' }) },
-      },
-    },
+    notPromotable: { tags: ['down'], on: { PEER_BACK: { target: 'watching', actions: assign({ peerAlive: true, reason: 'peer is back: watching' }) } } },
     releasing: {
       tags: ['down', 'acted'],
       invoke: {
@@ -297,3 +295,4 @@ export const failoverMachine = setup({
 });
 
 export type FailoverMachine = typeof failoverMachine;
+

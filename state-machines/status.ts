@@ -156,6 +156,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
           detectedAt: fo.context.detectedAt,
           leaseWonAt: fo.context.leaseWonAt,
           takeoverAt: fo.context.takeoverAt,
+          takeoverSteps: fo.context.takeoverSteps,
         }
       : null,
     sentAt: now,

@@ -18,7 +18,7 @@ export type { FailoverFacts, ReconcileOutput, StartKind, VmContext, VmEvent, VmI
  * `onSnapshot`, where the role swaps and the hand-offs between children are
  * decided.
  */
-const FAILOVER_SIGNALS = ['PEER_LOST', 'PEER_BACK', 'SILENT_PEER_CHECK', 'LOCAL_COLO_FAILED', 'LOCAL_QEMU_LOST', 'LEASE_LOST', 'NATS_DOWN', 'NATS_UP', 'REPLICATION_UNVERIFIED', 'REPLICATION_BROKEN'] as const;
+const FAILOVER_SIGNALS = ['PEER_LOST', 'LEASE_HANDED_OVER', 'PEER_BACK', 'SILENT_PEER_CHECK', 'LOCAL_COLO_FAILED', 'LOCAL_QEMU_LOST', 'LEASE_LOST', 'NATS_DOWN', 'NATS_UP', 'REPLICATION_UNVERIFIED', 'REPLICATION_BROKEN'] as const;
 const PROTECT_SIGNALS = ['CHECKPOINT_COMPLETED', 'QEMU_EXITED', 'COLO_EXITED', 'PRIMARY_REFUSED', 'SYNC_PROGRESS', 'REPLICATION_AUDITED'] as const;
 
 const forward = (to: 'failover' | 'protect') => sendTo(to, ({ event }: { event: VmEvent }) => event as never);

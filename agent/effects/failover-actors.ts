@@ -1,7 +1,7 @@
 import { fromPromise } from 'xstate';
-import { carryOnAlone } from '../../primary/index.js';
-import { takeOver } from '../../secondary/index.js';
-import { failoverMachine, type ClaimOutput } from '../../state-machines/index.js';
+import { carryOnAlone, prepareCarryOn } from '../../primary/index.js';
+import { prepareTakeover, takeOver } from '../../secondary/index.js';
+import { failoverMachine, type ActionOutput, type ClaimOutput, type FailoverRole } from '../../state-machines/index.js';
 import type { Config } from '../../shared/config/index.js';
 import { LockConflictError, errorMessage } from '../../shared/errors.js';
 import type { Lease } from '../../shared/lease/index.js';
@@ -35,20 +35,44 @@ export function provideFailover(h: FailoverActorsHost) {
   const assertLease = (): void => {
     if (h.config.failover.policy === 'strict' && !lease.isHeldLocally()) throw new LockConflictError(`${h.plan().vm} lease (no longer held locally)`);
   };
+  // The cut started while the lease was being won: the takeover waits for it (QMP order) and repeats it if it failed.
+  let preparing: { role: FailoverRole; done: Promise<boolean> } | null = null;
+  const prepared = async (role: FailoverRole): Promise<boolean> => {
+    const p = preparing;
+    preparing = null;
+    return p !== null && p.role === role && (await p.done);
+  };
   return failoverMachine.provide({
     actors: {
-      claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(({ input, signal }) => h.side().claimer.claim(input.force, signal)),
-      takeOver: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
-        assertLease();
+      prepareTakeover: fromPromise<void, { vm: string; role: FailoverRole; cut: boolean }>(async ({ input }) => {
+        preparing = null;
+        if (!input.cut) return;
         const vm = requireVm();
-        await takeOver(vm.qmp, vm.oob, h.plan(), call(signal));
-        return { at: Date.now() };
+        // Not cut off when the claim ends: the takeover awaits it instead.
+        const steps = input.role === 'secondary' ? prepareTakeover(vm.qmp, h.plan(), call()) : prepareCarryOn(vm.qmp, vm.oob, h.plan(), call());
+        const done = steps.then(
+          () => true,
+          (e: unknown) => (log.warn({ reason: errorMessage(e) }, 'cutting the links to the peer during the claim failed: the takeover repeats it'), false),
+        );
+        preparing = { role: input.role, done };
+        await done;
       }),
-      carryOnAlone: fromPromise<{ at: number }, { vm: string; epoch: number }>(async ({ signal }) => {
+      claimLease: fromPromise<ClaimOutput, { vm: string; force: boolean }>(({ input, signal }) => h.side().claimer.claim(input.force, signal)),
+      takeOver: fromPromise<ActionOutput, { vm: string; epoch: number }>(async ({ signal }) => {
+        const cut = await prepared('secondary');
         assertLease();
         const vm = requireVm();
-        await carryOnAlone(vm.qmp, vm.oob, h.plan(), call(signal));
-        return { at: Date.now() };
+        const steps = await takeOver(vm.qmp, vm.oob, h.plan(), call(signal), cut);
+        log.info({ steps, cutDuringClaim: cut }, 'takeover steps (ms)');
+        return { at: Date.now(), steps };
+      }),
+      carryOnAlone: fromPromise<ActionOutput, { vm: string; epoch: number }>(async ({ signal }) => {
+        const cut = await prepared('primary');
+        assertLease();
+        const vm = requireVm();
+        const steps = await carryOnAlone(vm.qmp, vm.oob, h.plan(), call(signal), cut);
+        log.info({ steps, cutDuringClaim: cut }, 'carry-on steps (ms)');
+        return { at: Date.now(), steps };
       }),
       fenceVm: fromPromise<void, { vm: string }>(async () => {
         const vm = h.vm();

@@ -2,7 +2,7 @@ import type { AnyActorRef, SnapshotFrom } from 'xstate';
 import { FAILOVER_PHASE_DEPTH, type failoverMachine, type FailoverSignal, type TagChange, type TransitionRecord, type VmRole } from '../../state-machines/index.js';
 import type { Config } from '../../shared/config/index.js';
 import { errorMessage } from '../../shared/errors.js';
-import type { Lease, LeaseView } from '../../shared/lease/index.js';
+import { isHandoverTo, type Lease, type LeaseView } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { Bus, Unsubscribe } from '../../shared/nats/index.js';
 import type { VmPlan } from '../../shared/qemu/index.js';
@@ -92,7 +92,7 @@ export class FailoverSide {
       self: () => ({ role: d.role(), epoch: this.epoch, qemuOk: this.qemuOk, unreplicated: this.unreplicated }),
       knownEpoch: () => this.epoch,
       onEpochSeen: (epoch) => this.fencedStop.seenFromPeer(epoch),
-      onPeerLost: (reason, at, announced) => d.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.evidence.vetoesTakeover() }),
+      onPeerLost: (reason, at, announced) => d.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.evidence.vetoesTakeover(), qemuGone: announced }),
       onPeerBack: () => d.send({ type: 'PEER_BACK' }),
       onPeerUnreplicated: () => {
         if (!d.snapshot()?.context.unreplicatedSinceSync) d.send({ type: 'REPLICATION_UNVERIFIED', reason: `${d.peerName}'s audit found a disk not replicating` });
@@ -152,7 +152,10 @@ export class FailoverSide {
   }
 
   private onLeaseView(view: LeaseView): void {
+    // Judged before the claimer takes it: a hand-over is news only while no claim is under way to take it.
+    const handedToUs = isHandoverTo(view, this.d.nodeName, this.epoch);
     this.claimer.viewed(view);
+    if (handedToUs) this.d.send({ type: 'LEASE_HANDED_OVER', reason: `${this.d.peerName} handed the lease over (its qemu is gone)`, at: Date.now() });
     if (view.holder !== this.d.nodeName) this.fencedStop.seenFromPeer(view.epoch);
     else this.fencedStop.check();
   }

@@ -35,6 +35,7 @@ export class VmFeed {
   readonly live: LiveState;
   readonly nics = new NicLive();
   private transitions: TransitionRecord[] = [];
+  private readonly pendingEvents: Array<() => void> = [];
 
   constructor(private readonly h: VmFeedHost, qmpSocket: string) {
     this.live = new LiveState(qmpSocket);
@@ -42,8 +43,15 @@ export class VmFeed {
 
   record(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord, tags: TagChange): void {
     this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
-    this.h.publisher.transition(machine, record, tags, this.h.failover()?.epoch ?? 0);
-    void this.refresh().then(() => this.publish());
+    // After the event that caused it has run its course: a takeover's first commands go out before the feed's,
+    // and a burst of transitions (one event through three machines) costs one status read and publish.
+    const epoch = this.h.failover()?.epoch ?? 0;
+    this.pendingEvents.push(() => this.h.publisher.transition(machine, record, tags, epoch));
+    if (this.pendingEvents.length > 1) return;
+    setImmediate(() => {
+      for (const send of this.pendingEvents.splice(0)) send();
+      void this.refresh().then(() => this.publish());
+    });
   }
 
   /** Not while a takeover is under way: status queries would queue behind, and delay, its QMP commands. */

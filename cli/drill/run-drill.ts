@@ -41,6 +41,8 @@ export interface DrillReport {
   detectedMs: number | null;
   leaseWonMs: number | null;
   takeoverMs: number | null;
+  /** The survivor's own timing of each takeover step after the lease (ms). */
+  takeoverStepsMs: Record<string, number> | null;
   totalMs: number | null;
   singleActive: boolean;
   restore?: RestoreReport;
@@ -94,7 +96,7 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
   const byte = 0x20 + Math.floor(Math.random() * 0xc0);
   const report: DrillReport = {
     vm: o.vm, mode: o.mode, failed, survivor, ok: false, reason: '', dataVerified: false, dataDisk: null, dataDiskIsCanary: false,
-    epochBefore: before.epoch, epochAfter: before.epoch, detectedMs: null, leaseWonMs: null, takeoverMs: null, totalMs: null, singleActive: false,
+    epochBefore: before.epoch, epochAfter: before.epoch, detectedMs: null, leaseWonMs: null, takeoverMs: null, takeoverStepsMs: null, totalMs: null, singleActive: false,
   };
   const evidence = { survivor, failed, epochBefore: before.epoch, timeoutMs };
 
@@ -125,6 +127,7 @@ export async function runDrill(bus: Bus, config: Config, o: DrillOptions): Promi
     report.detectedMs = since(took.failover?.detectedAt ?? null, fault.faultAt);
     report.leaseWonMs = since(took.failover?.leaseWonAt ?? null, fault.faultAt);
     report.takeoverMs = since(took.failover?.takeoverAt ?? null, fault.faultAt);
+    report.takeoverStepsMs = took.failover?.takeoverSteps ?? null;
     say(`${survivor} runs alone with epoch ${took.epoch}; reading the pattern back`);
 
     const verified =

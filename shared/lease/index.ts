@@ -1,6 +1,7 @@
 export {
   createLease,
   decideClaim,
+  isHandoverTo,
   leaseRecordSchema,
   type ClaimDecision,
   type Lease,

@@ -45,6 +45,14 @@ export function decideClaim(current: LeaseView | null, me: string, nowMs: number
   return { kind: 'held', current };
 }
 
+/** Nonce prefix of a record written by a holder giving the lease to its peer. */
+const HANDOVER = 'handover:';
+
+/** Pure: a record in which the holder gave the lease to `me` (its VM is gone), newer than the epoch `me` knows. */
+export function isHandoverTo(view: LeaseView, me: string, knownEpoch: number): boolean {
+  return view.holder === me && view.nonce.startsWith(HANDOVER) && view.epoch > knownEpoch;
+}
+
 export interface Lease {
   /** Become holder or stay holder; returns the epoch now held. LockConflictError when held by a live other or on a lost CAS race; NatsUnavailableError on NATS trouble. */
   claim(options?: { signal?: AbortSignal; force?: boolean; bump?: boolean }): Promise<{ epoch: number }>;
@@ -85,9 +93,6 @@ export interface LeaseOptions {
 
 type Write = { kind: 'create' } | { kind: 'update'; revision: number };
 
-/** Nonce prefix of a record written by a holder giving the lease to its peer. */
-const HANDOVER = 'handover:';
-
 export function createLease(o: LeaseOptions): Lease {
   const safetyMs = o.safetyMs ?? o.ttlMs / 5;
   if (!(o.ttlMs > 0) || !(safetyMs >= 0) || safetyMs >= o.ttlMs) {
@@ -101,6 +106,8 @@ export function createLease(o: LeaseOptions): Lease {
   /** Revision of our last successful write while we hold the lease; null when not ours. */
   let ownRevision: number | null = null;
   let deadline = -Infinity;
+  /** The record we hold is a hand-over we accepted and have not rewritten: its epoch is already the next one. */
+  let handedToUs = false;
 
   const lose = (): void => {
     ownRevision = null;
@@ -142,6 +149,7 @@ export function createLease(o: LeaseOptions): Lease {
     const record: LeaseRecord = { holder: node, epoch: newEpoch, expiresAtMs: now() + o.ttlMs, nonce: randomUUID() };
     try {
       ownRevision = await write(record, how);
+      handedToUs = false;
     } catch (e) {
       if (e instanceof LockConflictError) lose();
       throw e;
@@ -163,6 +171,14 @@ export function createLease(o: LeaseOptions): Lease {
     claim: (options = {}) => serial(async () => {
       const { signal, force = false, bump = false } = options;
       if (signal?.aborted) throw new AbortedError(`lease claim on ${key}`);
+      // Still ours (the last write was ours and has not run out): one compare-and-set on that revision, no read first.
+      if (bump && ownRevision !== null && monotonic() < deadline) {
+        try {
+          return await hold(epoch + (handedToUs ? 0 : 1), { kind: 'update', revision: ownRevision });
+        } catch (e) {
+          if (!(e instanceof LockConflictError)) throw e;
+        }
+      }
       const current = await read();
       if (signal?.aborted) throw new AbortedError(`lease claim on ${key}`);
       const decision = decideClaim(current, node, now());
@@ -172,8 +188,8 @@ export function createLease(o: LeaseOptions): Lease {
         case 'renew': {
           // A failover by the holder itself (secondary lost) still moves the fencing token on;
           // a lease just handed to us already carries the new epoch.
-          const handedToUs = decision.current.nonce.startsWith(HANDOVER);
-          return hold(decision.current.epoch + (bump && !handedToUs ? 1 : 0), { kind: 'update', revision: decision.current.revision });
+          const handed = decision.current.nonce.startsWith(HANDOVER);
+          return hold(decision.current.epoch + (bump && !handed ? 1 : 0), { kind: 'update', revision: decision.current.revision });
         }
         case 'held':
           if (!force) {
@@ -223,6 +239,7 @@ export function createLease(o: LeaseOptions): Lease {
       const remaining = view.expiresAtMs - now();
       if (view.holder !== node || !view.nonce.startsWith(HANDOVER) || remaining <= safetyMs || view.epoch < epoch) return false;
       ownRevision = view.revision;
+      handedToUs = true;
       epoch = view.epoch;
       deadline = monotonic() + remaining - safetyMs;
       return true;

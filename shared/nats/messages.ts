@@ -101,6 +101,8 @@ export const nodeStatusSchema = z
         detectedAt: z.number().nullable(),
         leaseWonAt: z.number().nullable(),
         takeoverAt: z.number().nullable(),
+        /** ms per step of the last takeover or carry-on (steps cut during the claim are not in it). */
+        takeoverSteps: z.record(z.string(), z.number().nonnegative()).nullable().default(null),
       })
       .strict()
       .nullable(),

@@ -79,7 +79,8 @@ function stopRelays(plan: VmPlan): void {
 
 function instance(proc: QemuProcess, qmp: QmpClient, oob: QmpClient, plan: VmPlan): VmInstance {
   // A relay only serves its qemu: one left listening for a dead incoming qemu would take the next stream.
-  void proc.exited.then(() => stopRelays(plan));
+  // After the agent has heard of the exit (a failover's hand-over goes first); the relay closes on EOF by itself anyway.
+  void proc.exited.then(() => setImmediate(() => stopRelays(plan)));
   return {
     proc,
     qmp,

@@ -21,6 +21,10 @@ describe('failover on real qemu and nats-server, data verified each time', () =>
     expect(report.epochAfter).toBeGreaterThan(report.epochBefore);
     expect(report.takeoverMs).not.toBeNull();
     expect(report.detectedMs!).toBeLessThanOrEqual(report.takeoverMs!);
+    // The survivor timed its own steps after the lease; a crash proves COLO over, so the links were cut while the lease was won.
+    const steps = report.takeoverStepsMs!;
+    expect(Object.keys(steps)).toContain(fail === 'primary' ? 'x-colo-lost-heartbeat' : 'running');
+    if (mode === 'crash') expect(Object.keys(steps)).not.toContain(fail === 'primary' ? 'nbd-server-stop' : 'drop-replication');
     // crash and hang both end with the failed qemu gone (a hung qemu is killed by its own agent).
     expect(isPidAlive(failedPid)).toBe(false);
     const s = await pair.status();

@@ -2,6 +2,7 @@
 import { createActor, type Actor } from 'xstate';
 import {
   failoverMachine,
+  type ActionOutput,
   type ClaimOutput,
   type FailoverEvent,
   type FailoverInput,
@@ -30,8 +31,9 @@ export const natsUnavailable = () => namedError('NatsUnavailableError', 'NATS is
 export function failoverFakes() {
   return {
     claimLease: controllable<ClaimOutput, { vm: string; force: boolean }>(),
-    takeOver: controllable<{ at: number }, { vm: string; epoch: number }>(),
-    carryOnAlone: controllable<{ at: number }, { vm: string; epoch: number }>(),
+    prepareTakeover: controllable<void, { vm: string; role: FailoverRole; cut: boolean }>(),
+    takeOver: controllable<ActionOutput, { vm: string; epoch: number }>(),
+    carryOnAlone: controllable<ActionOutput, { vm: string; epoch: number }>(),
     fenceVm: controllable<void, { vm: string }>(),
     releaseLease: controllable<void, { vm: string }>(),
   };
@@ -46,6 +48,7 @@ export function providedFailover(f: FailoverFakes) {
   return failoverMachine.provide({
     actors: {
       claimLease: f.claimLease.logic,
+      prepareTakeover: f.prepareTakeover.logic,
       takeOver: f.takeOver.logic,
       carryOnAlone: f.carryOnAlone.logic,
       fenceVm: f.fenceVm.logic,

@@ -31,7 +31,7 @@ async function runningAlone(role: 'primary' | 'secondary') {
   s.send(peerLost());
   s.f.claimLease.last().resolve({ epoch: 4, at: T0 + 10 });
   await flush();
-  (role === 'secondary' ? s.f.takeOver : s.f.carryOnAlone).last().resolve({ at: T0 + 20 });
+  (role === 'secondary' ? s.f.takeOver : s.f.carryOnAlone).last().resolve({ at: T0 + 20, steps: {} });
   await flush();
   expect(stateOf(s.actor)).toBe('runningAlone');
   return s;
@@ -51,7 +51,7 @@ describe('failoverMachine: primary', () => {
     expect(reasonOf(actor)).toContain('epoch 4');
     expect(f.carryOnAlone.last().input).toEqual({ vm: 'vm1', epoch: 4 });
 
-    f.carryOnAlone.last().resolve({ at: T0 + 60 });
+    f.carryOnAlone.last().resolve({ at: T0 + 60, steps: {} });
     await flush();
     expect(stateOf(actor)).toBe('runningAlone');
     expect(tagsOf(actor)).toEqual(['acted', 'active', 'alone']);

@@ -197,7 +197,7 @@ describe('failover: an audit that found replication broken', () => {
     expect(ctxOf(actor)).toMatchObject({ trigger: 'disk 0: replication child writes to 10.0.0.9:9101/vm1-d0', detectedAt: T0 + 5, leaseWonAt: null });
     expect(rounds()).toBe(0);
     expect(f.carryOnAlone.last().input).toEqual({ vm: 'vm1', epoch: 3 });
-    f.carryOnAlone.last().resolve({ at: T0 + 20 });
+    f.carryOnAlone.last().resolve({ at: T0 + 20, steps: {} });
     await flush();
     expect(stateOf(actor)).toBe('runningAlone');
     expect(ctxOf(actor).takeoverAt).toBe(T0 + 20);
@@ -237,7 +237,7 @@ describe('failover: RESTORED', () => {
     send(peerLost());
     f.claimLease.last().resolve({ epoch: 4, at: T0 + 10 });
     await flush();
-    f.takeOver.last().resolve({ at: T0 + 20 });
+    f.takeOver.last().resolve({ at: T0 + 20, steps: {} });
     await flush();
     expect(stateOf(actor)).toBe('runningAlone');
     expect(tagsOf(actor)).toEqual(['acted', 'active', 'alone']);
@@ -257,7 +257,7 @@ describe('failover: RESTORED', () => {
     send(peerLost());
     f.claimLease.last().resolve({ epoch: 4, at: T0 + 10 });
     await flush();
-    f.carryOnAlone.last().resolve({ at: T0 + 20 });
+    f.carryOnAlone.last().resolve({ at: T0 + 20, steps: {} });
     await flush();
     send({ type: 'RESTORED' });
     expect(stateOf(actor)).toBe('watching');
@@ -444,7 +444,7 @@ describe('failover: takeover and carry-on are bounded by actionTimeoutMs', () =>
     expect(tagsOf(actor)).toEqual(['acted', 'down']);
     expect(reasonOf(actor)).toBe('takeover did not finish in time; operator action needed');
     expect(takeOver.signal.aborted).toBe(true);
-    takeOver.resolve({ at: T0 + 99_999 });
+    takeOver.resolve({ at: T0 + 99_999, steps: {} });
     await flush();
     expect(stateOf(actor)).toBe('failed');
   });
@@ -480,7 +480,7 @@ describe('failover: takeover and carry-on are bounded by actionTimeoutMs', () =>
     f.claimLease.last().resolve({ epoch: 4, at: T0 + 10 });
     await flush();
     await advance(ACTION_TIMEOUT_MS - 1);
-    f.takeOver.last().resolve({ at: T0 + 20 });
+    f.takeOver.last().resolve({ at: T0 + 20, steps: {} });
     await flush();
     expect(stateOf(actor)).toBe('runningAlone');
     await advance(ACTION_TIMEOUT_MS * 2);

@@ -47,7 +47,7 @@ describe('failoverMachine: secondary takes over only after winning the lease', (
     expect(reasonOf(actor)).toContain('epoch 4');
     expect(f.takeOver.last().input).toEqual({ vm: 'vm1', epoch: 4 });
 
-    f.takeOver.last().resolve({ at: T0 + 130 });
+    f.takeOver.last().resolve({ at: T0 + 130, steps: {} });
     await flush();
     const snap = actor.getSnapshot();
     expect(snap.value).toBe('runningAlone');
@@ -239,7 +239,7 @@ describe('failoverMachine: policy strict vs relaxed when the lease cannot be rea
     expect(actor.getSnapshot().context).toMatchObject({ leaseWonAt: null, epoch: 3, detectedAt: T0 });
     expect(f.takeOver.last().input).toEqual({ vm: 'vm1', epoch: 3 });
 
-    f.takeOver.last().resolve({ at: T0 + 200 });
+    f.takeOver.last().resolve({ at: T0 + 200, steps: {} });
     await flush();
     expect(stateOf(actor)).toBe('runningAlone');
     expect(actor.getSnapshot().context).toMatchObject({ role: 'primary', leaseWonAt: null, takeoverAt: T0 + 200 });

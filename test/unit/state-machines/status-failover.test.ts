@@ -50,7 +50,7 @@ const failover = {
     send(peerLost(T0, 'no heartbeat from alpha for 3012 ms'));
     f.claimLease.last().resolve({ epoch: 4, at: T0 + 40 });
     await flush();
-    f.takeOver.last().resolve({ at: T0 + 130 });
+    f.takeOver.last().resolve({ at: T0 + 130, steps: { 'x-colo-lost-heartbeat': 6.4, 'colo-none': 0.9 } });
     await flush();
     return actor.getSnapshot();
   },
@@ -109,7 +109,7 @@ describe('toNodeStatus with the failover machine', () => {
     const s = status(cp, await failover.watching('secondary'), 'secondary');
     expect(s).toMatchObject({ role: 'secondary', phase: 'coloRunning', protected: true, degraded: false, reason: cp.context.reason });
     expect(s.replication).toMatchObject({ state: 'replicating', checkedAgoMs: 500 });
-    expect(s.failover).toEqual({ phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null });
+    expect(s.failover).toEqual({ phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null, takeoverSteps: null });
   });
 
   it('a checkpoint machine in coloRunning not yet audited is not protected', async () => {
@@ -138,6 +138,7 @@ describe('toNodeStatus with the failover machine', () => {
       detectedAt: T0,
       leaseWonAt: T0 + 40,
       takeoverAt: T0 + 130,
+      takeoverSteps: { 'x-colo-lost-heartbeat': 6.4, 'colo-none': 0.9 },
     });
   });
 
@@ -204,13 +205,14 @@ describe('toNodeStatus with the failover machine', () => {
       detectedAt: T0,
       leaseWonAt: null,
       takeoverAt: T0 + 5,
+      takeoverSteps: { running: 0.4 },
       unreplicatedSinceSync: false,
     };
     const tags = ['active', 'alone'];
     const fo: FailoverSnapshotView = { value: 'runningAlone', context: ctx, hasTag: (t) => tags.includes(t) };
     const s = status(await coloRunning('primary'), fo, 'primary', { epoch: 9 });
     expect(s).toMatchObject({ role: 'primary', phase: 'runningAlone', protected: false, epoch: 9, reason: ctx.reason });
-    expect(s.failover).toEqual({ phase: 'runningAlone', trigger: 'x', detectedAt: T0, leaseWonAt: null, takeoverAt: T0 + 5 });
+    expect(s.failover).toEqual({ phase: 'runningAlone', trigger: 'x', detectedAt: T0, leaseWonAt: null, takeoverAt: T0 + 5, takeoverSteps: { running: 0.4 } });
   });
 });
 

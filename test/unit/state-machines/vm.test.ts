@@ -31,7 +31,7 @@ async function tookOver(): Promise<Started> {
   await flush();
   s.f.failover.claimLease.last().resolve({ epoch: 4, at: 2 });
   await flush();
-  s.f.failover.takeOver.last().resolve({ at: 3 });
+  s.f.failover.takeOver.last().resolve({ at: 3, steps: {} });
   await flush();
   return s;
 }

@@ -25,7 +25,7 @@ export function nodeStatus(over: Partial<NodeStatus> & Pick<NodeStatus, 'node'>)
     nics: [],
     heartbeatAgeMs: 40,
     resync: null,
-    failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
+    failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null, takeoverSteps: null },
     sentAt: T0,
     ...over,
   };

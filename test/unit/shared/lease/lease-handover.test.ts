@@ -79,3 +79,53 @@ describe('lease epochs never go back', () => {
     expect(await beta.read()).toMatchObject({ holder: 'beta', epoch: 2 });
   });
 });
+
+describe('a holder bumping its own lease (secondary lost): one compare-and-set, no read', () => {
+  function counting(kv: FakeKv) {
+    let gets = 0;
+    const get = kv.get.bind(kv);
+    kv.get = async (key) => (gets++, get(key));
+    return () => gets;
+  }
+
+  it('bumps the epoch on the revision it last wrote, without reading first', async () => {
+    const { kv, alpha } = setup();
+    await alpha.claim();
+    const gets = counting(kv);
+    expect((await alpha.claim({ bump: true })).epoch).toBe(2);
+    expect(gets()).toBe(0);
+    expect(await alpha.read()).toMatchObject({ holder: 'alpha', epoch: 2 });
+  });
+
+  it('a hand-over accepted and not yet rewritten is already the next epoch: no second bump', async () => {
+    const { kv, alpha, beta } = setup();
+    await alpha.claim();
+    await alpha.handOver('beta');
+    expect(beta.accept((await beta.read())!)).toBe(true);
+    const gets = counting(kv);
+    expect((await beta.claim({ bump: true })).epoch).toBe(2);
+    expect(gets()).toBe(0);
+  });
+
+  it('someone else wrote since: falls back to reading, and a live other holder is a conflict', async () => {
+    const { kv, clock, alpha, beta } = setup();
+    await alpha.claim();
+    clock.advance(TTL + 1);
+    await beta.claim();
+    clock.advance(-TTL - 1);
+    const gets = counting(kv);
+    // alpha's local deadline has not run out on its clock, yet its revision is stale
+    await expect(alpha.claim({ bump: true })).rejects.toBeInstanceOf(LockConflictError);
+    expect(gets()).toBe(1);
+    expect(await alpha.read()).toMatchObject({ holder: 'beta', epoch: 2 });
+  });
+
+  it('past its own deadline it reads first, as any claim', async () => {
+    const { kv, clock, alpha } = setup();
+    await alpha.claim();
+    clock.advance(TTL);
+    const gets = counting(kv);
+    expect((await alpha.claim({ bump: true })).epoch).toBe(2);
+    expect(gets()).toBe(1);
+  });
+});

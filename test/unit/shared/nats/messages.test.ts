@@ -42,7 +42,7 @@ const nodeStatus: NodeStatus = {
   nics: [{ index: 0, netdev: 'hn0', mac: '52:54:00:12:34:56', proxied: true, proxy: 'primary', objects: ['comp0', 'iothread0', 'm0', 'redire0a', 'redire0b'], packetsCompared: 12, miscompares: 1, miscompareCheckpoints: 1 }],
   heartbeatAgeMs: 42,
   resync: null,
-  failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null },
+  failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null, takeoverSteps: null },
   sentAt: 1_700_000_000_000,
 };
 
