@@ -14,6 +14,8 @@ import type { StatusPublisher } from './status-publisher.js';
 const MAX_TRANSITIONS = 50;
 /** How often the status re-reads qemu (run state, COLO mode) between transitions; each transition reads it at once anyway. */
 const LIVE_POLL_MS = 1_000;
+/** How long a transition's status waits for the rest of its burst (far below what a person or dashboard notices). */
+const TRANSITION_FEED_DELAY_MS = 25;
 /** The feed's steady beat: a status published on each transition, and at least this often (dashboards show its age). */
 const STATUS_PUBLISH_MS = 2_000;
 
@@ -43,15 +45,15 @@ export class VmFeed {
 
   record(machine: 'checkpoint' | 'failover' | 'restore', record: TransitionRecord, tags: TagChange): void {
     this.transitions = [...this.transitions, record].slice(-MAX_TRANSITIONS);
-    // After the event that caused it has run its course: a takeover's first commands go out before the feed's,
-    // and a burst of transitions (one event through three machines) costs one status read and publish.
+    // A moment after the event that caused it: a takeover's lease write and QMP commands go out before the
+    // feed's (a status is a JetStream write too), and a burst of transitions costs one status read and publish.
     const epoch = this.h.failover()?.epoch ?? 0;
     this.pendingEvents.push(() => this.h.publisher.transition(machine, record, tags, epoch));
     if (this.pendingEvents.length > 1) return;
-    setImmediate(() => {
+    setTimeout(() => {
       for (const send of this.pendingEvents.splice(0)) send();
       void this.refresh().then(() => this.publish());
-    });
+    }, TRANSITION_FEED_DELAY_MS);
   }
 
   /** Not while a takeover is under way: status queries would queue behind, and delay, its QMP commands. */

@@ -25,8 +25,9 @@ export function watchQemuSignals(vm: VmInstance, sinks: QemuSignalSinks): Unsubs
   const unsubscribe = vm.qmp.onEvent((e) => {
     if (!sinks.isCurrent()) return;
     const signal = translate(e);
-    if (signal) sinks.checkpoint(signal);
+    // The failover side first: its claim is on the clock, the checkpoint machine's bookkeeping is not.
     if (e.event === 'COLO_EXIT' && e.data.reason === 'error') sinks.coloFailed(signal?.type === 'COLO_EXITED' ? signal.reason : 'COLO_EXIT');
+    if (signal) sinks.checkpoint(signal);
     const lost = quorumWriteFailure(e);
     if (lost) sinks.writeFailure(lost.node, lost.detail, lost.atMs);
     sinks.liveEvent(e);

@@ -271,10 +271,8 @@ export const feedVmStatusSchema = z
     lease: z.object({ holder: z.string().nullable(), epoch: z.number().int().nonnegative(), expiresAtMs: z.number() }).strict().nullable(),
     /** The restore of a fresh secondary (as the node running it reports it), while one runs or after it ended. */
     resync: z.object({ node: z.string(), ...nodeStatusSchema.shape.resync.unwrap().shape }).strict().nullable(),
-    failover: z
-      .object({ node: z.string(), phase: z.string(), trigger: z.string().nullable(), detectedAt: z.number().nullable(), leaseWonAt: z.number().nullable(), takeoverAt: z.number().nullable() })
-      .strict()
-      .nullable(),
+    /** The failover of the node that acted last, as that node reports it. */
+    failover: z.object({ node: z.string(), ...nodeStatusSchema.shape.failover.unwrap().shape }).strict().nullable(),
     /** The recent event timeline, oldest first. */
     events: z.array(coloEventSchema).max(50),
     updatedAt: z.number(),

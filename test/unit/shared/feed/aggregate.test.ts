@@ -77,7 +77,7 @@ describe('feed aggregator: latest NodeStatus per node, merged per VM', () => {
     expect(feedVmStatusSchema.parse(v)).toEqual(v);
     expect(v).toMatchObject({ protected: false, epoch: 2, phase: 'runningAlone' });
     expect(v.nodes.find((n) => n.role === 'primary')?.node).toBe('beta');
-    expect(v.failover).toMatchObject({ node: 'beta', phase: 'runningAlone', takeoverAt: T0 + 3_100 });
+    expect(v.failover).toMatchObject({ node: 'beta', phase: 'runningAlone', takeoverAt: T0 + 3_100, takeoverSteps: { 'x-colo-lost-heartbeat': 6.1, running: 0.5 } });
     expect(a.primaryBefore('p1', 'vm1', 2)).toBe('alpha');
   });
 

@@ -50,7 +50,7 @@ export function tookOver(at: number): NodeStatus {
     replication: { state: 'degraded', reason: "qemu's COLO mode is none, not primary", checkedAgoMs: 300 },
     disks: [{ index: 0, replication: { state: 'degraded', reason: 'disk 0: COLO is not running (none)', checkedAgoMs: 300 } }],
     nics: [],
-    failover: { phase: 'runningAlone', trigger: 'no heartbeat from alpha for 3012 ms', detectedAt: at - 100, leaseWonAt: at - 50, takeoverAt: at },
+    failover: { phase: 'runningAlone', trigger: 'no heartbeat from alpha for 3012 ms', detectedAt: at - 100, leaseWonAt: at - 50, takeoverAt: at, takeoverSteps: { 'x-colo-lost-heartbeat': 6.1, running: 0.5 } },
     sentAt: at,
   });
 }
