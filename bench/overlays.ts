@@ -27,7 +27,7 @@ function plan(dir: string, role: 'primary' | 'secondary', mig: number, nbd: numb
   const runDir = join(dir, role);
   mkdirSync(runDir, { recursive: true });
   const drives = buildDriveArgs({ index: 0, layout: role, imagePath: join(runDir, 'disk0.img'), format: 'raw', activePath: join(runDir, 'a.qcow2'), hiddenPath: join(runDir, 'h.qcow2') });
-  const p = { vm: 'ovl', node: role, role, accel, runDir, qmpSocket: join(runDir, 'q.sock'), oobQmpSocket: join(runDir, 'o.sock'), pidFile: join(runDir, 'pid'), consoleLog: null, devices: [], disks: [], migrationUri: `tcp:127.0.0.1:${mig}`, relay: null, nbd: { host: '127.0.0.1', port: nbd }, checkpointDelayMs: 200, assumeIdentical: true };
+  const p = { vm: 'ovl', node: role, role, accel, runDir, qmpSocket: join(runDir, 'q.sock'), oobQmpSocket: join(runDir, 'o.sock'), pidFile: join(runDir, 'pid'), consoleLog: null, devices: [], disks: [], migrationUri: `tcp:127.0.0.1:${mig}`, relay: null, tls: null, nbd: { host: '127.0.0.1', port: nbd }, checkpointDelayMs: 200, assumeIdentical: true };
   return { ...p, args: buildQemuArgs({ name: `ovl-${role}`, accel, machineType: m.machineType, vcpus: m.vcpus, memoryMiB: 64, qmpSocket: p.qmpSocket, oobQmpSocket: p.oobQmpSocket, pidFile: p.pidFile, deviceArgs: [drives], incoming: role === 'secondary' ? p.migrationUri : undefined }) };
 }
 

@@ -46,6 +46,7 @@ function rawPlan(dir: string, role: 'primary' | 'secondary', kvm: boolean, migra
     disks: [],
     migrationUri,
     relay: null,
+    tls: null,
     nbd: { host: '127.0.0.1', port: nbdPort },
     checkpointDelayMs: 200,
     assumeIdentical: true,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runAgent } from './commands/agent.js';
+import { runCertsInit } from './commands/certs.js';
 import { runConfigCheck } from './commands/config-check.js';
 import { runDemo } from './commands/demo.js';
 import { runDrillCommand } from './commands/drill.js';
@@ -93,8 +94,21 @@ config
   .description('validate a config and print every error with its path')
   .argument('<file>')
   .option('--json', 'print the result as JSON')
+  .option('--node <name>', "check this node's certificate (expected on this host)")
   .action((file: string, o) => {
     exitCode = runConfigCheck(file, o);
+  });
+
+const certs = program.command('certs').description("the pair's TLS certificates for NBD and the COLO stream");
+certs
+  .command('init')
+  .description("create the pair's CA and a certificate and key per node in replication.pkiDir")
+  .requiredOption('--config <file>', 'pair config (YAML)')
+  .option('--days <n>', 'validity of the node certificates', positiveInt, 825)
+  .option('--force', 'replace a CA already there')
+  .option('--json', 'print the result as JSON')
+  .action((o) => {
+    exitCode = runCertsInit(o);
   });
 
 program

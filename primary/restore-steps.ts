@@ -2,7 +2,7 @@ import { ColoError } from '../shared/errors.js';
 import { awaitColoMode, sleep, type VmPlan } from '../shared/qemu/index.js';
 import { queryBlockJobs, queryStatus, runQmpSteps, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
 import type { PeerEndpoints, ResyncProgress } from '../state-machines/index.js';
-import { addReplicationNodes, linkReplicationNodes, startMigration } from './steps.js';
+import { addReplicationNodes, linkReplicationNodes, overTls, startMigration } from './steps.js';
 
 export { resyncJobId } from '../shared/disk/index.js';
 
@@ -12,7 +12,7 @@ function resyncJobs(plan: VmPlan): Set<string> {
 
 /** Copy every replicated device onto the new secondary (a disk: drive-mirror onto its NBD export; colo-procedure.md, Restore step 2). */
 export async function startMirror(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, speedBytesPerSec: number, call: QmpCall): Promise<void> {
-  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.startResync(peer, speedBytesPerSec), call);
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.startResync(overTls(plan, peer), speedBytesPerSec), call);
 }
 
 /** Wait until every mirror job is ready, reporting progress; a job that ends before it is ready failed (NBD error, peer gone). */
@@ -95,6 +95,7 @@ export async function pauseAndLink(qmp: QmpClient, plan: VmPlan, call: QmpCall):
   const running = new Set((await queryBlockJobs(qmp, call)).map((j) => j.device));
   for (const device of plan.devices) await runQmpSteps(qmp, device.primary.finishResync(running), call);
   await awaitJobsGone(qmp, ids, call);
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.releaseResync(), call);
   await linkReplicationNodes(qmp, plan, call);
 }
 

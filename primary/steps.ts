@@ -1,3 +1,4 @@
+import { TLS_IDS } from '../shared/tls/index.js';
 import { awaitSocket, primaryRelayArgs, startRelay, tcpEndpoint } from '../shared/relay/index.js';
 import { isColoDisk } from '../shared/disk/index.js';
 import { ConfigError, DiskError, PeerTimeoutError, PeerUnreachableError, NatsUnavailableError, RemoteError } from '../shared/errors.js';
@@ -53,9 +54,14 @@ export async function awaitPeerReady(
   }
 }
 
+/** The peer's endpoints as our NBD clients reach them: with our TLS client credentials when TLS is on. */
+export function overTls(plan: VmPlan, peer: PeerEndpoints): PeerEndpoints & { tlsCreds: string | null } {
+  return { ...peer, tlsCreds: plan.tls ? TLS_IDS.client : null };
+}
+
 /** Open each device's replication link to the secondary (a disk: its NBD replication node, not yet a quorum child). */
 export async function addReplicationNodes(qmp: QmpClient, plan: VmPlan, peer: PeerEndpoints, call: QmpCall): Promise<void> {
-  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.attach(peer), call);
+  for (const device of plan.devices) await runQmpSteps(qmp, device.primary.attach(overTls(plan, peer)), call);
 }
 
 /** Put each device's link in the data path: from here on writes replicate. */

@@ -1,3 +1,4 @@
+import { nbdServerTlsArgs } from '../shared/tls/index.js';
 import { existsSync } from 'node:fs';
 import { exportNameOf, isColoDisk } from '../shared/disk/index.js';
 import { DiskError, RemoteError } from '../shared/errors.js';
@@ -71,7 +72,8 @@ export async function prepareOverlays(plan: VmPlan, img: QemuImg): Promise<void>
 /** Offer every device to the primary (a disk: its NBD export), then x-colo (colo-procedure.md, Protect step 1). */
 export async function exportDisks(plan: VmPlan, qmp: QmpClient, call: QmpCall): Promise<void> {
   if (plan.nbd) {
-    await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: plan.nbd.host, port: String(plan.nbd.port) } } }, call);
+    // With TLS: only a client with a certificate from the pair's CA, and only the peer's, may open an export.
+    await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: plan.nbd.host, port: String(plan.nbd.port) } }, ...nbdServerTlsArgs(plan.tls) }, call);
     for (const device of plan.devices) await runQmpSteps(qmp, device.secondary.prepare(), call);
   }
   await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-colo', state: true }] }, call);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { freePorts, isPidAlive, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
 import { qemuImg } from '../../shared/qemu-img/index.js';
 import { sleep } from '../../shared/sleep.js';
-import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalPairSpec } from './pair-config.js';
+import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalPairSpec, issueLocalPki } from './pair-config.js';
 
 // From dist/ the CLI sits beside this module; from the TypeScript sources (tests) use the build.
 const CLI_MAIN = import.meta.url.endsWith('.ts')
@@ -26,6 +26,8 @@ export interface LocalPairOptions {
   fillByte?: number;
   /** Extra keys for every VM (e.g. the tiny guest's machine and boot). */
   vmExtra?: Record<string, unknown>;
+  /** Mutual TLS on the data channels (default on; the benchmarks measure off beside it). */
+  tls?: 'on' | 'off';
 }
 
 export interface LocalPair {
@@ -65,9 +67,10 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     nbdPort: ports[2 * i + 1]!,
     disks,
   }));
-  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, restore: o.restore, timings: o.timings, vmExtra: o.vmExtra };
+  const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, restore: o.restore, timings: o.timings, vmExtra: o.vmExtra, tls: o.tls };
   const configPath = join(o.dir, 'pair.yaml');
   writeFileSync(configPath, localPairConfig(spec));
+  issueLocalPki(spec);
   const img = qemuImg();
   for (const n of LOCAL_NODES) {
     const { runtimeDir, imageDir } = nodeDirs(o.dir, n.name);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { issuePairPki } from '../../shared/tls/index.js';
 
 export interface LocalVmSpec {
   name: string;
@@ -23,6 +24,19 @@ export interface LocalPairSpec {
   addresses?: Partial<Record<string, string>>;
   /** Extra keys for every VM (e.g. assumeIdentical). */
   vmExtra?: Record<string, unknown>;
+  /** Mutual TLS on NBD and the COLO stream, certificates in DIR/pki (default on, as in production). */
+  tls?: 'on' | 'off';
+}
+
+/** Where a local pair keeps its CA and node certificates. */
+export function localPkiDir(dir: string): string {
+  return join(dir, 'pki');
+}
+
+/** Issue the local pair's certificates (a no-op with TLS off): as `colo-ft certs init` would. */
+export function issueLocalPki(s: LocalPairSpec): void {
+  if ((s.tls ?? 'on') === 'off') return;
+  issuePairPki({ dir: localPkiDir(s.dir), pair: s.pair, nodes: LOCAL_NODES.map((n) => ({ name: n.name, address: s.addresses?.[n.name] ?? '127.0.0.1' })), force: true });
 }
 
 export const LOCAL_NODES = [
@@ -47,6 +61,7 @@ export function localPairConfig(s: LocalPairSpec): string {
     ...(s.timings ? { timings: s.timings } : {}),
     ...(s.restore ? { restore: s.restore } : {}),
     ...(s.failover ? { failover: s.failover } : {}),
+    replication: { tls: s.tls ?? 'on', pkiDir: localPkiDir(s.dir) },
     vms: s.vms.map((vm) => ({
       name: vm.name,
       memoryMiB: s.memoryMiB ?? 64,

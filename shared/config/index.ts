@@ -9,6 +9,7 @@ export {
   type MachineConfig,
   type TimingsConfig,
   type NatsConfig,
+  type ReplicationConfig,
 } from './schema.js';
 export { parseConfigText, parseConfigValue, loadConfig, formatConfigPath } from './load.js';
 export { FENCE_ACTION_MS, fenceRuleViolation, primaryFenceBoundMs, takeoverVetoMs } from './timing-rules.js';

@@ -119,6 +119,20 @@ const restoreSchema = z
   })
   .prefault({});
 
+/**
+ * The data channels between the hosts (NBD exports, the COLO stream): mutual
+ * TLS with one CA per pair by default. `off` only for benchmarks or a
+ * replication network nobody else can reach; status and dashboard say so.
+ */
+const replicationSchema = z
+  .strictObject({
+    // YAML 1.2 reads `off` as a string and `false` as a boolean: both mean off.
+    tls: z.union([z.enum(['on', 'off']), z.boolean().transform((b) => (b ? 'on' : 'off'))]).default('on'),
+    /** The pair's CA and each node's certificate and key (`colo-ft certs init` writes them); default /etc/colo-ft/pki/PAIR. */
+    pkiDir: absolutePath.optional(),
+  })
+  .prefault({});
+
 const qemuSchema = z
   .strictObject({
     /** Only for QEMU 10.0/10.1 builds that carry "migration: Fix transition to COLO state from precopy". */
@@ -135,6 +149,7 @@ export const configSchema = z
     timings: timingsSchema,
     failover: failoverSchema,
     restore: restoreSchema,
+    replication: replicationSchema,
     vms: z
       .array(vmSchema)
       .min(1, 'list at least one VM')
@@ -159,6 +174,13 @@ export const configSchema = z
       } else portOwners.set(p, owner);
     };
     cfg.vms.forEach((vm, v) => {
+      if (cfg.replication.tls === 'on' && vm.migrationChannel === 'tcp') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vms', v, 'migrationChannel'],
+          message: `VM ${vm.name}: the tcp channel carries the COLO stream without TLS; use relay (mutual TLS on the hop between the hosts) or set replication.tls: off`,
+        });
+      }
       const fence = fenceRuleViolation(cfg.timings.heartbeatTimeoutMs, vm.checkpointDelayMs);
       if (fence) ctx.addIssue({ code: 'custom', path: ['vms', v, 'checkpointDelayMs'], message: `VM ${vm.name}: ${fence}` });
       claim(vm.migrationPort, `the migrationPort of VM ${vm.name}`, ['vms', v, 'migrationPort']);
@@ -196,3 +218,4 @@ export type TimingsConfig = Config['timings'];
 export type NatsConfig = Config['nats'];
 export type NodeRole = NodeConfig['initialRole'];
 export type RestoreConfig = Config['restore'];
+export type ReplicationConfig = Config['replication'];

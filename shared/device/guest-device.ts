@@ -12,6 +12,8 @@ export interface ReplicationPeer {
   node: string;
   nbd: { host: string; port: number };
   disks: ReadonlyArray<{ index: number; exportName: string }>;
+  /** Our TLS client credentials' QOM id for the peer's NBD export (null or absent: plain NBD, `replication.tls: off`). */
+  tlsCreds?: string | null;
 }
 
 /** What a device kind plans its devices from: the VM's config and how this node starts its qemu. */
@@ -56,6 +58,8 @@ export interface PrimaryDeviceSteps {
   setResyncSpeed(speedBytesPerSec: number): QmpStep[];
   /** Switch over: end the device's resync jobs still running, without pivoting. */
   finishResync(running: ReadonlySet<string>): QmpStep[];
+  /** Once the resync jobs are gone: close what they wrote to. */
+  releaseResync(): QmpStep[];
   /** After a failed attempt: no resync job, no link, tolerating "already so". */
   cleanUp(): QmpStep[];
   /** Its verdict in the replication audit against the current secondary; null when not replicated. */

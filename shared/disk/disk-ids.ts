@@ -29,7 +29,12 @@ export function diskIds(index: number): DiskIds {
   };
 }
 
-/** The drive-mirror job that copies disk `index` onto a fresh secondary. */
+/** The NBD node on a fresh secondary's export that the resync mirrors disk `index` onto. */
+export function resyncTargetId(index: number): string {
+  return `resync${index}-target`;
+}
+
+/** The mirror job that copies disk `index` onto a fresh secondary. */
 export function resyncJobId(index: number): string {
   return `resync${index}`;
 }

@@ -5,7 +5,7 @@
 import type { ReplicationPeer } from '../device/guest-device.js';
 import { ColoError, DiskError } from '../errors.js';
 import type { QmpStep, YankInstance } from '../qmp/index.js';
-import { resyncJobId } from './disk-ids.js';
+import { resyncJobId, resyncTargetId } from './disk-ids.js';
 import { exportNameOf, isColoDisk, type DiskPlan } from './disk-plan.js';
 import { buildReplicationDriveAdd } from './drive-layout.js';
 
@@ -29,7 +29,8 @@ export function openReplicationSteps(d: DiskPlan, peer: ReplicationPeer): QmpSte
   if (!isColoDisk(d)) return [];
   const exportName = peerExportName(d, peer);
   if (exportName === undefined) throw new DiskError(notExported(d, peer));
-  return [{ hmp: buildReplicationDriveAdd({ index: d.index, host: peer.nbd.host, port: peer.nbd.port, exportName }) }];
+  const tls = peer.tlsCreds ? { creds: peer.tlsCreds, hostname: peer.node } : undefined;
+  return [{ hmp: buildReplicationDriveAdd({ index: d.index, host: peer.nbd.host, port: peer.nbd.port, exportName, tls }) }];
 }
 
 /** Make the replication node the quorum's second child: from here on writes replicate. */
@@ -60,21 +61,36 @@ export function resyncJobsOf(d: DiskPlan): string[] {
   return isColoDisk(d) ? [resyncJobId(d.index)] : [];
 }
 
-/** Restore step 2: drive-mirror the disk onto the fresh secondary's export. */
+/**
+ * Restore step 2: mirror the disk onto the fresh secondary's export. The
+ * target is an NBD node of its own (so it can carry TLS credentials, which an
+ * nbd:// URL cannot); one left by an earlier attempt goes first.
+ */
 export function startResyncSteps(d: DiskPlan, peer: ReplicationPeer, speedBytesPerSec: number): QmpStep[] {
   if (!isColoDisk(d)) return [];
   const exportName = peerExportName(d, peer);
   if (exportName === undefined) throw new ColoError(notExported(d, peer), 'local');
-  const args = {
+  const target = {
+    driver: 'nbd',
+    'node-name': resyncTargetId(d.index),
+    server: { type: 'inet', host: peer.nbd.host, port: String(peer.nbd.port) },
+    export: exportName,
+    ...(peer.tlsCreds ? { 'tls-creds': peer.tlsCreds, 'tls-hostname': peer.node } : {}),
+  };
+  const mirror = {
     device: d.ids.top,
     'job-id': resyncJobId(d.index),
-    target: `nbd://${peer.nbd.host}:${peer.nbd.port}/${exportName}`,
-    mode: 'existing',
-    format: 'raw',
+    target: resyncTargetId(d.index),
     sync: 'full',
     ...(speedBytesPerSec > 0 ? { speed: speedBytesPerSec } : {}),
   };
-  return [{ execute: 'drive-mirror', arguments: args }];
+  return [...releaseResyncSteps(d), { execute: 'blockdev-add', arguments: target }, { execute: 'blockdev-mirror', arguments: mirror }];
+}
+
+/** Once its mirror job is gone: close the NBD node it wrote to (absent is what this asks for). */
+export function releaseResyncSteps(d: DiskPlan): QmpStep[] {
+  if (!isColoDisk(d)) return [];
+  return [{ execute: 'blockdev-del', arguments: { 'node-name': resyncTargetId(d.index) }, ifRefused: 'alreadySo' }];
 }
 
 /** A job that already ended needs no new speed. */
@@ -94,6 +110,7 @@ export function cleanUpSteps(d: DiskPlan): QmpStep[] {
   if (!isColoDisk(d)) return [];
   return [
     { execute: 'block-job-cancel', arguments: { device: resyncJobId(d.index), force: true }, ifRefused: 'alreadySo' },
+    ...releaseResyncSteps(d),
     ...dropReplicationSteps(d),
   ];
 }

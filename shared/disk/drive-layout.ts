@@ -111,6 +111,8 @@ export interface ReplicationDriveAddInput {
   host: string;
   port: number;
   exportName: string;
+  /** TLS client credentials' QOM id and the name the secondary's certificate must carry. */
+  tls?: { creds: string; hostname: string };
 }
 
 /**
@@ -126,6 +128,7 @@ export function buildReplicationDriveAdd(input: ReplicationDriveAddInput): strin
     `file.host=${escapeQemuOptionValue(input.host)}`,
     `file.port=${input.port}`,
     `file.export=${escapeQemuOptionValue(input.exportName)}`,
+    ...(input.tls ? [`file.tls-creds=${escapeQemuOptionValue(input.tls.creds)}`, `file.tls-hostname=${escapeQemuOptionValue(input.tls.hostname)}`] : []),
     `file.node-name=${ids.nbdNode}`,
     `node-name=${ids.replicationNode}`,
   ];

@@ -29,6 +29,7 @@ export function nicDevice(plan: NicPlan): NicDevice {
       resyncJobs: () => [],
       setResyncSpeed: () => [],
       finishResync: () => [],
+      releaseResync: () => [],
       cleanUp: () => primaryDropSteps(plan),
       audit: () => null,
     },

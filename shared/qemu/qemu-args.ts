@@ -78,6 +78,8 @@ export interface QemuArgsInput {
   qmpSocket: string;
   oobQmpSocket: string;
   pidFile: string;
+  /** The data channels' TLS credentials and authz (`-object`s), before the devices. */
+  tlsArgs?: readonly string[];
   /** Each guest device's argv piece (GuestDevice.argv), in plan order. */
   deviceArgs: ReadonlyArray<readonly string[]>;
   /** Firmware, kernel, console and VNC (guest-args.ts), after the devices. */
@@ -116,6 +118,7 @@ export function buildQemuArgs(i: QemuArgsInput): string[] {
     'chardev=qmp-oob,mode=control',
     '-pidfile',
     i.pidFile,
+    ...(i.tlsArgs ?? []),
     ...i.deviceArgs.flat(),
     ...(i.guestArgs ?? []),
     ...(i.extraArgs ?? []),

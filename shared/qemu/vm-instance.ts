@@ -8,6 +8,7 @@ import { adoptQemu, launchQemu, stopQemu, type QemuProcess } from './process.js'
 import { isPidAlive, processCmdline, readPidFile } from '../local/index.js';
 import { sleep } from '../sleep.js';
 import type { VmPlan } from './vm-plan.js';
+import { installCreds } from '../tls/index.js';
 import { findRelay, secondaryRelayArgs, startRelay, stopRelay } from '../relay/index.js';
 
 /** One running qemu with its two monitors: the main one, and an OOB one for `yank`. */
@@ -33,6 +34,7 @@ export async function launchVm(o: LaunchVmOptions): Promise<VmInstance> {
   // A launch asked for by an effect that was stopped meanwhile (agent shutdown) must not leave a qemu nobody owns.
   if (o.signal?.aborted) throw new AbortedError('qemu launch');
   mkdirSync(plan.runDir, { recursive: true });
+  if (plan.tls) installCreds(plan.tls);
   for (const stale of [plan.qmpSocket, plan.oobQmpSocket, plan.pidFile]) rmSync(stale, { force: true });
   log.info({ args: plan.args }, 'launching qemu');
   const proc = launchQemu({ binary: o.binary, args: plan.args, log, outputFile: join(plan.runDir, 'qemu.log') });

@@ -6,6 +6,7 @@ import { deviceArgv, planDevices, type GuestDevice } from '../device/index.js';
 import { ConfigError } from '../errors.js';
 import { compareTraceArgs, isNicDevice } from '../nic/index.js';
 import { relayPlan, type RelayPlan } from '../relay/index.js';
+import { tlsObjectArgs, tlsPlanOf, type TlsPlan } from '../tls/index.js';
 import { buildGuestArgs, consoleLogPath } from './guest-args.js';
 import { buildQemuArgs, resolveAccelerator, resolveMachineType, type Accelerator } from './qemu-args.js';
 
@@ -35,6 +36,8 @@ export interface VmPlan {
   relay: RelayPlan | null;
   /** Where this node serves its disks over NBD when it is the secondary (null: no COLO disk). */
   nbd: { host: string; port: number } | null;
+  /** Mutual TLS on NBD and the relay hop (null: `replication.tls: off`). */
+  tls: TlsPlan | null;
   checkpointDelayMs: number;
   /** First protection without copying the disks onto the secondary (config `assumeIdentical`). */
   assumeIdentical: boolean;
@@ -104,7 +107,9 @@ export function planVm(
   });
   const disks = devices.filter(isDiskDevice).map((d) => d.plan);
   const migrationUri = `tcp:${node.address}:${vm.migrationPort}`;
-  const relay = vm.migrationChannel === 'relay' ? relayPlan(runDir, { host: node.address, port: vm.migrationPort }) : null;
+  const tls = tlsPlanOf(config, node.name, peerOf(config, node.name).name, runDir);
+  const relayTls = tls ? { cert: join(tls.credsDir, 'server-cert.pem'), key: join(tls.credsDir, 'server-key.pem'), ca: join(tls.credsDir, 'ca-cert.pem'), peer: tls.peer } : null;
+  const relay = vm.migrationChannel === 'relay' ? relayPlan(runDir, { host: node.address, port: vm.migrationPort }, relayTls) : null;
   const qmpSocket = join(runDir, 'qmp.sock');
   const oobQmpSocket = join(runDir, 'qmp-oob.sock');
   const pidFile = join(runDir, 'qemu.pid');
@@ -124,6 +129,7 @@ export function planVm(
     migrationUri,
     relay,
     nbd: nbdPort === undefined ? null : { host: node.address, port: nbdPort },
+    tls,
     checkpointDelayMs: vm.checkpointDelayMs,
     assumeIdentical: vm.assumeIdentical,
     args: buildQemuArgs({
@@ -136,6 +142,7 @@ export function planVm(
       qmpSocket,
       oobQmpSocket,
       pidFile,
+      tlsArgs: tls ? tlsObjectArgs(tls) : [],
       deviceArgs: deviceArgv(devices),
       guestArgs: [...buildGuestArgs(vm, { machineHasBuses, runDir }), ...(devices.some((d) => isNicDevice(d) && d.replicated) ? compareTraceArgs(runDir) : [])],
       extraArgs: vm.extraArgs,

@@ -1,2 +1,2 @@
-export { relayPlan, primaryRelayArgs, secondaryRelayArgs, tcpEndpoint, type RelayPlan, type RelaySide } from './relay-args.js';
+export { relayPlan, primaryRelayArgs, secondaryRelayArgs, tcpEndpoint, type RelayPlan, type RelaySide, type RelayTls } from './relay-args.js';
 export { startRelay, stopRelay, findRelay, awaitSocket, RELAY_BINARY } from './relay-process.js';

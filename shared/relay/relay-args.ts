@@ -19,10 +19,25 @@ export interface RelayPlan {
   listen: { host: string; port: number };
   /** The relay program; `socat` on PATH when absent (a test runs it inside a network namespace). */
   binary?: string;
+  /** Mutual TLS on the hop between the hosts (null: plain TCP, `replication.tls: off`). */
+  tls: RelayTls | null;
 }
 
-export function relayPlan(runDir: string, listen: { host: string; port: number }): RelayPlan {
-  return { incomingSocket: join(runDir, 'colo-in.sock'), outgoingSocket: join(runDir, 'colo-out.sock'), listen };
+/** This node's certificate, key and the pair's CA (PEM files), and the peer's certificate name each end insists on. */
+export interface RelayTls {
+  cert: string;
+  key: string;
+  ca: string;
+  peer: string;
+}
+
+export function relayPlan(runDir: string, listen: { host: string; port: number }, tls: RelayTls | null = null): RelayPlan {
+  return { incomingSocket: join(runDir, 'colo-in.sock'), outgoingSocket: join(runDir, 'colo-out.sock'), listen, tls };
+}
+
+/** socat's OPENSSL options: our certificate, only peers from the pair's CA, and only the peer's name (CN or SAN). */
+function tlsOptions(t: RelayTls): string {
+  return `cert=${checked(t.cert)},key=${checked(t.key)},cafile=${checked(t.ca)},verify=1,commonname=${checked(t.peer)}`;
 }
 
 // socat splits addresses at ':' and ',' and treats '!!' specially: such paths would be misread.
@@ -41,14 +56,25 @@ function checked(path: string): string {
  */
 const COMMON = ['-d', '-t', '0'];
 
-/** Secondary: accept the primary's stream on the replication address, hand it to the incoming qemu. */
+/**
+ * Secondary: accept the primary's stream on the replication address, hand it
+ * to the incoming qemu. With TLS each connection is handled in a child
+ * (`fork`): one that fails the handshake (no certificate, another CA, another
+ * name) ends alone and never reaches qemu's socket, while the listener waits
+ * for the real primary. qemu takes one incoming stream, so a second child
+ * finds its socket closed.
+ */
 export function secondaryRelayArgs(p: RelayPlan): string[] {
-  return [...COMMON, `TCP-LISTEN:${p.listen.port},bind=${p.listen.host},reuseaddr,nodelay`, `UNIX-CONNECT:${checked(p.incomingSocket)}`];
+  const listen = p.tls
+    ? `OPENSSL-LISTEN:${p.listen.port},bind=${p.listen.host},reuseaddr,nodelay,fork,${tlsOptions(p.tls)}`
+    : `TCP-LISTEN:${p.listen.port},bind=${p.listen.host},reuseaddr,nodelay`;
+  return [...COMMON, listen, `UNIX-CONNECT:${checked(p.incomingSocket)}`];
 }
 
 /** Primary: take qemu's stream on a unix socket, carry it to the secondary's relay. */
 export function primaryRelayArgs(p: RelayPlan, peer: { host: string; port: number }): string[] {
-  return [...COMMON, `UNIX-LISTEN:${checked(p.outgoingSocket)},unlink-early`, `TCP:${peer.host}:${peer.port},nodelay`];
+  const connect = p.tls ? `OPENSSL:${peer.host}:${peer.port},nodelay,${tlsOptions(p.tls)}` : `TCP:${peer.host}:${peer.port},nodelay`;
+  return [...COMMON, `UNIX-LISTEN:${checked(p.outgoingSocket)},unlink-early`, connect];
 }
 
 /** `tcp:HOST:PORT` (the readiness reply's migrationUri) as host and port. */

@@ -43,7 +43,8 @@ export function startRelay(o: { runDir: string; side: RelaySide; socket: string;
 /** Stop this side's relay, if ours still runs. */
 export function stopRelay(runDir: string, side: RelaySide, socket: string): void {
   const pid = findRelay(runDir, side, socket);
-  if (pid !== null) signalPid(pid, 'SIGKILL');
+  // Its own process group: a TLS listener's per-connection children go with it.
+  if (pid !== null && !signalPid(-pid, 'SIGKILL')) signalPid(pid, 'SIGKILL');
   rmSync(pidFileOf(runDir, side), { force: true });
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalVmSpec } from '../../cli/demo/pair-config.js';
+import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, issueLocalPki, type LocalVmSpec } from '../../cli/demo/pair-config.js';
 import { queryPairStatus } from '../../cli/pair-status.js';
 import { startAgent, type Agent } from '../../agent/index.js';
 import { parseConfigText, type Config } from '../../shared/config/index.js';
@@ -23,6 +23,8 @@ export function kvmForTests(): boolean {
 }
 
 export interface PairOptions {
+  /** Mutual TLS on NBD and the COLO stream (default on, certificates issued per run). */
+  tls?: 'on' | 'off';
   vms?: number;
   disks?: number;
   accelerator?: 'auto' | 'kvm' | 'tcg';
@@ -73,9 +75,11 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
   const accelerator = o.accelerator ?? (kvmForTests() ? 'auto' : 'tcg');
   // A drive-only VM on every accelerator: nothing a guest sees, so no canary disk, and patterns go to disk 0.
   const vmExtra = { machine: { type: 'none', accelerator }, ...o.vmExtra };
-  const text = localPairConfig({ pair: 'test', dir, natsUrl: nats.url, vms, accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra, failover: o.failover, addresses: o.addresses });
+  const spec = { pair: 'test', dir, natsUrl: nats.url, vms, accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra, failover: o.failover, addresses: o.addresses, tls: o.tls };
+  const text = localPairConfig(spec);
   const configPath = join(dir, 'pair.yaml');
   writeFileSync(configPath, text);
+  issueLocalPki(spec);
   const config = parseConfigText(text, configPath);
   const img = qemuImg();
   for (const n of LOCAL_NODES) {

@@ -16,8 +16,8 @@ function refused(port: number): Promise<string> {
 
 /** The COLO stream through the no-delay relay (socat on each side), on real qemu. */
 describe('the COLO stream relay', () => {
-  it('carries the stream unix to unix, takes one connection only, and a relay that dies breaks the stream as a cut link would: one node serves', async () => {
-    const pair = await setupPair(tmpRun('relay'), { restore: { auto: false } });
+  it.each(['on', 'off'] as const)('TLS %s: carries the stream unix to unix, lets no other connection reach qemu, and a relay that dies breaks the stream as a cut link would: one node serves', async (tls) => {
+    const pair = await setupPair(tmpRun(`relay-tls-${tls}`), { restore: { auto: false }, tls });
     await pair.startAgent('alpha');
     await pair.startAgent('beta');
     await pair.waitProtected();
@@ -29,10 +29,12 @@ describe('the COLO stream relay', () => {
     const secondaryRelay = findRelay(b.runDir, 'secondary', b.relay!.incomingSocket);
     expect(primaryRelay).not.toBeNull();
     expect(secondaryRelay).not.toBeNull();
-    expect(processCmdline(secondaryRelay!)).toEqual(expect.arrayContaining([expect.stringMatching(/^TCP-LISTEN:\d+,bind=127\.0\.0\.1,reuseaddr,nodelay$/)]));
+    const listen = tls === 'on' ? /^OPENSSL-LISTEN:\d+,bind=127\.0\.0\.1,reuseaddr,nodelay,fork,cert=.*,verify=1,commonname=alpha$/ : /^TCP-LISTEN:\d+,bind=127\.0\.0\.1,reuseaddr,nodelay$/;
+    expect(processCmdline(secondaryRelay!)).toEqual(expect.arrayContaining([expect.stringMatching(listen)]));
     expect(processCmdline(pair.qemuPid('beta', 'vm1')!)).toEqual(expect.arrayContaining([`unix:${b.relay!.incomingSocket}`]));
-    // A second connection to the secondary's relay is refused, and COLO carries on.
-    expect(await refused(b.relay!.listen.port)).toBe('ECONNREFUSED');
+    // Plain TCP: a second connection is refused. TLS: the listener stays for the real primary, and a
+    // connection without the pair's certificate ends at the handshake, before qemu's socket. COLO carries on.
+    expect(await refused(b.relay!.listen.port)).toBe(tls === 'on' ? 'connected' : 'ECONNREFUSED');
     const count = (await pair.status()).checkpoints.count;
     await waitFor(async () => (await pair.status()).checkpoints.count > count + 2, { timeoutMs: 10_000, what: 'checkpoints after the refused connection' });
 
@@ -54,7 +56,8 @@ describe('the COLO stream relay', () => {
     const b = pair.agent('beta')!.controllers()[0]!.plan();
     const relay = findRelay(b.runDir, 'secondary', b.relay!.incomingSocket)!;
     expect(relay).not.toBeNull();
-    signalPid(relay, 'SIGSTOP');
+    // The whole group: with TLS the stream runs in a child of the listening socat.
+    signalPid(-relay, 'SIGSTOP');
     let resumed = false;
     try {
       const stalled = await waitFor(async () => {
@@ -62,11 +65,11 @@ describe('the COLO stream relay', () => {
         return !s.protected && /checkpoints stalled/.test(s.reason) ? s : false;
       }, { timeoutMs: 15_000, what: 'the stall detector to call the pair unprotected' });
       expect(stalled.nodes.find((n) => n.node === 'alpha')!.phase).toBe('stalled');
-      signalPid(relay, 'SIGCONT');
+      signalPid(-relay, 'SIGCONT');
       resumed = true;
       await pair.waitProtected('vm1', 15_000);
     } finally {
-      if (!resumed) signalPid(relay, 'SIGCONT');
+      if (!resumed) signalPid(-relay, 'SIGCONT');
     }
   });
 });

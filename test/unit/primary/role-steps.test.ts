@@ -26,15 +26,20 @@ describe('primary role steps run every device sequence, plain disks left out', (
     ]);
   });
 
-  it('resync: one drive-mirror per COLO disk; a new speed per job', async () => {
+  it('resync: per COLO disk, a fresh NBD target over TLS and a mirror onto it; a new speed per job', async () => {
     const qmp = recordingQmp(quietQemu());
     await startMirror(qmp, plan, peer, 0, call);
     await setMirrorSpeed(qmp, plan, 9, call);
-    expect(qmp.sent.map((s) => ('execute' in s ? [s.execute, s.arguments?.device ?? s.arguments?.['job-id']] : s))).toEqual([
-      ['drive-mirror', 'colo-disk0'],
-      ['drive-mirror', 'colo-disk2'],
-      ['block-job-set-speed', 'resync0'],
-      ['block-job-set-speed', 'resync2'],
+    const a = (s: (typeof qmp.sent)[number]) => ('execute' in s ? s.arguments ?? {} : {}) as Record<string, unknown>;
+    expect(qmp.sent.map((s) => ('execute' in s ? [s.execute, a(s).device ?? a(s)['node-name'], a(s)['tls-creds'] ?? null] : s))).toEqual([
+      ['blockdev-del', 'resync0-target', null],
+      ['blockdev-add', 'resync0-target', 'colo-tls-client'],
+      ['blockdev-mirror', 'colo-disk0', null],
+      ['blockdev-del', 'resync2-target', null],
+      ['blockdev-add', 'resync2-target', 'colo-tls-client'],
+      ['blockdev-mirror', 'colo-disk2', null],
+      ['block-job-set-speed', 'resync0', null],
+      ['block-job-set-speed', 'resync2', null],
     ]);
   });
 
@@ -56,10 +61,11 @@ describe('primary role steps run every device sequence, plain disks left out', (
   });
 
   it('clean-up: cancel, unlink and delete per COLO disk, migrate_cancel, all "already so" when absent', async () => {
-    const qmp = recordingQmp(quietQemu({ refuses: ['block-job-cancel', 'x-blockdev-change', 'drive_del'] }));
+    const qmp = recordingQmp(quietQemu({ refuses: ['block-job-cancel', 'blockdev-del', 'x-blockdev-change', 'drive_del'] }));
     await cleanUpResync(qmp, plan, call);
     const cancel = (i: number) => ({ execute: 'block-job-cancel', arguments: { device: `resync${i}`, force: true } });
-    expect(qmp.sent).toEqual([cancel(0), ...dropChild(0), cancel(2), ...dropChild(2), { execute: 'migrate_cancel' }, { execute: 'query-status' }]);
+    const closeTarget = (i: number) => ({ execute: 'blockdev-del', arguments: { 'node-name': `resync${i}-target` } });
+    expect(qmp.sent).toEqual([cancel(0), closeTarget(0), ...dropChild(0), cancel(2), closeTarget(2), ...dropChild(2), { execute: 'migrate_cancel' }, { execute: 'query-status' }]);
   });
 
   it('clean-up stops at a timeout or a lost connection instead of swallowing it', async () => {

@@ -13,7 +13,8 @@ describe('secondary role steps', () => {
     const qmp = recordingQmp(quietQemu());
     await exportDisks(plan, qmp, call);
     expect(qmp.sent).toEqual([
-      { execute: 'nbd-server-start', arguments: { addr: { type: 'inet', data: { host: '127.0.0.2', port: '9101' } } } },
+      // TLS on by default: only a client with the pair's certificate, and only the peer's name, opens an export.
+      { execute: 'nbd-server-start', arguments: { addr: { type: 'inet', data: { host: '127.0.0.2', port: '9101' } }, 'tls-creds': 'colo-tls-server', 'tls-authz': 'colo-tls-authz' } },
       { execute: 'nbd-server-add', arguments: { device: 'parent0', name: 'd0', writable: true } },
       { execute: 'nbd-server-add', arguments: { device: 'parent2', name: 'd2', writable: true } },
       { execute: 'migrate-set-capabilities', arguments: { capabilities: [{ capability: 'x-colo', state: true }] } },

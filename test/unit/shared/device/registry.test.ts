@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { pairConfigWithDisks } from '../pair-config-fixture.js';
 import { deviceArgv, planDevices } from '../../../../shared/device/index.js';
 import { buildDriveArgs, isDiskDevice } from '../../../../shared/disk/index.js';
+import { tlsObjectArgs } from '../../../../shared/tls/index.js';
 import { buildQemuArgs, planVm, qemuNameOf, type VmPlan } from '../../../../shared/qemu/index.js';
 
 const DISKS = [
@@ -42,6 +43,7 @@ function argvBeforeTheSeam(plan: VmPlan): string[] {
     qmpSocket: plan.qmpSocket,
     oobQmpSocket: plan.oobQmpSocket,
     pidFile: plan.pidFile,
+    tlsArgs: tlsObjectArgs(plan.tls!),
     deviceArgs: [driveArgs],
     incoming: plan.role === 'secondary' ? `unix:${plan.relay!.incomingSocket}` : undefined,
   });

@@ -110,29 +110,42 @@ describe('primary sequences (protect, failover, restore)', () => {
         { hmp: 'drive_del replication0', ifRefused: 'alreadySo' },
       ],
       resync: [
-        {
-          execute: 'drive-mirror',
-          arguments: { device: 'colo-disk0', 'job-id': 'resync0', target: 'nbd://127.0.0.2:9101/d0', mode: 'existing', format: 'raw', sync: 'full' },
-        },
+        { execute: 'blockdev-del', arguments: { 'node-name': 'resync0-target' }, ifRefused: 'alreadySo' },
+        { execute: 'blockdev-add', arguments: { driver: 'nbd', 'node-name': 'resync0-target', server: { type: 'inet', host: '127.0.0.2', port: '9101' }, export: 'd0' } },
+        { execute: 'blockdev-mirror', arguments: { device: 'colo-disk0', 'job-id': 'resync0', target: 'resync0-target', sync: 'full' } },
       ],
       jobs: ['resync0'],
       speed: [{ execute: 'block-job-set-speed', arguments: { device: 'resync0', speed: 1_000_000 }, ifRefused: 'alreadySo' }],
       finish: [{ execute: 'block-job-cancel', arguments: { device: 'resync0' } }],
       cleanUp: [
         { execute: 'block-job-cancel', arguments: { device: 'resync0', force: true }, ifRefused: 'alreadySo' },
+        { execute: 'blockdev-del', arguments: { 'node-name': 'resync0-target' }, ifRefused: 'alreadySo' },
         { execute: 'x-blockdev-change', arguments: { parent: 'colo-disk0', child: 'children.1' }, ifRefused: 'alreadySo' },
         { hmp: 'drive_del replication0', ifRefused: 'alreadySo' },
       ],
     });
   });
 
-  it('a resync speed is passed to drive-mirror only when set', () => {
-    expect(at(primary, 1).primary.startResync(peer, 5_000)).toEqual([
+  it('a resync speed is passed to the mirror only when set', () => {
+    expect(at(primary, 1).primary.startResync(peer, 5_000).at(-1)).toEqual({
+      execute: 'blockdev-mirror',
+      arguments: { device: 'colo-disk1', 'job-id': 'resync1', target: 'resync1-target', sync: 'full', speed: 5_000 },
+    });
+  });
+
+  it('with TLS: the replication child and the resync target are NBD clients with our credentials, checking the peer by name', () => {
+    const tlsPeer = { ...peer, tlsCreds: 'colo-tls-client' };
+    const d = at(primary, 0);
+    expect(d.primary.attach(tlsPeer)).toEqual([
       {
-        execute: 'drive-mirror',
-        arguments: { device: 'colo-disk1', 'job-id': 'resync1', target: 'nbd://127.0.0.2:9101/d1', mode: 'existing', format: 'raw', sync: 'full', speed: 5_000 },
+        hmp: 'drive_add -n buddy driver=replication,mode=primary,file.driver=nbd,file.host=127.0.0.2,file.port=9101,file.export=d0,file.tls-creds=colo-tls-client,file.tls-hostname=beta,file.node-name=replnbd0,node-name=replication0',
       },
     ]);
+    expect(d.primary.startResync(tlsPeer, 0)[1]).toEqual({
+      execute: 'blockdev-add',
+      arguments: { driver: 'nbd', 'node-name': 'resync0-target', server: { type: 'inet', host: '127.0.0.2', port: '9101' }, export: 'd0', 'tls-creds': 'colo-tls-client', 'tls-hostname': 'beta' },
+    });
+    expect(d.primary.releaseResync()).toEqual([{ execute: 'blockdev-del', arguments: { 'node-name': 'resync0-target' }, ifRefused: 'alreadySo' }]);
   });
 
   it('switch over cancels only the jobs still running', () => {

@@ -108,8 +108,9 @@ describe('planVm: NICs from the config', () => {
     expect(nicDevice(primary)).toEqual(nicDevice(secondary));
     expect(nicDevice(primary)[0]).toContain('mac=52:54:00:12:34:56');
     const objects = (p: VmPlan) => p.args.flatMap((a, i) => (a === '-object' ? [p.args[i + 1]!] : []));
-    expect(objects(primary)).toEqual([]);
-    expect(objects(secondary).map((o) => o.split(',')[0])).toEqual(['filter-redirector', 'filter-redirector', 'filter-rewriter']);
+    const tls = ['tls-creds-x509', 'tls-creds-x509', 'authz-simple'];
+    expect(objects(primary).map((o) => o.split(',')[0])).toEqual(tls);
+    expect(objects(secondary).map((o) => o.split(',')[0])).toEqual([...tls, 'filter-redirector', 'filter-redirector', 'filter-rewriter']);
     expect(secondary.args.filter((a) => a.startsWith('socket,') && a.includes('host=127.0.0.1'))).toHaveLength(2);
   });
 });

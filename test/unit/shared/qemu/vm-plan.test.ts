@@ -47,13 +47,44 @@ describe('planVm: secondary', () => {
 
   it('takes the COLO stream through its relay: the relay listens on its own address and migrationPort, qemu on a unix socket', () => {
     expect(plan.migrationUri).toBe('tcp:127.0.0.1:9100');
-    expect(plan.relay).toEqual({ incomingSocket: `${plan.runDir}/colo-in.sock`, outgoingSocket: `${plan.runDir}/colo-out.sock`, listen: { host: '127.0.0.1', port: 9100 } });
+    const tls = `${plan.runDir}/tls`;
+    expect(plan.relay).toEqual({
+      incomingSocket: `${plan.runDir}/colo-in.sock`,
+      outgoingSocket: `${plan.runDir}/colo-out.sock`,
+      listen: { host: '127.0.0.1', port: 9100 },
+      tls: { cert: `${tls}/server-cert.pem`, key: `${tls}/server-key.pem`, ca: `${tls}/ca-cert.pem`, peer: 'alpha' },
+    });
     expect(plan.args.slice(-2)).toEqual(['-incoming', `unix:${plan.runDir}/colo-in.sock`]);
+  });
+
+  it('TLS by default: credentials from the pair\'s PKI dir, objects for NBD server, client and the peer-only authz', () => {
+    expect(plan.tls).toEqual({
+      pki: { caCert: '/etc/colo-ft/pki/demo/ca-cert.pem', cert: '/etc/colo-ft/pki/demo/beta-cert.pem', key: '/etc/colo-ft/pki/demo/beta-key.pem' },
+      credsDir: `${plan.runDir}/tls`,
+      peerIdentity: 'O=colo-ft,CN=alpha',
+      peer: 'alpha',
+    });
+    const objects = plan.args.flatMap((a, i) => (a === '-object' ? [plan.args[i + 1]!] : []));
+    expect(objects).toEqual([
+      `tls-creds-x509,id=colo-tls-server,endpoint=server,verify-peer=on,dir=${plan.runDir}/tls`,
+      `tls-creds-x509,id=colo-tls-client,endpoint=client,dir=${plan.runDir}/tls`,
+      'authz-simple,id=colo-tls-authz,identity=O=colo-ft,,CN=alpha',
+    ]);
+  });
+
+  it('replication.tls off: no TLS objects, a plain relay', () => {
+    const doc = pairDoc();
+    (doc as Record<string, unknown>).replication = { tls: 'off' };
+    const plain = planVm(config(doc), 'vm1', 'beta', 'secondary', false);
+    expect(plain.tls).toBeNull();
+    expect(plain.relay?.tls).toBeNull();
+    expect(plain.args).not.toContain('-object');
   });
 
   it('with migrationChannel tcp, qemu itself listens on its own address and migrationPort', () => {
     const doc = pairDoc();
     doc.vms[0].migrationChannel = 'tcp';
+    (doc as Record<string, unknown>).replication = { tls: 'off' };
     const tcp = planVm(config(doc), 'vm1', 'beta', 'secondary', false);
     expect(tcp.relay).toBeNull();
     expect(optionValue(tcp.args, '-incoming')).toBe('tcp:127.0.0.1:9100');

@@ -1,0 +1,65 @@
+/**
+ * Issue a pair's PKI with Debian's openssl: one CA, and for each node a
+ * certificate (CN and SAN: its name and replication address; server and client
+ * use) and key. EC P-256: fast handshakes, small keys. Keys are 0600.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { ConfigError, errorMessage } from '../errors.js';
+import { caKeyOf, PKI_ORG, pkiFilesOf } from './tls-plan.js';
+
+export interface PkiNode {
+  name: string;
+  address: string;
+}
+
+export interface IssuedPki {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  nodes: Array<{ name: string; cert: string; key: string }>;
+}
+
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+function openssl(args: string[]): void {
+  try {
+    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`openssl ${args[0]} failed: ${stderr || errorMessage(e)}`);
+  }
+}
+
+export function issuePairPki(o: { dir: string; pair: string; nodes: readonly PkiNode[]; days?: number; force?: boolean }): IssuedPki {
+  const caCert = join(o.dir, 'ca-cert.pem');
+  const caKey = caKeyOf(o.dir);
+  if (existsSync(caCert) && !o.force) {
+    throw new ConfigError([{ path: 'replication.pkiDir', message: `${o.dir} already holds a CA; pass --force to issue a new one (a running pair keeps its old certificates until each node's qemu is relaunched by a restore)` }]);
+  }
+  mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  chmodSync(o.dir, 0o700);
+  const days = String(o.days ?? 825);
+  openssl(['req', '-x509', ...EC, '-keyout', caKey, '-out', caCert, '-days', String(Math.max(o.days ?? 0, 3650)), '-subj', `/O=${PKI_ORG}/CN=colo-ft pair ${o.pair} CA`]);
+  chmodSync(caKey, 0o600);
+  const nodes = o.nodes.map((n) => {
+    const files = pkiFilesOf(o.dir, n.name);
+    const csr = join(o.dir, `${n.name}.csr`);
+    const ext = join(o.dir, `${n.name}.ext`);
+    const san = [`DNS:${n.name}`, isIP(n.address) ? `IP:${n.address}` : `DNS:${n.address}`];
+    writeFileSync(ext, [`subjectAltName=${san.join(',')}`, 'extendedKeyUsage=serverAuth,clientAuth', 'keyUsage=digitalSignature,keyEncipherment', 'basicConstraints=CA:FALSE', ''].join('\n'));
+    try {
+      openssl(['req', ...EC, '-keyout', files.key, '-out', csr, '-subj', `/O=${PKI_ORG}/CN=${n.name}`]);
+      chmodSync(files.key, 0o600);
+      openssl(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', files.cert, '-days', days, '-extfile', ext]);
+    } finally {
+      rmSync(csr, { force: true });
+      rmSync(ext, { force: true });
+    }
+    return { name: n.name, cert: files.cert, key: files.key };
+  });
+  rmSync(join(o.dir, 'ca-cert.srl'), { force: true });
+  return { dir: o.dir, caCert, caKey, nodes };
+}
