@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # cpio and xz-utils build the tiny test guest (scripts/guest/build-guest.sh).
-packages=(qemu-system-x86 qemu-utils nats-server socat chromium systemd iproute2 cpio xz-utils)
+packages=(qemu-system-x86 qemu-utils nats-server socat openssl chromium systemd iproute2 cpio xz-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,5 @@
 import { ColoError } from '../shared/errors.js';
-import { sleep, type VmPlan } from '../shared/qemu/index.js';
+import { sleep, stopSecondaryRelay, type VmPlan } from '../shared/qemu/index.js';
 import { queryColoStatus, queryStatus, runQmpSteps, yankStep, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
 import { StepTimer } from '../shared/step-timer.js';
 
@@ -25,6 +25,7 @@ export async function takeOver(qmp: QmpClient, oob: QmpClient, plan: VmPlan, cal
   if (!prepared) await timer.time('nbd-server-stop', () => prepareTakeover(qmp, plan, call));
   await timer.time('x-colo-lost-heartbeat', () => runQmpSteps(qmp, [{ execute: 'x-colo-lost-heartbeat', ifRefused: 'alreadySo' }], call));
   await timer.time('colo-none', () => awaitColoLeft(qmp, oob, call));
+  stopSecondaryRelay(plan);
   await timer.time('devices', async () => {
     for (const device of plan.devices) await runQmpSteps(qmp, device.secondary.takeOver(), call);
   });

@@ -72,6 +72,15 @@ export function ensureSecondaryRelay(plan: VmPlan, log: Logger): void {
   startRelay({ runDir: plan.runDir, side: 'secondary', socket: plan.relay.incomingSocket, args: secondaryRelayArgs(plan.relay), binary: plan.relay.binary, log });
 }
 
+/**
+ * A secondary that took over takes no stream any more: its listener (which
+ * with TLS outlives each connection) must not stay on the replication port,
+ * where the next secondary's relay will listen.
+ */
+export function stopSecondaryRelay(plan: VmPlan): void {
+  if (plan.relay) stopRelay(plan.runDir, 'secondary', plan.relay.incomingSocket);
+}
+
 /** Both relays go with the VM: each is its qemu's stream and nothing else. */
 function stopRelays(plan: VmPlan): void {
   if (!plan.relay) return;

@@ -9,10 +9,25 @@ import { tmpRun } from '../helpers/tmp-run.js';
 describe('colo-ft CLI against real processes', () => {
   it('config check prints every error with its path and exits 2', async () => {
     const dir = tmpRun('config-check');
-    const good = readFileSync(join(process.cwd(), 'deploy', 'example-pair.yaml'), 'utf8');
-    const ok = await runCli(['config', 'check', join(process.cwd(), 'deploy', 'example-pair.yaml')]);
-    expect(ok.code).toBe(0);
+    const pki = join(dir, 'pki');
+    const good = readFileSync(join(process.cwd(), 'deploy', 'example-pair.yaml'), 'utf8').replace(/pkiDir: \S+/, `pkiDir: ${pki}`);
+    const example = join(dir, 'example.yaml');
+    writeFileSync(example, good);
+    // TLS is on in the example: without the pair's certificates the check says what to run.
+    const noCerts = await runCli(['config', 'check', example]);
+    expect(noCerts.code).toBe(2);
+    expect(noCerts.stderr).toMatch(/replication\.pkiDir: no node's certificate in .*colo-ft certs init/);
+    const issued = await runCli(['certs', 'init', '--config', example]);
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout).toMatch(/alpha .*alpha-cert\.pem and .*alpha-key\.pem \(mode 0600\)/);
+    expect((await runCli(['certs', 'init', '--config', example])).stderr).toMatch(/already holds a CA; pass --force/);
+    const ok = await runCli(['config', 'check', example]);
+    expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/ok/);
+    expect(ok.stdout).toMatch(/alpha: certificate ok, expires 20\d\d-/);
+    expect(ok.stdout).toMatch(/beta: certificate ok/);
+    const json = JSON.parse((await runCli(['config', 'check', example, '--json', '--node', 'beta'])).stdout);
+    expect(json.tls).toMatchObject({ mode: 'on', pkiDir: pki, nodes: [{ node: 'beta', ok: true, problems: [] }] });
     const bad = good
       .replace(/policy: strict/, 'policy: sometimes')
       .replace(/heartbeatTimeoutMs: \d+/, 'heartbeatTimeoutMs: 10');
