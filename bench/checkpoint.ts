@@ -106,8 +106,8 @@ async function pausesOver(vm: VmInstance, during: () => Promise<void>): Promise<
 }
 
 /** colo-ft: pauses as the primary's status carries them (qemu's event times), over one window. */
-async function agentRows(dir: string, channel: 'relay' | 'tcp'): Promise<Row[]> {
-  const pair = await startLocalPair({ dir: join(dir, `agents-${channel}`), accelerator, vmExtra: { migrationChannel: channel } });
+async function agentRows(dir: string, channel: 'relay' | 'tcp', tls: 'on' | 'off'): Promise<Row[]> {
+  const pair = await startLocalPair({ dir: join(dir, `agents-${channel}-tls-${tls}`), accelerator, vmExtra: { migrationChannel: channel }, tls });
   const config = loadConfig(pair.configPath);
   const bus: Bus = await connectBus({ servers: [pair.nats.url], name: 'bench', log: silentLogger() });
   try {
@@ -128,7 +128,8 @@ async function agentRows(dir: string, channel: 'relay' | 'tcp'): Promise<Row[]> 
       const cpu1 = cpuMsOf(cpuPids());
       const status = await queryPairStatus(bus, config, 2_000);
       const carried = status.vms[0]!.checkpoints.recentPauses.filter((p) => p.at >= t0 && p.at <= t1).map((p) => p.ms);
-      rows.push({ channel: `colo-ft ${channel === 'relay' ? 'relay (default)' : 'tcp:'}`, load, pauses: carried, windowMs: t1 - t0, cpuMs: cpu1 - cpu0 });
+      const name = channel === 'tcp' ? 'tcp: (TLS off)' : tls === 'on' ? 'relay + mutual TLS (default)' : 'relay, TLS off';
+      rows.push({ channel: `colo-ft ${name}`, load, pauses: carried, windowMs: t1 - t0, cpuMs: cpu1 - cpu0 });
     }
     return rows;
   } finally {
@@ -156,7 +157,8 @@ async function main(): Promise<void> {
     console.log(`bench:checkpoint (${kvm ? 'KVM' : 'TCG'}, -machine none, 64 MiB, x-checkpoint-delay 200 ms, ${WINDOW_MS / 1000} s windows; at most 50 checkpoints carried per agent status)`);
     console.log('| channel | load | pause p50 | pause p99 | checkpoints/s | guest stopped | agents + relays CPU |');
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
-    for (const run of [() => rawRows(dir, 'tcp'), () => rawRows(dir, 'unix'), () => agentRows(dir, 'tcp'), () => agentRows(dir, 'relay')]) (await run()).forEach(printRow);
+    const runs = [() => rawRows(dir, 'tcp'), () => rawRows(dir, 'unix'), () => agentRows(dir, 'tcp', 'off'), () => agentRows(dir, 'relay', 'off'), () => agentRows(dir, 'relay', 'on')];
+    for (const run of runs) (await run()).forEach(printRow);
   } finally {
     clearInterval(alive);
     rmSync(dir, { recursive: true, force: true });

@@ -27,6 +27,7 @@ function simulatedStatus(vm: string, node: string, tick: number, now: number): N
     qmpSocket: `/run/colo-ft/${node}/${vm}/qmp.sock`,
     runState: 'running',
     coloMode: primary ? 'primary' : 'secondary',
+    dataTls: true,
     checkpoints: { count: tick * 10, ratePerSec: 5, lastPauseMs: 10 + (tick % 7), lastAgeMs: 120, pauseMsP50: 10, pauseMsP99: 16, pausedFraction: 0.05, recentPauses: [] },
     transitions: [{ at: now - 60_000, from: 'enteringColo', to: 'coloRunning', reason: 'COLO running' }],
     natsConnected: true,

@@ -40,7 +40,7 @@ function cpuMsOf(pid: number): number {
 function transition(seq: number, at: number): NodeStatus {
   return {
     vm: 'latency', node: 'alpha', role: 'primary', phase: seq % 2 ? 'stalled' : 'coloRunning', protected: seq % 2 === 0, degraded: seq % 2 === 1,
-    reason: `transition ${seq}`, epoch: 1, qemuPid: 4242, qmpSocket: '/run/x/qmp.sock', runState: 'running', coloMode: 'primary',
+    reason: `transition ${seq}`, epoch: 1, qemuPid: 4242, qmpSocket: '/run/x/qmp.sock', runState: 'running', coloMode: 'primary', dataTls: true,
     checkpoints: { count: seq, ratePerSec: 5, lastPauseMs: 10, lastAgeMs: 10, pauseMsP50: 10, pauseMsP99: 10, pausedFraction: 0.05, recentPauses: [] },
     transitions: [{ at, from: seq % 2 ? 'coloRunning' : 'stalled', to: seq % 2 ? 'stalled' : 'coloRunning', reason: `transition ${seq}` }],
     natsConnected: true, heartbeatAgeMs: 20, resync: null, replication: null, disks: [], nics: [],

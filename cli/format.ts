@@ -31,6 +31,7 @@ export function formatVmStatus(s: VmStatus): string {
       `  ${n.node}: ${n.role}  qemu pid ${n.qemuPid ?? '-'}  run state ${n.runState ?? '-'}  COLO mode ${n.coloMode ?? '-'}  phase ${n.phase}`,
       `    qmp ${n.qmpSocket}`,
     );
+    if (n.dataTls === false) lines.push('    WARNING no TLS on the data channels (replication.tls off): the NBD export and the COLO stream accept anyone who can reach them');
     for (const nic of n.nics ?? []) lines.push(`    ${formatNic(nic)}`);
   }
   return lines.join('\n');

@@ -48,9 +48,10 @@ function nodeLine(n) {
   if (!n.reachable) return `<li class="node down"><b>${esc(n.node)}</b> unreachable <span class="why">${esc(n.reason)}</span></li>`;
   const hb = n.heartbeatAgeMs === null ? '' : ` · peer heartbeat ${ms(n.heartbeatAgeMs)} ago`;
   const nats = n.natsConnected === false ? ' · <span class="warn">NATS down</span>' : '';
+  const tls = n.dataTls === false ? ' · <span class="warn" title="replication.tls is off: the NBD export and the COLO stream accept anyone who can reach their ports">no TLS on the data channels</span>' : '';
   return (
     `<li class="node"><b>${esc(n.node)}</b> <span class="role role-${esc(n.role)}">${esc(n.role)}</span> ` +
-    `${esc(n.phase)} · <span class="vm-state" title="qemu run state ${esc(n.runState ?? '-')}, COLO mode ${esc(n.coloMode ?? '-')}">${esc(vmStateWords(n))}</span>${hb}${nats}${diskLines(n)}${nicLines(n)}</li>`
+    `${esc(n.phase)} · <span class="vm-state" title="qemu run state ${esc(n.runState ?? '-')}, COLO mode ${esc(n.coloMode ?? '-')}">${esc(vmStateWords(n))}</span>${hb}${nats}${tls}${diskLines(n)}${nicLines(n)}</li>`
   );
 }
 

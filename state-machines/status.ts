@@ -10,6 +10,8 @@ export interface LiveQemu {
   qmpSocket: string;
   runState: string | null;
   coloMode: 'primary' | 'secondary' | 'none' | null;
+  /** qemu carries TLS credentials for its data channels (read from its objects once per qemu); null: not known yet. */
+  dataTls: boolean | null;
 }
 
 export interface TransitionRecord {
@@ -142,6 +144,7 @@ export function toNodeStatus(snapshot: CheckpointSnapshotView, live: LiveQemu, e
     qmpSocket: live.qmpSocket,
     runState: live.runState,
     coloMode: live.coloMode,
+    dataTls: live.dataTls,
     checkpoints: checkpointFigures(ctx.checkpoints, now),
     transitions: extra.transitions.slice(-20).map((t) => ({ ...t })),
     natsConnected: extra.natsConnected ?? true,
@@ -177,6 +180,8 @@ export interface VmNodeView {
   replication: NodeStatus['replication'];
   disks: NodeStatus['disks'];
   nics: NodeStatus['nics'];
+  /** Read from qemu: its NBD export and COLO stream use mutual TLS (false: they accept anyone; null: not known). */
+  dataTls: boolean | null;
 }
 
 /** The pair's status for one VM, as `colo-ft status --json` prints it. */
@@ -198,9 +203,9 @@ export function mergeVmStatus(vm: string, nodeNames: readonly string[], reports:
   const nodes: VmNodeView[] = nodeNames.map((name) => {
     const r = byNode.get(name);
     if (!r) {
-      return { node: name, reachable: false, role: null, phase: null, reason: `agent on ${name} did not answer`, qemuPid: null, qmpSocket: null, runState: null, coloMode: null, checkpoints: null, replication: null, disks: [], nics: [] };
+      return { node: name, reachable: false, role: null, phase: null, reason: `agent on ${name} did not answer`, qemuPid: null, qmpSocket: null, runState: null, coloMode: null, checkpoints: null, replication: null, disks: [], nics: [], dataTls: null };
     }
-    return { node: name, reachable: true, role: r.role, phase: r.phase, reason: r.reason, qemuPid: r.qemuPid, qmpSocket: r.qmpSocket, runState: r.runState, coloMode: r.coloMode, checkpoints: r.checkpoints, replication: r.replication, disks: r.disks, nics: r.nics };
+    return { node: name, reachable: true, role: r.role, phase: r.phase, reason: r.reason, qemuPid: r.qemuPid, qmpSocket: r.qmpSocket, runState: r.runState, coloMode: r.coloMode, checkpoints: r.checkpoints, replication: r.replication, disks: r.disks, nics: r.nics, dataTls: r.dataTls };
   });
   const mine = reports.filter((r) => r.vm === vm && nodeNames.includes(r.node));
   // After a failover only the newest epoch's primary counts.

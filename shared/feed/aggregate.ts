@@ -176,6 +176,7 @@ export class FeedAggregator {
         epoch: s?.epoch ?? null,
         natsConnected: s?.natsConnected ?? null,
         heartbeatAgeMs: s?.heartbeatAgeMs ?? null,
+        dataTls: s?.dataTls ?? null,
         lastSeenAgeMs: seen ? Math.max(0, now - seen.receivedAt) : null,
         transitions: (seen?.status.transitions ?? []).slice(-this.maxTransitions),
       };

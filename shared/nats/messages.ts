@@ -75,6 +75,8 @@ export const nodeStatusSchema = z
     nics: z.array(nicStatusSchema).default([]),
     /** ms since the peer's last heartbeat, as this node sees it. */
     heartbeatAgeMs: z.number().nonnegative().nullable(),
+    /** Read from qemu's objects: its NBD export and COLO stream use the pair's mutual TLS (false: anyone who reaches their ports gets in). */
+    dataTls: z.boolean().nullable().default(null),
     /** The failover machine's view; wall-clock ms for the timeline of the last failover. */
     /** The survivor's restore of a fresh secondary, while one runs or after it ended. */
     resync: z
@@ -248,6 +250,7 @@ export const feedNodeSchema = z
     epoch: z.number().int().nonnegative().nullable(),
     natsConnected: z.boolean().nullable(),
     heartbeatAgeMs: z.number().nonnegative().nullable(),
+    dataTls: z.boolean().nullable().default(null),
     /** ms since this node's last status reached the feed. */
     lastSeenAgeMs: z.number().nonnegative().nullable(),
     transitions: z.array(z.object({ at: z.number(), from: z.string(), to: z.string(), reason: z.string() }).strict()).max(50),

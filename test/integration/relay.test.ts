@@ -21,6 +21,8 @@ describe('the COLO stream relay', () => {
     await pair.startAgent('alpha');
     await pair.startAgent('beta');
     await pair.waitProtected();
+    // Read from each qemu's objects, not from the config.
+    await waitFor(async () => (await pair.status()).nodes.every((n) => n.dataTls === (tls === 'on')), { timeoutMs: 5_000, what: `dataTls ${tls === 'on'} on both nodes` });
     const plan = (n: 'alpha' | 'beta') => pair.agent(n)!.controllers()[0]!.plan();
     const a = plan('alpha');
     const b = plan('beta');

@@ -26,7 +26,7 @@ async function coloRunning(role: 'primary' | 'secondary'): Promise<CheckpointSna
 }
 
 function live(mode: LiveQemu['coloMode']): LiveQemu {
-  return { qemuPid: 4242, qmpSocket: '/run/colo-ft/vm1/qmp.sock', runState: 'running', coloMode: mode };
+  return { qemuPid: 4242, qmpSocket: '/run/colo-ft/vm1/qmp.sock', runState: 'running', coloMode: mode, dataTls: true };
 }
 
 function status(cp: CheckpointSnapshotView, fo: FailoverSnapshotView | undefined, mode: LiveQemu['coloMode'], over: Partial<NodeExtras> = {}): NodeStatus {

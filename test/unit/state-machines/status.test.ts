@@ -1,3 +1,4 @@
+import { formatVmStatus } from '../../../cli/format.js';
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { nodeStatusSchema, type NodeStatus } from '../../../shared/nats/messages.js';
@@ -65,7 +66,7 @@ function view(value: unknown, tags: string[], ctx: CheckpointContext): Checkpoin
 }
 
 function live(role: LiveQemu['coloMode'], qemuPid: number | null = 4242): LiveQemu {
-  return { qemuPid, qmpSocket: '/run/a/vm1/qmp.sock', runState: 'running', coloMode: role };
+  return { qemuPid, qmpSocket: '/run/a/vm1/qmp.sock', runState: 'running', coloMode: role, dataTls: true };
 }
 
 const extra = { epoch: 3, transitions: [] as TransitionRecord[] };
@@ -143,7 +144,7 @@ describe('toNodeStatus', () => {
 
   it('reports degraded from the tag, the reason from context and the live qemu facts', () => {
     const ctx = context('secondary', { reason: 'qemu exited: signal SIGKILL', qemuPid: null });
-    const s = toNodeStatus(view('qemuGone', ['degraded'], ctx), { qemuPid: null, qmpSocket: '/q', runState: null, coloMode: null }, extra, NOW);
+    const s = toNodeStatus(view('qemuGone', ['degraded'], ctx), { qemuPid: null, qmpSocket: '/q', runState: null, coloMode: null, dataTls: null }, extra, NOW);
     expect(s).toMatchObject({
       role: 'secondary',
       phase: 'qemuGone',
@@ -249,6 +250,15 @@ describe('mergeVmStatus', () => {
     // Each node's audit verdict, as it reported it.
     expect(v.nodes[0]).toMatchObject({ replication: p.replication, disks: p.disks });
     expect(v.nodes[1]).toMatchObject({ replication: s.replication, disks: s.disks });
+  });
+
+  it("carries each node's TLS reading from qemu, and the text status warns when the data channels have none", () => {
+    const v = mergeVmStatus('vm1', NODES, [report('alpha', 'primary', { dataTls: true }), report('beta', 'secondary', { dataTls: false })]);
+    expect(v.nodes.map((n) => n.dataTls)).toEqual([true, false]);
+    const text = formatVmStatus(v);
+    expect(text.match(/WARNING no TLS on the data channels/g)).toHaveLength(1);
+    expect(text.split('\n').findIndex((l) => l.includes('WARNING'))).toBeGreaterThan(text.split('\n').findIndex((l) => l.startsWith('  beta:')));
+    expect(formatVmStatus(mergeVmStatus('vm1', NODES, [report('alpha', 'primary', { dataTls: true }), report('beta', 'secondary', { dataTls: true })]))).not.toContain('WARNING');
   });
 
   it('is not protected when one node did not answer, and the reason names it', () => {

@@ -24,6 +24,7 @@ export function nodeStatus(over: Partial<NodeStatus> & Pick<NodeStatus, 'node'>)
     disks: [{ index: 0, replication: { state: 'replicating', reason: `disk 0: replicating on ${over.node}`, checkedAgoMs: 700 } }],
     nics: [],
     heartbeatAgeMs: 40,
+    dataTls: true,
     resync: null,
     failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null, takeoverSteps: null },
     sentAt: T0,

@@ -41,6 +41,7 @@ const nodeStatus: NodeStatus = {
   disks: [{ index: 0, replication: { state: 'replicating', reason: 'disk 0: quorum colo-disk0 writes the local image and 127.0.0.1:9101/d0', checkedAgoMs: 350 } }],
   nics: [{ index: 0, netdev: 'hn0', mac: '52:54:00:12:34:56', proxied: true, proxy: 'primary', objects: ['comp0', 'iothread0', 'm0', 'redire0a', 'redire0b'], packetsCompared: 12, miscompares: 1, miscompareCheckpoints: 1 }],
   heartbeatAgeMs: 42,
+  dataTls: true,
   resync: null,
   failover: { phase: 'watching', trigger: null, detectedAt: null, leaseWonAt: null, takeoverAt: null, takeoverSteps: null },
   sentAt: 1_700_000_000_000,
