@@ -13,6 +13,7 @@ import { buildTinyGuest, tinyGuestVm } from '../demo/tiny-guest.js';
 import { guestReady, lastConsoleCounter } from '../../shared/guest-records/index.js';
 import { isKvmUsable } from '../../shared/local/index.js';
 import { EXIT } from '../exit-codes.js';
+import { changeSignature, LiveView } from '../live-view.js';
 import { formatVmStatus } from '../format.js';
 import { runDrillWithRestore } from '../drill/run-drill.js';
 import { confirm, formatDrillReport } from './drill.js';
@@ -64,6 +65,20 @@ function say(o: DemoOptions, line: string): void {
   (o.json ? console.error : console.log)(line);
 }
 
+/** The commands to point at the demo's pair from another terminal, and what its NATS is. */
+export function tryItLines(configPath: string): string[] {
+  const c = `--config ${configPath}`;
+  return [
+    "demo: the pair's NATS listens on 127.0.0.1 only, without credentials (anyone on this host can command it); its data channels use TLS",
+    'demo: from another terminal:',
+    `  colo-ft status ${c}`,
+    `  colo-ft status --watch ${c}`,
+    `  colo-ft drill ${c} --vm vm1 --fail primary`,
+    `  colo-ft restore ${c} --vm vm1`,
+    `  colo-ft serve ${c}`,
+  ];
+}
+
 /** `colo-ft demo`: a protected pair on loopback, its status printed live, torn down on Ctrl-C. */
 export async function runDemo(o: DemoOptions): Promise<number> {
   if (o.until !== undefined && o.until !== 'protected') {
@@ -85,6 +100,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const dashboard = await startFeedServer({ bus, config, listen: '127.0.0.1:0', log: silentLogger() });
   // The one line a newcomer needs to open the dashboard (stdout stays JSON-only with --json).
   say(o, `dashboard: ${dashboard.url}`);
+  say(o, tryItLines(pair.configPath).join('\n'));
+  const view = new LiveView(process.stdout, process.stdout.columns || 120);
   let interrupted = false;
   const stop = new AbortController();
   const onSignal = () => {
@@ -120,11 +137,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
           code = EXIT.failed;
           break;
         }
+      } else if (vm && o.json) {
+        const sig = changeSignature(vm);
+        if (sig !== lastPrinted) console.log(JSON.stringify(vm));
+        lastPrinted = sig;
       } else if (vm) {
-        const text = formatVmStatus(vm);
-        const guestLine = o.guest ? `\n${guestConsoleLine(dir)}` : '';
-        if (text + guestLine !== lastPrinted) say(o, `\n${new Date().toISOString()}\n${text}${guestLine}`);
-        lastPrinted = text + guestLine;
+        view.show(o.guest ? [{ ...vm, reason: `${vm.reason} | ${guestConsoleLine(dir)}` }] : [vm]);
       }
       await sleep(until ? 100 : o.intervalMs, stop.signal).catch(() => undefined);
     }

@@ -6,17 +6,11 @@ import { silentLogger } from '../../shared/log.js';
 import type { FeedVmStatus } from '../../shared/nats/index.js';
 import { connectCli } from '../connect.js';
 import { EXIT } from '../exit-codes.js';
-import { formatVmStatus } from '../format.js';
+import { LiveView } from '../live-view.js';
 
 export interface StatusWatchOptions {
   json?: boolean;
   vm?: string;
-}
-
-/** What a person watching cares about: a line is printed when this changes (not on every 2 s refresh). */
-export function watchSignature(v: FeedVmStatus): string {
-  const nodes = v.nodes.map((n) => `${n.node}:${n.reachable}:${n.role}:${n.phase}:${n.coloMode}:${n.runState}`).join(',');
-  return `${v.protected}|${v.phase}|${v.epoch}|${v.reason}|${nodes}|${v.resync?.phase ?? ''}`;
 }
 
 /**
@@ -35,16 +29,26 @@ export async function runStatusWatch(config: Config, o: StatusWatchOptions): Pro
     return EXIT.unreachable;
   }
   const feed = new Feed({ nodesOf: (pair) => (pair === config.pair ? config.nodes.map((n) => n.name) : undefined) });
-  const printed = new Map<string, string>();
+  const view = new LiveView(process.stdout, process.stdout.columns || 120);
+  // Nothing is shown before the stored statuses were read: a node not heard from *yet* is not news.
+  let ready = false;
+  const mine = (): FeedVmStatus[] => feed.views().filter((v) => v.pair === config.pair && (!o.vm || v.vm === o.vm));
+  const show = (changed?: FeedVmStatus): void => {
+    if (!ready) return;
+    if (o.json) {
+      for (const v of changed ? [changed] : mine()) console.log(JSON.stringify(v));
+      return;
+    }
+    view.show(mine());
+  };
   feed.onChange((v) => {
-    if (v.pair !== config.pair || (o.vm && v.vm !== o.vm)) return;
-    if (o.json) return void console.log(JSON.stringify(v));
-    const sig = watchSignature(v);
-    if (printed.get(v.vm) === sig) return;
-    printed.set(v.vm, sig);
-    console.log(`[${new Date().toISOString()}] ${formatVmStatus(v)}`);
+    if (v.pair === config.pair && (!o.vm || v.vm === o.vm)) show(v);
   });
   const source = startFeedSource({ bus, feed, pairs: [config.pair], kvReplicas: config.nats.kvReplicas, log: silentLogger() });
+  void source.ready.then(() => {
+    ready = true;
+    show();
+  });
   const tick = setInterval(() => feed.tick(), 5_000);
   const openBus = bus;
   return new Promise<number>((resolve) => {

@@ -41,7 +41,11 @@ const disksSchema = z
   .min(1, 'a VM needs at least one disk')
   .transform((items, ctx): DiskConfig[] => {
     const disks: DiskConfig[] = [];
+    /** Item indexes whose colo was left to the default (neither colo nor no-colo / colo: false). */
+    const implicit = new Set<number>();
     items.forEach((item, i) => {
+      if (typeof item === 'string' && !item.split(',').some((t) => t.trim() === 'colo' || t.trim() === 'no-colo')) implicit.add(i);
+      if (typeof item === 'object' && item !== null && !Array.isArray(item) && !('colo' in item)) implicit.add(i);
       if (typeof item === 'string') {
         try {
           disks.push(parseDiskSpec(item, i));
@@ -70,6 +74,17 @@ const disksSchema = z
       for (const r of ruleIssues) ctx.issues.push({ code: 'custom', input: item, path: [i, r.field], message: r.message });
       disks.push(disk);
     });
+    // On a VM that replicates some disks, a disk that is silently not replicated loses its writes at failover.
+    if (disks.some((d) => d.colo)) {
+      for (const i of implicit) {
+        ctx.issues.push({
+          code: 'custom',
+          input: items[i],
+          path: [i],
+          message: `disk ${i}: this VM replicates other disks, but this one says neither colo nor no-colo: its writes would not reach the secondary and would be lost at a failover; add no-colo (or colo: false) if that is what you want`,
+        });
+      }
+    }
     return disks;
   });
 

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs } from '../../cli/demo/pair-config.js';
+import { diskImageName, issueLocalPki, LOCAL_NODES, localPairConfig, nodeDirs } from '../../cli/demo/pair-config.js';
 import { queryPairStatus } from '../../cli/pair-status.js';
 import { startAgent, type Agent } from '../../agent/index.js';
 import { parseConfigText, type Config } from '../../shared/config/index.js';
@@ -42,9 +42,9 @@ export async function setupAuthPair(dir: string, o: { pair?: string; timings?: R
   const pair = o.pair ?? 'demo';
   const cluster = await startNatsCluster(join(dir, 'nats'), [{ name: pair, nodes: ['alpha', 'beta'] }]);
   const [migrationPort, nbdPort] = await freePorts(2);
-  const base = parse(
-    localPairConfig({ pair, dir, natsUrl: cluster.urls[0]!, timings: o.timings, vms: [{ name: 'vm1', migrationPort: migrationPort!, nbdPort: nbdPort!, disks: 1 }] }),
-  ) as Record<string, unknown>;
+  const spec = { pair, dir, natsUrl: cluster.urls[0]!, timings: o.timings, vms: [{ name: 'vm1', migrationPort: migrationPort!, nbdPort: nbdPort!, disks: 1 }] };
+  const base = parse(localPairConfig(spec)) as Record<string, unknown>;
+  issueLocalPki(spec);
   const configFor = (user: string, extra: Record<string, unknown> = {}): Config => {
     const { password } = cluster.users[user]!;
     const text = stringify({ ...base, nats: { servers: cluster.urls, user, password, ...extra } });

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { parseConfigText, type Config } from '../../shared/config/index.js';
+import { issuePairPki } from '../../shared/tls/index.js';
 import { isPidAlive, processCmdline } from '../../shared/local/index.js';
 import { silentLogger } from '../../shared/log.js';
 import { launchVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
@@ -37,9 +38,12 @@ export function vmTestConfig(dir: string, o: { disks: string[]; migrationPort: n
     pair: 'adapters',
     nats: { servers: ['nats://127.0.0.1:4222'] },
     nodes: [node('alpha', 'primary'), node('beta', 'secondary')],
+    // TLS on the data channels, as in production: the pair's certificates are issued per test.
+    replication: { tls: 'on', pkiDir: join(dir, 'pki') },
     // Drive-only on every accelerator (no guest: no canary disk, nothing attached).
     vms: [{ name: 'vm1', memoryMiB: o.memoryMiB ?? 64, machine: { type: 'none' }, migrationPort: o.migrationPort, disks: o.disks }],
   };
+  issuePairPki({ dir: join(dir, 'pki'), pair: 'adapters', nodes: doc.nodes.map((n) => ({ name: n.name, address: n.address })), force: true });
   // JSON is YAML: this goes through the same parser as an operator's file.
   return parseConfigText(JSON.stringify(doc), `${dir}/pair.yaml`);
 }

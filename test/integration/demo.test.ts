@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { sleep } from '../../shared/sleep.js';
 import { isPidAlive } from '../../shared/local/index.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { tmpRun } from '../helpers/tmp-run.js';
@@ -37,8 +38,15 @@ describe('colo-ft demo', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    await waitFor(() => /vm1: PROTECTED/.test(out), { timeoutMs: 60_000, what: 'the demo to print PROTECTED' });
+    await waitFor(() => /^\d\d:\d\d:\d\d vm1 PROTECTED coloRunning epoch 1 \| alpha primary coloRunning \(qemu pid \d+\) · beta secondary coloRunning \(qemu pid \d+\) \| /m.test(out), { timeoutMs: 60_000, what: 'the demo to print a PROTECTED change line' });
     expect(out).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/m);
+    // The commands to point at this pair, and what its NATS is.
+    expect(out).toContain(`colo-ft drill --config ${dir}/pair.yaml --vm vm1 --fail primary`);
+    expect(out).toMatch(/NATS listens on 127\.0\.0\.1 only, without credentials/);
+    // Not a TTY: change lines only, no status block every interval.
+    const printedAtProtected = out.split('\n').length;
+    await sleep(1_500);
+    expect(out.split('\n').length).toBe(printedAtProtected);
     const pids = pidsIn(out);
     expect(pids.length).toBeGreaterThanOrEqual(3);
     for (const pid of pids) expect(isPidAlive(pid)).toBe(true);

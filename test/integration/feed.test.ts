@@ -110,6 +110,15 @@ describe('status feed on real qemu and nats-server', () => {
     );
     expect(watched).toMatchObject({ vm: 'vm1', pair: 'test' });
 
+    // A watcher started on a running pair reads the stored statuses first: its first word is not "no status yet".
+    const late = spawnCli(['status', '--config', pair.configPath, '--watch', '--json']);
+    const first = await waitFor(() => late.lines[0], { timeoutMs: 10_000, what: 'the late watcher\'s first line' });
+    const firstView = feedVmStatusSchema.parse(JSON.parse(first));
+    expect(firstView.nodes.every((n) => n.reachable), first).toBe(true);
+    expect(firstView.reason).not.toMatch(/no status from/);
+    late.child.kill('SIGINT');
+    expect(await late.exited).toBe(0);
+
     const page = await fetch(url);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
     expect(await page.text()).toContain('<script type="module" src="/app.js">');

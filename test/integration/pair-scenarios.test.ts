@@ -63,6 +63,8 @@ describe('protecting pairs on real qemu and nats-server', () => {
     await pair.startAgent('alpha');
     const alpha = pair.agent('alpha')!.controllers()[0]!;
     await waitFor(() => alpha.status().phase === 'syncing', { timeoutMs: 30_000, what: 'the first copy onto the secondary', intervalMs: 10 });
+    // The job starts a moment into syncing (its NBD target opens over TLS first).
+    await waitFor(async () => (await alpha.hmp('info block-jobs')).includes('resync0'), { timeoutMs: 10_000, what: 'the copy job' });
     expect(await alpha.hmp('block_job_cancel -f resync0')).toBe('');
     await waitFor(() => alpha.status().phase === 'awaitingRetry', { timeoutMs: 10_000, what: 'the failed attempt to be cleaned up', intervalMs: 10 });
     expect(alpha.status().reason).toMatch(/cannot copy the disks onto the secondary/);

@@ -110,7 +110,7 @@ describe('protected means replicated, proven from qemu', () => {
     // The same child again, opened after COLO started replication: qemu never starts it, so it silently drops every write.
     await vm.qmp.execute('x-blockdev-change', { parent: 'colo-disk0', child: 'children.1' }, call);
     await vm.qmp.hmp('drive_del replication0', call);
-    expect((await vm.qmp.hmp(`drive_add -n buddy driver=replication,mode=primary,file.driver=nbd,file.host=127.0.0.1,file.port=${port},file.export=vm1-d0,file.node-name=replnbd0,node-name=replication0`, call)).trim()).toBe('');
+    expect((await vm.qmp.hmp(`drive_add -n buddy driver=replication,mode=primary,file.driver=nbd,file.host=127.0.0.1,file.port=${port},file.export=vm1-d0,file.tls-creds=colo-tls-client,file.tls-hostname=beta,file.node-name=replnbd0,node-name=replication0`, call)).trim()).toBe('');
     await vm.qmp.execute('x-blockdev-change', { parent: 'colo-disk0', node: 'replication0' }, call);
     // Structurally this is a healthy pair again.
     await new Promise((r) => setTimeout(r, 1_200));

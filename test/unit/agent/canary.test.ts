@@ -46,7 +46,7 @@ describe('the canary disk', () => {
   });
 
   it('a drive-only VM (machine none) has no guest data and no canary: its first COLO disk takes the pattern', () => {
-    const drives = plan({ type: 'none' }, [{ target: 'p.img' }, colo(1)]);
+    const drives = plan({ type: 'none' }, [{ target: 'p.img', colo: false }, colo(1)]);
     expect(drives.disks.map((d) => d.canary)).toEqual([false, false]);
     expect(patternDiskOf(drives, 'canary', true)).toMatchObject({ index: 1 });
   });

@@ -116,3 +116,17 @@ describe('many errors at once', () => {
     }
   });
 });
+
+describe('a plain disk on a VM that replicates others must say so', () => {
+  const plain = (extra: Record<string, unknown> | string) => edit((d) => d.vms[0].disks.push(extra));
+  it('a spec string without colo or no-colo, and a mapping without colo, are refused with why', () => {
+    expectIssue(plain('format=raw,target=scratch.img'), 'vms[0].disks[2]', 'would be lost at a failover; add no-colo (or colo: false)');
+    expectIssue(plain({ target: 'scratch.img' }), 'vms[0].disks[2]', 'says neither colo nor no-colo');
+  });
+  it('no-colo and colo: false are accepted, and a VM with no COLO disk needs neither', () => {
+    expect(parseConfigText(stringify(plain('format=raw,target=scratch.img,no-colo'))).vms[0]!.disks[2]!.colo).toBe(false);
+    expect(parseConfigText(stringify(plain({ target: 'scratch.img', colo: false }))).vms[0]!.disks[2]!.colo).toBe(false);
+    const noColo = edit((d) => (d.vms[0].disks = ['format=raw,target=only.img']));
+    expect(parseConfigText(stringify(noColo)).vms[0]!.disks[0]!.colo).toBe(false);
+  });
+});

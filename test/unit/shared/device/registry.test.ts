@@ -7,7 +7,7 @@ import { buildQemuArgs, planVm, qemuNameOf, type VmPlan } from '../../../../shar
 
 const DISKS = [
   'format=raw,target=d0.img,colo,colo-params=127.0.0.1:9101:exportname=d0,active-disk=a0.qcow2,hidden-disk=h0.qcow2',
-  'format=raw,target=p1.img,access=ro',
+  'format=raw,target=p1.img,access=ro,no-colo',
   // A comma in a path: qemu option values escape it.
   {
     target: '/srv/d,2.img',

@@ -11,7 +11,7 @@ function pairConfig(): Config {
   const disks = [
     'format=raw,target=d0.img,colo,colo-params=127.0.0.1:9101:exportname=d0,active-disk=a0.qcow2,hidden-disk=h0.qcow2',
     'format=qcow2,target=/srv/d1.img,colo,colo-params=127.0.0.1:9101:exportname=d1,active-disk=a1.qcow2,hidden-disk=h1.qcow2',
-    'format=raw,target=p2.img',
+    'format=raw,target=p2.img,no-colo',
   ];
   return pairConfigWithDisks(disks, { betaAddress: '127.0.0.2', fileName: 'device.yaml' });
 }

@@ -12,7 +12,7 @@ import { planVm, startKindFor, type VmPlan } from '../../../../shared/qemu/vm-pl
 
 const DISK0 = 'format=raw,target=d0.img,colo,colo-params=127.0.0.1:9101:exportname=d0,active-disk=a0.qcow2,hidden-disk=h0.qcow2';
 const DISK1 = 'format=raw,target=d1.img,colo,colo-params=127.0.0.1:9101:exportname=d1,active-disk=a1.qcow2,hidden-disk=h1.qcow2';
-const PLAIN = 'format=raw,target=p2.img';
+const PLAIN = 'format=raw,target=p2.img,no-colo';
 
 function pairConfig(): Config {
   const doc = {

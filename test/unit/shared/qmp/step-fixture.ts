@@ -6,7 +6,7 @@ import type { Answer, Sent } from './recording-qmp.js';
 /** Two COLO disks around a plain one: the plain disk must never show up in the traffic. */
 export function stepsConfig(): Config {
   const colo = (i: number): string => `format=raw,target=d${i}.img,colo,colo-params=127.0.0.2:9101:exportname=d${i},active-disk=a${i}.qcow2,hidden-disk=h${i}.qcow2`;
-  return pairConfigWithDisks([colo(0), 'format=raw,target=p1.img', colo(2)], { betaAddress: '127.0.0.2', fileName: 'steps.yaml' });
+  return pairConfigWithDisks([colo(0), 'format=raw,target=p1.img,no-colo', colo(2)], { betaAddress: '127.0.0.2', fileName: 'steps.yaml' });
 }
 
 export const peer = {
