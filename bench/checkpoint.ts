@@ -6,12 +6,11 @@
  * an idle VM and under disk write load. Each: pause p50/p99, checkpoints/s,
  * paused share of wall time, and the CPU the agents and relays used.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalPair } from '../cli/demo/local-pair.js';
+import { cpuMsOf, pidsNamed } from './proc.js';
 import { queryPairStatus } from '../cli/pair-status.js';
 import { loadConfig } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
@@ -32,28 +31,6 @@ interface Row {
   pauses: number[];
   windowMs: number;
   cpuMs: number | null;
-}
-
-function cpuMsOf(pids: number[]): number {
-  const tck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // gone
-    }
-  }
-  return (ticks * 1000) / tck;
-}
-
-function socatPids(): number[] {
-  try {
-    return execFileSync('pgrep', ['-x', 'socat']).toString().trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 /** A write loop standing in for a busy guest: 64 KiB at a time, until stopped. */
@@ -115,7 +92,7 @@ async function agentRows(dir: string, channel: 'relay' | 'tcp', tls: 'on' | 'off
     await sleep(1_000);
     const rows: Row[] = [];
     for (const load of ['idle', 'writes'] as const) {
-      const cpuPids = () => [pair.agentPid('alpha'), pair.agentPid('beta'), ...socatPids()];
+      const cpuPids = () => [pair.agentPid('alpha'), pair.agentPid('beta'), ...pidsNamed('socat')];
       const cpu0 = cpuMsOf(cpuPids());
       const t0 = Date.now();
       let stop = async (): Promise<void> => undefined;

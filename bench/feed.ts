@@ -21,6 +21,7 @@ import { startLocalNats } from '../shared/local/index.js';
 import { silentLogger } from '../shared/log.js';
 import { connectBus, subjects, type NodeStatus } from '../shared/nats/index.js';
 import { fmtMs, median, percentile } from './stats.js';
+import { cpuMsOf } from './proc.js';
 import { sleep } from '../shared/sleep.js';
 
 const VMS = Number(process.env.BENCH_FEED_VMS ?? 200);
@@ -31,11 +32,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI = join(HERE, '..', 'cli', 'main.js');
 const now = () => performance.timeOrigin + performance.now();
 
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  return (ticks * 1000) / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-}
 
 function transition(seq: number, at: number): NodeStatus {
   return {
@@ -113,7 +109,7 @@ async function main(): Promise<void> {
 
     await sleep(WARMUP_MS);
     const pub = await connectBus({ servers: [nats.url], name: 'bench-transitions', log: silentLogger() });
-    const serveCpu0 = cpuMsOf(serve.pid!);
+    const serveCpu0 = cpuMsOf([serve.pid!]);
     const status0 = statusMsgs;
     const sse0 = sseMessages;
     const t0 = performance.now();
@@ -123,7 +119,7 @@ async function main(): Promise<void> {
     }
     await sleep(500);
     const windowS = (performance.now() - t0) / 1000;
-    const serveCpuMs = cpuMsOf(serve.pid!) - serveCpu0;
+    const serveCpuMs = cpuMsOf([serve.pid!]) - serveCpu0;
     const statusRate = (statusMsgs - status0) / windowS;
     const sseRate = (sseMessages - sse0) / windowS;
     const sim1 = await simResult;

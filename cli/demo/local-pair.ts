@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts, isPidAlive, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
+import { freePorts, isPidAlive, pidsUnder, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
 import { qemuImg } from '../../shared/qemu-img/index.js';
 import { sleep } from '../../shared/sleep.js';
 import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalPairSpec, issueLocalPki } from './pair-config.js';
@@ -28,6 +28,8 @@ export interface LocalPairOptions {
   vmExtra?: Record<string, unknown>;
   /** Mutual TLS on the data channels (default on; the benchmarks measure off beside it). */
   tls?: 'on' | 'off';
+  /** Node options for the agent processes (bench:idle --profile passes --cpu-prof). */
+  nodeArgs?: readonly string[];
 }
 
 export interface LocalPair {
@@ -87,7 +89,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
   }
   const spawnAgent = (node: string, extra: string[] = []) => {
     const log = openSync(join(o.dir, `agent-${node}.log`), 'a');
-    const args = [CLI_MAIN, 'agent', '--config', configPath, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
+    const args = [...(o.nodeArgs ?? []), CLI_MAIN, 'agent', '--config', configPath, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
     return child;
@@ -118,6 +120,8 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
         for (const a of agents) if (a.pid) signalPid(a.pid, 'SIGTERM');
         for (const a of agents) if (!(await waitExit(a, 15_000)) && a.pid) signalPid(a.pid, 'SIGKILL');
         for (const pid of qemuPids()) if (isPidAlive(pid)) signalPid(pid, 'SIGKILL');
+        // A relay goes with its qemu; one whose agent was killed before it could stop it goes by PID.
+        for (const pid of pidsUnder(o.dir, (name) => name === 'socat')) signalPid(pid, 'SIGKILL');
         await nats.stop();
         await sleep(100);
         return all.filter((p) => isPidAlive(p));

@@ -1,4 +1,4 @@
 export { startLocalNats, type LocalNatsServer, type LocalNatsOptions } from './nats-server.js';
 export { freePort, freePorts } from './free-port.js';
-export { isPidAlive, readPidFile, processCmdline, signalPid } from './pid.js';
+export { isPidAlive, readPidFile, processCmdline, pidsUnder, signalPid } from './pid.js';
 export { isKvmUsable } from './kvm.js';

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { basename } from 'node:path';
 
 /**
  * Send `signal` to a local process (0 only checks it exists). False when it
@@ -38,4 +39,16 @@ export function processCmdline(pid: number): string[] {
   } catch {
     return [];
   }
+}
+
+/** PIDs of live processes whose program is `isProgram(basename)` and whose command line mentions `dir` (a scan of /proc). */
+export function pidsUnder(dir: string, isProgram: (name: string) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const argv = processCmdline(pid);
+    if (argv[0] && isProgram(basename(argv[0])) && argv.some((a) => a.includes(dir)) && isPidAlive(pid)) pids.push(pid);
+  }
+  return pids;
 }

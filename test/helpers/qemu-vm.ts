@@ -1,9 +1,9 @@
-import { readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+
+import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { parseConfigText, type Config } from '../../shared/config/index.js';
 import { issuePairPki } from '../../shared/tls/index.js';
-import { isPidAlive, processCmdline } from '../../shared/local/index.js';
+import { pidsUnder } from '../../shared/local/index.js';
 import { silentLogger } from '../../shared/log.js';
 import { launchVm, type VmInstance, type VmPlan } from '../../shared/qemu/index.js';
 import { waitFor } from './wait-for.js';
@@ -46,18 +46,6 @@ export function vmTestConfig(dir: string, o: { disks: string[]; migrationPort: n
   issuePairPki({ dir: join(dir, 'pki'), pair: 'adapters', nodes: doc.nodes.map((n) => ({ name: n.name, address: n.address })), force: true });
   // JSON is YAML: this goes through the same parser as an operator's file.
   return parseConfigText(JSON.stringify(doc), `${dir}/pair.yaml`);
-}
-
-/** PIDs of live processes whose program is `isProgram(basename)` and whose command line mentions `dir`. */
-function pidsUnder(dir: string, isProgram: (name: string) => boolean): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    const argv = processCmdline(pid);
-    if (argv[0] && isProgram(basename(argv[0])) && argv.some((a) => a.includes(dir)) && isPidAlive(pid)) pids.push(pid);
-  }
-  return pids;
 }
 
 /** PIDs of qemu processes whose command line mentions `dir` (every test VM lives under its own tmp dir). */

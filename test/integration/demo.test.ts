@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { sleep } from '../../shared/sleep.js';
+import { pidsUnder, signalPid } from '../../shared/local/index.js';
 import { isPidAlive } from '../../shared/local/index.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { tmpRun } from '../helpers/tmp-run.js';
@@ -34,6 +35,8 @@ describe('colo-ft demo', () => {
     const child = spawn(process.execPath, [CLI, 'demo', '--dir', dir, '--interval-ms', '300'], { stdio: ['ignore', 'pipe', 'pipe'] });
     onTestFinished(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
+      // A demo killed before its teardown leaves its agents, qemu, relays and nats-server: all go by PID.
+      for (const pid of pidsUnder(dir, (n) => ['node', 'qemu-system-x86_64', 'socat', 'nats-server'].includes(n))) signalPid(pid, 'SIGKILL');
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));

@@ -1,0 +1,99 @@
+/**
+ * npm run bench:idle: what a protected, idle pair costs. Agents, qemu, relays
+ * and nats-server, CPU (share of one core) and resident memory over a window
+ * (BENCH_IDLE_S, default 60 s) at the default checkpoint rate, each process
+ * beside the others. `-- --profile` runs the agents with --cpu-prof and prints
+ * where their CPU went (self time by function).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalPair } from '../cli/demo/local-pair.js';
+import { queryPairStatus } from '../cli/pair-status.js';
+import { loadConfig } from '../shared/config/index.js';
+import { silentLogger } from '../shared/log.js';
+import { connectBus } from '../shared/nats/index.js';
+import { isKvmUsable } from '../shared/qemu/index.js';
+import { sleep } from '../shared/sleep.js';
+import { cpuMsOf, pidsNamed, rssMiBOf } from './proc.js';
+import { waitPairProtected } from './stats.js';
+
+const WINDOW_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
+const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
+const profile = process.argv.includes('--profile');
+
+interface Proc {
+  name: string;
+  pid: number;
+}
+
+/** Self time per function over a whole .cpuprofile, idle and GC left out, top `n`. */
+function hotSpots(file: string, n: number): string[] {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(p.nodes.map((x) => [x.id, x.callFrame]));
+  const self = new Map<string, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const f = byId.get(id)!;
+    if (f.functionName === '(idle)') return;
+    const us = p.timeDeltas[i] ?? 0;
+    total += us;
+    const where = f.url ? `${f.url.replace(/^.*\/(node_modules|dist)\//, '')}:${f.lineNumber + 1}` : '';
+    const key = `${f.functionName || '(anonymous)'} ${where}`.trim();
+    self.set(key, (self.get(key) ?? 0) + us);
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'colo-ft-bench-idle-'));
+  const profDir = join(dir, 'profiles');
+  const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
+  try {
+    const config = loadConfig(pair.configPath);
+    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-idle', log: silentLogger() });
+    try {
+      await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
+    } finally {
+      // The bench asks nothing during the window: only the pair's own traffic is measured.
+      await bus.close();
+    }
+    await sleep(5_000);
+    const procs: Proc[] = [
+      { name: 'agent alpha', pid: pair.agentPid('alpha') },
+      { name: 'agent beta', pid: pair.agentPid('beta') },
+      ...pair.pids().filter((p) => p !== pair.agentPid('alpha') && p !== pair.agentPid('beta') && p !== pair.nats.pid).map((pid, i) => ({ name: `qemu ${i + 1}`, pid })),
+      ...pidsNamed('socat').map((pid, i) => ({ name: `relay ${i + 1}`, pid })),
+      { name: 'nats-server', pid: pair.nats.pid },
+    ];
+    const cpu0 = procs.map((p) => cpuMsOf([p.pid]));
+    const t0 = Date.now();
+    const rssPeak = procs.map(() => 0);
+    while (Date.now() - t0 < WINDOW_MS) {
+      procs.forEach((p, i) => (rssPeak[i] = Math.max(rssPeak[i]!, rssMiBOf(p.pid))));
+      await sleep(1_000);
+    }
+    const elapsed = Date.now() - t0;
+    console.log(`bench:idle (${kvm ? 'KVM' : 'TCG, -machine none'}, a protected idle pair, x-checkpoint-delay 200 ms, TLS on, ${elapsed / 1000} s window)`);
+    console.log('| process | CPU (share of one core) | RSS peak |');
+    console.log('| --- | --- | --- |');
+    procs.forEach((p, i) => {
+      const share = (100 * (cpuMsOf([p.pid]) - cpu0[i]!)) / elapsed;
+      console.log(`| ${p.name} (pid ${p.pid}) | ${share.toFixed(2)} % | ${rssPeak[i]!.toFixed(0)} MiB |`);
+    });
+  } finally {
+    await pair.teardown();
+  }
+  if (profile) {
+    for (const f of readdirSync(profDir).filter((x) => x.endsWith('.cpuprofile'))) {
+      console.log(`\nagent profile ${f}: self time, top 25`);
+      for (const line of hotSpots(join(profDir, f), 25)) console.log(`  ${line}`);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+await main();
