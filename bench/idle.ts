@@ -15,7 +15,8 @@ import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
 import { isKvmUsable } from '../shared/qemu/index.js';
 import { sleep } from '../shared/sleep.js';
-import { cpuMsOf, pidsNamed, rssMiBOf } from './proc.js';
+import { pidsUnder } from '../shared/local/index.js';
+import { cpuMsOf, rssMiBOf } from './proc.js';
 import { waitPairProtected } from './stats.js';
 
 const WINDOW_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
@@ -27,16 +28,18 @@ interface Proc {
   pid: number;
 }
 
-/** Self time per function over a whole .cpuprofile, idle and GC left out, top `n`. */
-function hotSpots(file: string, n: number): string[] {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples: number[]; timeDeltas: number[] };
+/** Self time per function in a .cpuprofile from `skipMs` after the process started (the window, not the start-up), idle left out, top `n`. */
+function hotSpots(file: string, n: number, skipMs: number): string[] {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { startTime: number; nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples: number[]; timeDeltas: number[] };
   const byId = new Map(p.nodes.map((x) => [x.id, x.callFrame]));
   const self = new Map<string, number>();
   let total = 0;
+  let at = p.startTime;
   p.samples.forEach((id, i) => {
-    const f = byId.get(id)!;
-    if (f.functionName === '(idle)') return;
     const us = p.timeDeltas[i] ?? 0;
+    at += us;
+    const f = byId.get(id)!;
+    if (f.functionName === '(idle)' || at - p.startTime < skipMs * 1000) return;
     total += us;
     const where = f.url ? `${f.url.replace(/^.*\/(node_modules|dist)\//, '')}:${f.lineNumber + 1}` : '';
     const key = `${f.functionName || '(anonymous)'} ${where}`.trim();
@@ -51,6 +54,8 @@ function hotSpots(file: string, n: number): string[] {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'colo-ft-bench-idle-'));
   const profDir = join(dir, 'profiles');
+  let skipMs = 0;
+  const spawnedAt = Date.now();
   const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
   try {
     const config = loadConfig(pair.configPath);
@@ -66,11 +71,12 @@ async function main(): Promise<void> {
       { name: 'agent alpha', pid: pair.agentPid('alpha') },
       { name: 'agent beta', pid: pair.agentPid('beta') },
       ...pair.pids().filter((p) => p !== pair.agentPid('alpha') && p !== pair.agentPid('beta') && p !== pair.nats.pid).map((pid, i) => ({ name: `qemu ${i + 1}`, pid })),
-      ...pidsNamed('socat').map((pid, i) => ({ name: `relay ${i + 1}`, pid })),
+      ...pidsUnder(dir, (name) => name === 'socat').map((pid, i) => ({ name: `relay ${i + 1}`, pid })),
       { name: 'nats-server', pid: pair.nats.pid },
     ];
     const cpu0 = procs.map((p) => cpuMsOf([p.pid]));
     const t0 = Date.now();
+    skipMs = t0 - spawnedAt;
     const rssPeak = procs.map(() => 0);
     while (Date.now() - t0 < WINDOW_MS) {
       procs.forEach((p, i) => (rssPeak[i] = Math.max(rssPeak[i]!, rssMiBOf(p.pid))));
@@ -89,8 +95,8 @@ async function main(): Promise<void> {
   }
   if (profile) {
     for (const f of readdirSync(profDir).filter((x) => x.endsWith('.cpuprofile'))) {
-      console.log(`\nagent profile ${f}: self time, top 25`);
-      for (const line of hotSpots(join(profDir, f), 25)) console.log(`  ${line}`);
+      console.log(`\nagent profile ${f}: self time over the window, top 25`);
+      for (const line of hotSpots(join(profDir, f), 25, skipMs)) console.log(`  ${line}`);
     }
   }
   rmSync(dir, { recursive: true, force: true });

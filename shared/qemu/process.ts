@@ -37,50 +37,71 @@ export interface LaunchOptions {
 }
 
 const DEFAULT_TAIL = 40;
-const TAIL_POLL_MS = 10;
+/** While someone waits for a line (an HMP qemu-io result): poll often. Otherwise the tail only feeds error messages, which read it fresh. */
+const TAIL_POLL_FAST_MS = 10;
+const TAIL_POLL_IDLE_MS = 250;
 
-/** Follows a growing log file line by line from a given offset. */
+/**
+ * Follows a growing log file line by line from a given offset: one open file
+ * and one read buffer for its life (an idle qemu costs a read that returns 0).
+ */
 class FileTail {
   private offset: number;
   private partial = '';
   private timer: NodeJS.Timeout | null = null;
+  private fd: number | null = null;
+  private readonly buf = Buffer.allocUnsafe(64 * 1024);
+  private sinceDrainMs = 0;
 
   constructor(
     private readonly path: string,
     private readonly onLine: (line: string) => void,
     offset: number,
+    private readonly hurried: () => boolean,
   ) {
     this.offset = offset;
-    this.timer = setInterval(() => this.drain(), TAIL_POLL_MS);
+    this.timer = setInterval(() => {
+      this.sinceDrainMs += TAIL_POLL_FAST_MS;
+      if (this.hurried() || this.sinceDrainMs >= TAIL_POLL_IDLE_MS) this.drain();
+    }, TAIL_POLL_FAST_MS);
     this.timer.unref();
   }
 
   drain(): void {
-    let fd: number;
-    try {
-      fd = openSync(this.path, 'r');
-    } catch {
-      return;
-    }
-    try {
-      const buf = Buffer.alloc(64 * 1024);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, this.offset);
-        if (n <= 0) break;
-        this.offset += n;
-        const lines = (this.partial + buf.subarray(0, n).toString('utf8')).split('\n');
-        this.partial = lines.pop() ?? '';
-        for (const line of lines) this.onLine(line);
+    this.sinceDrainMs = 0;
+    if (this.fd === null) {
+      try {
+        this.fd = openSync(this.path, 'r');
+      } catch {
+        return;
       }
-    } finally {
-      closeSync(fd);
     }
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(this.fd, this.buf, 0, this.buf.length, this.offset);
+      } catch {
+        this.close();
+        return;
+      }
+      if (n <= 0) break;
+      this.offset += n;
+      const lines = (this.partial + this.buf.toString('utf8', 0, n)).split('\n');
+      this.partial = lines.pop() ?? '';
+      for (const line of lines) this.onLine(line);
+    }
+  }
+
+  private close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.drain();
+    this.close();
   }
 }
 
@@ -146,7 +167,7 @@ class TrackedQemu implements QemuProcess {
     offset: number,
   ) {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
-    this.file = new FileTail(outputFile, (line) => this.push(line), offset);
+    this.file = new FileTail(outputFile, (line) => this.push(line), offset, () => this.listeners.size > 0);
   }
 
   fail(line: string): void {
@@ -176,6 +197,7 @@ class TrackedQemu implements QemuProcess {
   }
 
   outputTail(): string[] {
+    if (this.running) this.file.drain();
     return [...this.tail];
   }
 
