@@ -99,7 +99,8 @@ async function main(): Promise<void> {
       for (const line of hotSpots(join(profDir, f), 25, skipMs)) console.log(`  ${line}`);
     }
   }
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 await main();

@@ -51,24 +51,33 @@ class FileTail {
   private timer: NodeJS.Timeout | null = null;
   private fd: number | null = null;
   private readonly buf = Buffer.allocUnsafe(64 * 1024);
-  private sinceDrainMs = 0;
+  private pollMs = TAIL_POLL_IDLE_MS;
+  private stopped = false;
 
   constructor(
     private readonly path: string,
     private readonly onLine: (line: string) => void,
     offset: number,
-    private readonly hurried: () => boolean,
   ) {
     this.offset = offset;
-    this.timer = setInterval(() => {
-      this.sinceDrainMs += TAIL_POLL_FAST_MS;
-      if (this.hurried() || this.sinceDrainMs >= TAIL_POLL_IDLE_MS) this.drain();
-    }, TAIL_POLL_FAST_MS);
+    this.arm();
+  }
+
+  /** Someone waits for a line (true) or no one does (false): the poll follows, so an idle qemu wakes the agent 4 times a second, not 100. */
+  hurry(on: boolean): void {
+    const ms = on ? TAIL_POLL_FAST_MS : TAIL_POLL_IDLE_MS;
+    if (ms === this.pollMs || this.stopped) return;
+    this.pollMs = ms;
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.drain(), this.pollMs);
     this.timer.unref();
   }
 
   drain(): void {
-    this.sinceDrainMs = 0;
     if (this.fd === null) {
       try {
         this.fd = openSync(this.path, 'r');
@@ -98,6 +107,7 @@ class FileTail {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.drain();
@@ -167,7 +177,7 @@ class TrackedQemu implements QemuProcess {
     offset: number,
   ) {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
-    this.file = new FileTail(outputFile, (line) => this.push(line), offset, () => this.listeners.size > 0);
+    this.file = new FileTail(outputFile, (line) => this.push(line), offset);
   }
 
   fail(line: string): void {
@@ -203,7 +213,11 @@ class TrackedQemu implements QemuProcess {
 
   onOutput(listener: (line: string) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.file.hurry(true);
+    return () => {
+      this.listeners.delete(listener);
+      this.file.hurry(this.listeners.size > 0);
+    };
   }
 
   exitError(): QemuExitedError {
