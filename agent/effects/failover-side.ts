@@ -42,8 +42,12 @@ export interface FailoverSideDeps {
 /** Renewing four times per TTL survives three lost renewals; a floor keeps a tiny test TTL from flooding the KV. */
 const RENEWALS_PER_TTL = 4;
 const MIN_RENEW_MS = 20;
-/** How often the keeper compares the lease's expiry with the clock: far below any TTL, cheap (no I/O). */
-const LEASE_CHECK_MS = 10;
+/**
+ * How often the keeper compares the lease's expiry with the clock: far below
+ * any TTL, and within FENCE_ACTION_MS with the yank and stop that follow (each
+ * check is a timer wake-up of the holder's agent, so not more often than needed).
+ */
+const LEASE_CHECK_MS = 25;
 
 /**
  * The failover child's signals and effects on this node, for the life of one
@@ -148,6 +152,8 @@ export class FailoverSide {
   /** The facts the failover machine re-judges a silent peer on (it decides, in `watching`). */
   private sampleSilentPeer(): void {
     const hb = this.heartbeat;
+    // A peer that beats gives the machine nothing to judge: no event (ten a second otherwise, each a pass through the statechart).
+    if (hb.isPeerAlive) return;
     this.d.send({ type: 'SILENT_PEER_CHECK', peer: this.d.peerName, peerBeating: hb.isPeerAlive, everBeat: hb.lastPeerBeat !== null, coloAlive: this.evidence.vetoesTakeover(), at: Date.now() });
   }
 

@@ -1,7 +1,13 @@
 import type { Logger } from '../../shared/log.js';
 import type { VmInstance } from '../../shared/qemu/index.js';
 
-/** A probe may take a third of the heartbeat timeout, so a hung qemu is found and killed before the peer's timeout runs out; a floor keeps a tiny test timeout from killing a busy qemu. */
+/**
+ * A probe may take a third of the heartbeat timeout, so a hung qemu is found
+ * and killed before the peer's timeout runs out (worst case: a line heard just
+ * before the hang skips one probe, then interval + probe + OOB probe: 100 + 166
+ * + 100 + 100 = 466 ms against 500 at the defaults); a floor keeps a tiny test
+ * timeout from killing a busy qemu.
+ */
 const PROBES_PER_HEARTBEAT_TIMEOUT = 3;
 const MIN_PROBE_MS = 100;
 
@@ -45,6 +51,10 @@ export class QemuLiveness {
 
   private async probe(vm: VmInstance): Promise<void> {
     if (this.probing || !vm.proc.isRunning) return;
+    // qemu wrote on its main monitor within the interval (a checkpoint's STOP/RESUME, a reply): its main
+    // loop ran then, so no probe is needed; a hung qemu writes nothing and is probed at once.
+    const heard = vm.qmp.lastHeardAt;
+    if (heard !== undefined && performance.now() - heard < this.o.intervalMs) return;
     this.probing = true;
     try {
       await vm.qmp.execute('query-status', undefined, { timeoutMs: this.o.timeoutMs });

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../shared/config/index.js';
 import { ConfigError, errorMessage } from '../../shared/errors.js';
-import { issuePairPki, pkiDirOf } from '../../shared/tls/index.js';
+import { dhParamsOf, issuePairPki, pkiDirOf } from '../../shared/tls/index.js';
 import { sayError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -17,6 +17,7 @@ export function runCertsInit(o: { config: string; force?: boolean; days?: number
     console.log(`issued the pair ${config.pair}'s certificates in ${dir}:`);
     console.log(`  CA certificate  ${issued.caCert}   (every node needs it)`);
     console.log(`  CA key          ${issued.caKey}   (keep it off the nodes; only certs init needs it)`);
+    console.log(`  DH group        ${dhParamsOf(dir)}   (every node needs it: qemu would generate one at each start otherwise)`);
     for (const n of issued.nodes) console.log(`  ${n.name.padEnd(14)}  ${n.cert} and ${n.key} (mode 0600): copy to ${n.name}'s ${dir}`);
     if (config.replication.tls === 'off') console.log('note: replication.tls is off in this config, so the agents will not use them');
     return EXIT.ok;

@@ -55,6 +55,7 @@ export async function connectQmp(options: QmpConnectOptions): Promise<QmpClient>
 }
 
 class QmpConnection implements QmpClient {
+  #lastHeardAt: number | undefined = undefined;
   readonly closed: Promise<void>;
   readonly #socket: Socket;
   readonly #timeoutMs: number;
@@ -89,6 +90,10 @@ class QmpConnection implements QmpClient {
 
   get isOpen(): boolean {
     return this.#open;
+  }
+
+  get lastHeardAt(): number | undefined {
+    return this.#lastHeardAt;
   }
 
   execute(command: string, args?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
@@ -224,6 +229,7 @@ class QmpConnection implements QmpClient {
 
   #onLine(line: string): void {
     const receivedAtMs = performance.now();
+    this.#lastHeardAt = receivedAtMs;
     this.#log.debug({ line }, 'qmp receive');
     let msg: unknown;
     try {

@@ -33,6 +33,8 @@ export interface QmpClient {
   /** Resolves when the connection is gone, whatever the reason. Never rejects. */
   readonly closed: Promise<void>;
   readonly isOpen: boolean;
+  /** performance.now() when qemu last wrote a line here (a reply or an event: its main loop ran then); undefined before any. */
+  readonly lastHeardAt?: number;
   /** Idempotent. Rejects pending calls with QmpConnectionError. */
   close(): Promise<void>;
 }

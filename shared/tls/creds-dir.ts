@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, errorMessage } from '../errors.js';
 import { credsDirFiles, type TlsPlan } from './tls-plan.js';
@@ -13,6 +13,7 @@ export function installCreds(t: TlsPlan): void {
   chmodSync(t.credsDir, 0o700);
   for (const f of credsDirFiles(t)) {
     const to = join(t.credsDir, f.name);
+    if (f.optional && !existsSync(f.from)) continue;
     try {
       copyFileSync(f.from, to);
       chmodSync(to, f.secret ? 0o600 : 0o644);

@@ -1,4 +1,4 @@
-export { TLS_IDS, PKI_ORG, pkiDirOf, pkiFilesOf, caKeyOf, nodeIdentity, tlsPlanOf, credsDirFiles, tlsObjectArgs, nbdServerTlsArgs, type PkiFiles, type TlsPlan } from './tls-plan.js';
+export { TLS_IDS, PKI_ORG, pkiDirOf, pkiFilesOf, caKeyOf, dhParamsOf, nodeIdentity, tlsPlanOf, credsDirFiles, tlsObjectArgs, nbdServerTlsArgs, type PkiFiles, type TlsPlan } from './tls-plan.js';
 export { installCreds } from './creds-dir.js';
 export { issuePairPki, type IssuedPki, type PkiNode } from './openssl.js';
 export { checkNodePki, type PkiNodeCheck } from './pki-check.js';

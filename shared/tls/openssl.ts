@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError, errorMessage } from '../errors.js';
-import { caKeyOf, PKI_ORG, pkiFilesOf } from './tls-plan.js';
+import { caKeyOf, dhParamsOf, PKI_ORG, pkiFilesOf } from './tls-plan.js';
 
 export interface PkiNode {
   name: string;
@@ -42,6 +42,8 @@ export function issuePairPki(o: { dir: string; pair: string; nodes: readonly Pki
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   chmodSync(o.dir, 0o700);
   const days = String(o.days ?? 825);
+  // A well-known group (no generation): qemu's TLS server would otherwise generate DH parameters at every start.
+  openssl(['genpkey', '-genparam', '-algorithm', 'DH', '-pkeyopt', 'group:ffdhe2048', '-out', dhParamsOf(o.dir)]);
   openssl(['req', '-x509', ...EC, '-keyout', caKey, '-out', caCert, '-days', String(Math.max(o.days ?? 0, 3650)), '-subj', `/O=${PKI_ORG}/CN=colo-ft pair ${o.pair} CA`]);
   chmodSync(caKey, 0o600);
   const nodes = o.nodes.map((n) => {

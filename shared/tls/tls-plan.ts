@@ -3,7 +3,7 @@
  * data. One CA per pair; each node's certificate names the node (CN) and its
  * replication address (SAN), and serves as both TLS server and client. Pure.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/index.js';
 
 /** QOM ids of the objects every qemu of ours carries when TLS is on (both roles: a survivor serves and a secondary is relaunched). */
@@ -51,9 +51,15 @@ export function tlsPlanOf(config: Config, node: string, peer: string, runDir: st
   return { pki: pkiFilesOf(pkiDirOf(config), node), credsDir: join(runDir, 'tls'), peerIdentity: nodeIdentity(peer), peer };
 }
 
-/** The file names qemu's tls-creds-x509 looks for in its directory, and which pair file each one is. */
-export function credsDirFiles(t: TlsPlan): Array<{ name: string; from: string; secret: boolean }> {
+/** The pair's Diffie-Hellman group file (RFC 7919 ffdhe2048); without it every qemu start would generate one, 0.1-2 s. */
+export function dhParamsOf(pkiDir: string): string {
+  return join(pkiDir, 'dh-params.pem');
+}
+
+/** The file names qemu's tls-creds-x509 looks for in its directory, and which pair file each one is (`optional`: copied when present). */
+export function credsDirFiles(t: TlsPlan): Array<{ name: string; from: string; secret: boolean; optional?: boolean }> {
   return [
+    { name: 'dh-params.pem', from: dhParamsOf(dirname(t.pki.caCert)), secret: false, optional: true },
     { name: 'ca-cert.pem', from: t.pki.caCert, secret: false },
     { name: 'server-cert.pem', from: t.pki.cert, secret: false },
     { name: 'server-key.pem', from: t.pki.key, secret: true },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../../shared/config/index.js';
-import { checkNodePki, issuePairPki, pkiFilesOf } from '../../../../shared/tls/index.js';
+import { checkNodePki, dhParamsOf, issuePairPki, pkiFilesOf } from '../../../../shared/tls/index.js';
 import { edit, expectIssue } from '../config/config-fixture.js';
 
 const root = mkdtempSync(join(tmpdir(), 'colo-ft-pki-'));
@@ -58,6 +58,8 @@ describe('issuePairPki and checkNodePki (real openssl)', () => {
     }
     const c = checkNodePki(pkiFilesOf(dir, 'alpha'), nodes[0]!);
     expect(c.expiresAtMs! - Date.now()).toBeGreaterThan(800 * 86_400_000);
+    // The well-known DH group qemu's TLS server loads instead of generating one at each start.
+    expect(readFileSync(dhParamsOf(dir), 'utf8')).toMatch(/^-----BEGIN DH PARAMETERS-----/);
   });
 
   it('refuses to replace a CA without force', () => {
