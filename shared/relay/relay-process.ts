@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { isPidAlive, processCmdline, readPidFile, signalPid } from '../local/index.js';
@@ -48,10 +48,29 @@ export function stopRelay(runDir: string, side: RelaySide, socket: string): void
   rmSync(pidFileOf(runDir, side), { force: true });
 }
 
-/** Wait until the primary relay listens on its unix socket (socat creates it at once). */
+/**
+ * Whether a unix socket at `path` is listening, as the kernel's table says
+ * (a file left by a killed listener is not). Connecting to find out would
+ * take the relay's one connection.
+ */
+export function isUnixListening(path: string): boolean {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/unix', 'utf8');
+  } catch {
+    return existsSync(path);
+  }
+  // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening).
+  return table.split('\n').some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[7] === path && (parseInt(f[3] ?? '0', 16) & 0x10000) !== 0;
+  });
+}
+
+/** Wait until the primary relay listens on its unix socket. */
 export async function awaitSocket(path: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
+  while (!isUnixListening(path)) {
     if (Date.now() > deadline) throw new Error(`the relay did not listen on ${path} within ${timeoutMs} ms`);
     await sleep(2, signal);
   }
