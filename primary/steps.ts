@@ -86,7 +86,7 @@ async function migrationTarget(plan: VmPlan, peer: PeerEndpoints, call: QmpCall)
   const { outgoingSocket } = plan.relay;
   // A relay killed earlier leaves its socket file: qemu must not find that one before the new relay listens.
   rmSync(outgoingSocket, { force: true });
-  startRelay({ runDir: plan.runDir, side: 'primary', socket: outgoingSocket, args: primaryRelayArgs(plan.relay, tcpEndpoint(peer.migrationUri)), binary: plan.relay.binary });
-  await awaitSocket(outgoingSocket, call.timeoutMs, call.signal);
+  const pid = startRelay({ runDir: plan.runDir, side: 'primary', socket: outgoingSocket, args: primaryRelayArgs(plan.relay, tcpEndpoint(peer.migrationUri)), binary: plan.relay.binary });
+  await awaitSocket(outgoingSocket, call.timeoutMs, call.signal, pid);
   return `unix:${outgoingSocket}`;
 }

@@ -51,12 +51,13 @@ export function stopRelay(runDir: string, side: RelaySide, socket: string): void
 /**
  * Whether a unix socket at `path` is listening, as the kernel's table says
  * (a file left by a killed listener is not). Connecting to find out would
- * take the relay's one connection.
+ * take the relay's one connection. `pid`: read the table of that process's
+ * network namespace (a relay started in another one lists its socket there).
  */
-export function isUnixListening(path: string): boolean {
+export function isUnixListening(path: string, pid?: number): boolean {
   let table: string;
   try {
-    table = readFileSync('/proc/net/unix', 'utf8');
+    table = readFileSync(`/proc/${pid ?? 'self'}/net/unix`, 'utf8');
   } catch {
     return existsSync(path);
   }
@@ -67,10 +68,10 @@ export function isUnixListening(path: string): boolean {
   });
 }
 
-/** Wait until the primary relay listens on its unix socket. */
-export async function awaitSocket(path: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+/** Wait until the primary relay (process `pid`) listens on its unix socket. */
+export async function awaitSocket(path: string, timeoutMs: number, signal?: AbortSignal, pid?: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!isUnixListening(path)) {
+  while (!isUnixListening(path, pid)) {
     if (Date.now() > deadline) throw new Error(`the relay did not listen on ${path} within ${timeoutMs} ms`);
     await sleep(2, signal);
   }

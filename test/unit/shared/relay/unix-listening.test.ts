@@ -18,6 +18,8 @@ describe('isUnixListening (the kernel table, not the file)', () => {
     await new Promise<void>((r) => server.listen(path, r));
     expect(isUnixListening(path)).toBe(true);
     expect(isUnixListening(`${path}.other`)).toBe(false);
+    // The table of a given process's network namespace (here our own).
+    expect(isUnixListening(path, process.pid)).toBe(true);
     await new Promise<void>((r) => server.close(() => r()));
     writeFileSync(path, '');
     expect(isUnixListening(path)).toBe(false);
