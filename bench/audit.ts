@@ -6,25 +6,21 @@
  * - the agents' CPU over a window with the audit at its default interval and with it
  *   effectively off (interval one hour), agents as separate processes.
  */
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalPair } from '../cli/demo/local-pair.js';
-import { queryPairStatus } from '../cli/pair-status.js';
 import { auditAgainst } from '../agent/effects/replication-auditor.js';
-import { loadConfig } from '../shared/config/index.js';
 import { diskIds } from '../shared/disk/index.js';
-import { silentLogger } from '../shared/log.js';
-import { connectBus } from '../shared/nats/index.js';
 import { isKvmUsable, type VmPlan } from '../shared/qemu/index.js';
 import { rawProtect } from './raw-colo.js';
-import { fmtMs, median, percentile, waitPairProtected } from './stats.js';
+import { awaitLocalPairProtected, fmtMs, median, percentile } from './stats.js';
+import { cpuMsOf } from './proc.js';
 import { sleep } from '../shared/sleep.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
 const CPU_WINDOW_MS = Number(process.env.BENCH_CPU_SECONDS ?? 30) * 1000;
 const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
-const TICKS_PER_SEC = 100;
 
 function planFor(dir: string, role: 'primary' | 'secondary'): VmPlan {
   const runDir = join(dir, role);
@@ -58,27 +54,16 @@ async function qmpCost(root: string): Promise<void> {
   }
 }
 
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 async function agentCpu(root: string, auditIntervalMs: number): Promise<Record<string, number>> {
   const dir = join(root, `cpu-${auditIntervalMs}`);
   const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', restore: { auto: false }, timings: { auditIntervalMs } });
   try {
-    const config = loadConfig(pair.configPath);
-    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-audit', log: silentLogger() });
-    try {
-      await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
-    } finally {
-      await bus.close();
-    }
+    await awaitLocalPairProtected(pair, 'bench-audit');
     const nodes = ['alpha', 'beta'];
-    const before = nodes.map((n) => cpuTicks(pair.agentPid(n)));
+    const before = nodes.map((n) => cpuMsOf([pair.agentPid(n)]));
     await sleep(CPU_WINDOW_MS);
-    const after = nodes.map((n) => cpuTicks(pair.agentPid(n)));
-    return Object.fromEntries(nodes.map((n, i) => [n, ((after[i]! - before[i]!) / TICKS_PER_SEC / (CPU_WINDOW_MS / 1000)) * 100]));
+    const after = nodes.map((n) => cpuMsOf([pair.agentPid(n)]));
+    return Object.fromEntries(nodes.map((n, i) => [n, ((after[i]! - before[i]!) / CPU_WINDOW_MS) * 100]));
   } finally {
     await pair.teardown();
   }

@@ -9,8 +9,8 @@
  *   stream, as the dashboard takes it) times each one's arrival: median and
  *   p99 transition -> SSE latency (target p99 <= 50 ms).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,7 +31,6 @@ const WARMUP_MS = 4_000;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI = join(HERE, '..', 'cli', 'main.js');
 const now = () => performance.timeOrigin + performance.now();
-
 
 function transition(seq: number, at: number): NodeStatus {
   return {

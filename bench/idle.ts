@@ -9,15 +9,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalPair } from '../cli/demo/local-pair.js';
-import { queryPairStatus } from '../cli/pair-status.js';
-import { loadConfig } from '../shared/config/index.js';
-import { silentLogger } from '../shared/log.js';
-import { connectBus } from '../shared/nats/index.js';
 import { isKvmUsable } from '../shared/qemu/index.js';
 import { sleep } from '../shared/sleep.js';
 import { pidsUnder } from '../shared/local/index.js';
 import { cpuMsOf, rssMiBOf } from './proc.js';
-import { waitPairProtected } from './stats.js';
+import { awaitLocalPairProtected } from './stats.js';
 
 const WINDOW_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
 const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
@@ -58,14 +54,8 @@ async function main(): Promise<void> {
   const spawnedAt = Date.now();
   const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
   try {
-    const config = loadConfig(pair.configPath);
-    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-idle', log: silentLogger() });
-    try {
-      await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
-    } finally {
-      // The bench asks nothing during the window: only the pair's own traffic is measured.
-      await bus.close();
-    }
+    // The bench asks nothing during the window: only the pair's own traffic is measured.
+    await awaitLocalPairProtected(pair, 'bench-idle');
     await sleep(5_000);
     const procs: Proc[] = [
       { name: 'agent alpha', pid: pair.agentPid('alpha') },

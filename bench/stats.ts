@@ -1,3 +1,8 @@
+import type { LocalPair } from '../cli/demo/local-pair.js';
+import { queryPairStatus } from '../cli/pair-status.js';
+import { loadConfig } from '../shared/config/index.js';
+import { silentLogger } from '../shared/log.js';
+import { connectBus } from '../shared/nats/index.js';
 import { sleep } from '../shared/sleep.js';
 
 export function median(xs: readonly number[]): number {
@@ -27,5 +32,16 @@ export async function waitPairProtected(query: () => Promise<{ vms: Array<{ prot
   while (!(await query()).vms[0]?.protected) {
     if (Date.now() > deadline) throw new Error(`pair not protected within ${timeoutMs / 1000} s`);
     await sleep(50);
+  }
+}
+
+/** A local pair's first VM protected, asked over its own NATS by a client that leaves before the measurement starts. */
+export async function awaitLocalPairProtected(pair: LocalPair, name: string, timeoutMs = 60_000): Promise<void> {
+  const config = loadConfig(pair.configPath);
+  const bus = await connectBus({ servers: [pair.nats.url], name, log: silentLogger() });
+  try {
+    await waitPairProtected(() => queryPairStatus(bus, config, 1_000), timeoutMs);
+  } finally {
+    await bus.close();
   }
 }

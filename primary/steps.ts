@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { TLS_IDS } from '../shared/tls/index.js';
 import { awaitSocket, primaryRelayArgs, startRelay, tcpEndpoint } from '../shared/relay/index.js';
 import { isColoDisk } from '../shared/disk/index.js';
@@ -84,8 +83,6 @@ export async function startMigration(qmp: QmpClient, plan: VmPlan, peer: PeerEnd
 async function migrationTarget(plan: VmPlan, peer: PeerEndpoints, call: QmpCall): Promise<string> {
   if (!plan.relay) return peer.migrationUri;
   const { outgoingSocket } = plan.relay;
-  // A relay killed earlier leaves its socket file: qemu must not find that one before the new relay listens.
-  rmSync(outgoingSocket, { force: true });
   const pid = startRelay({ runDir: plan.runDir, side: 'primary', socket: outgoingSocket, args: primaryRelayArgs(plan.relay, tcpEndpoint(peer.migrationUri)), binary: plan.relay.binary });
   await awaitSocket(outgoingSocket, call.timeoutMs, call.signal, pid);
   return `unix:${outgoingSocket}`;

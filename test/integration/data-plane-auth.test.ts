@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { localPkiDir } from '../../cli/demo/pair-config.js';
 import { issuePairPki, pkiFilesOf } from '../../shared/tls/index.js';
-import { setupPair } from '../helpers/pair.js';
+import { setupPair, type TestPair } from '../helpers/pair.js';
 import { tmpRun } from '../helpers/tmp-run.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -59,19 +59,31 @@ function tlsConnection(port: number, files: { caCert: string; cert: string; key:
   });
 }
 
+/** A protected pair (TLS on, the default), the secondary's plan, and a stranger's PKI with a certificate named like the primary. */
+async function protectedPairAndStranger(name: string) {
+  const dir = tmpRun(name);
+  const pair = await setupPair(dir, { restore: { auto: false } });
+  await pair.startAgent('alpha');
+  await pair.startAgent('beta');
+  await pair.waitProtected();
+  const stranger = join(dir, 'stranger-pki');
+  issuePairPki({ dir: stranger, pair: 'stranger', nodes: [{ name: 'alpha', address: '127.0.0.1' }] });
+  return { dir, pair, secondary: pair.agent('beta')!.controllers()[0]!.plan(), stranger };
+}
+
+/** Checkpoints go on after `what`, and the pair says protected. */
+async function stillProtects(pair: TestPair, what: string): Promise<void> {
+  const count = (await pair.status()).checkpoints.count;
+  await waitFor(async () => (await pair.status()).checkpoints.count > count + 2, { timeoutMs: 10_000, what: `checkpoints after ${what}` });
+  expect((await pair.status()).protected).toBe(true);
+}
+
 describe('let no one in: the data channels of a protected pair (TLS on, real qemu and nats-server)', () => {
   it("the secondary's NBD export refuses a client without a certificate, with another CA's, and with a pair certificate that is not the primary's; the replica is unchanged", async () => {
-    const dir = tmpRun('auth-nbd');
-    const pair = await setupPair(dir, { restore: { auto: false } });
-    await pair.startAgent('alpha');
-    await pair.startAgent('beta');
-    await pair.waitProtected();
-    const b = pair.agent('beta')!.controllers()[0]!.plan();
+    const { dir, pair, secondary: b, stranger } = await protectedPairAndStranger('auth-nbd');
     const exportName = b.disks[0]!.exportName!;
     const replica = pair.imagePath('beta', 'vm1', 0);
     const before = sha(replica);
-    const stranger = join(dir, 'stranger-pki');
-    issuePairPki({ dir: stranger, pair: 'stranger', nodes: [{ name: 'alpha', address: '127.0.0.1' }] });
 
     const none = await nbdWrite(b.nbd!.port, exportName, null);
     expect(none.ok, none.output).toBe(false);
@@ -84,20 +96,11 @@ describe('let no one in: the data channels of a protected pair (TLS on, real qem
     expect(sha(replica)).toBe(before);
     expect(readFileSync(join(b.runDir, 'qemu.log'), 'utf8')).toMatch(/authz check for O=colo-ft,CN=beta is denied/);
 
-    const count = (await pair.status()).checkpoints.count;
-    await waitFor(async () => (await pair.status()).checkpoints.count > count + 2, { timeoutMs: 10_000, what: 'checkpoints after the refused NBD clients' });
-    expect((await pair.status()).protected).toBe(true);
+    await stillProtects(pair, 'the refused NBD clients');
   });
 
   it('the migration port refuses a plain TCP client and one with another CA, and the pair still protects', async () => {
-    const dir = tmpRun('auth-migration');
-    const pair = await setupPair(dir, { restore: { auto: false } });
-    await pair.startAgent('alpha');
-    await pair.startAgent('beta');
-    await pair.waitProtected();
-    const b = pair.agent('beta')!.controllers()[0]!.plan();
-    const stranger = join(dir, 'stranger-pki');
-    issuePairPki({ dir: stranger, pair: 'stranger', nodes: [{ name: 'alpha', address: '127.0.0.1' }] });
+    const { pair, secondary: b, stranger } = await protectedPairAndStranger('auth-migration');
 
     expect(await plainConnection(b.relay!.listen.port)).toBe('closed');
     expect(await tlsConnection(b.relay!.listen.port, pkiFilesOf(stranger, 'alpha'))).toBe('closed');
@@ -105,8 +108,6 @@ describe('let no one in: the data channels of a protected pair (TLS on, real qem
     expect(relayLog).toMatch(/SSL_accept\(\)/);
     expect(relayLog).toMatch(/certificate verify failed|wrong version number|unexpected eof|no certificate/);
 
-    const count = (await pair.status()).checkpoints.count;
-    await waitFor(async () => (await pair.status()).checkpoints.count > count + 2, { timeoutMs: 10_000, what: 'checkpoints after the refused migration clients' });
-    expect((await pair.status()).protected).toBe(true);
+    await stillProtects(pair, 'the refused migration clients');
   });
 });
