@@ -47,7 +47,7 @@ export async function setupAuthPair(dir: string, o: { pair?: string; timings?: R
   issueLocalPki(spec);
   const configFor = (user: string, extra: Record<string, unknown> = {}): Config => {
     const { password } = cluster.users[user]!;
-    const text = stringify({ ...base, nats: { servers: cluster.urls, user, password, ...extra } });
+    const text = stringify({ ...base, nats: { servers: cluster.urls, user, password, tls: cluster.tlsOf(user), ...extra } });
     const path = join(dir, `${user}.yaml`);
     writeFileSync(path, text, { mode: 0o600 });
     return parseConfigText(text, path);

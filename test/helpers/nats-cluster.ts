@@ -14,6 +14,12 @@ export interface ClusterUser {
   password: string;
 }
 
+export interface ClusterTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
 export interface ClusterMember {
   readonly name: string;
   readonly url: string;
@@ -30,8 +36,10 @@ export interface NatsCluster {
   members: ClusterMember[];
   /** Credentials by user name (`<pair>-<node>`, `<pair>-operator`, `<pair>-dashboard`). */
   users: Record<string, ClusterUser>;
-  /** A bus connected with one user's credentials (closed when the test ends). */
-  connect(user: string | null, o?: { servers?: string[]; connectTimeoutMs?: number }): Promise<Bus>;
+  /** The `nats.tls` files of one user (its client certificate, key and the client CA). */
+  tlsOf(user: string): ClusterTls;
+  /** A bus connected with one user's credentials and certificate (closed when the test ends). */
+  connect(user: string | null, o?: { servers?: string[]; connectTimeoutMs?: number; tls?: ClusterTls }): Promise<Bus>;
   /** Every server log line so far (permission violations show up here). */
   logs(): string;
 }
@@ -72,6 +80,9 @@ export async function startNatsCluster(dir: string, pairs: ClusterSpecPair[], o:
     })),
     kvReplicas: 3,
     pairs,
+    // TLS as in production (the generator's default), the files used where it issues them.
+    serverTlsDir: join(dir, 'conf', 'tls', 'servers', '{server}'),
+    clientTlsDir: join(dir, 'conf', 'tls', 'clients', '{pair}', '{user}'),
   };
   const specPath = join(dir, 'cluster.json');
   const confDir = join(dir, 'conf');
@@ -83,6 +94,11 @@ export async function startNatsCluster(dir: string, pairs: ClusterSpecPair[], o:
   }
   const secrets = JSON.parse(readFileSync(join(confDir, 'secrets.json'), 'utf8')) as { users: Record<string, string> };
   const users = Object.fromEntries(Object.entries(secrets.users).map(([user, password]) => [user, { user, password }]));
+  const tlsOf = (user: string): ClusterTls => {
+    const d = join(confDir, 'tls', 'clients', user.slice(0, user.lastIndexOf('-')), user);
+    return { caFile: join(d, 'ca.pem'), certFile: join(d, 'cert.pem'), keyFile: join(d, 'key.pem') };
+  };
+  const firstAgent = `${pairs[0]!.name}-${pairs[0]!.nodes[0]}`;
 
   const logFiles: string[] = [];
   const members: ClusterMember[] = [];
@@ -131,21 +147,24 @@ export async function startNatsCluster(dir: string, pairs: ClusterSpecPair[], o:
   const logs = () => logFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
   await waitFor(() => logs().split('\n').filter((l) => l.includes('Server is ready')).length === 3, { timeoutMs: 15_000, what: 'three nats-servers ready' });
 
-  const connect = async (user: string | null, o: { servers?: string[]; connectTimeoutMs?: number } = {}): Promise<Bus> => {
+  const connect = async (user: string | null, o: { servers?: string[]; connectTimeoutMs?: number; tls?: ClusterTls } = {}): Promise<Bus> => {
+    // An unknown user presents a valid certificate (the first agent's) with a wrong password; anonymous, the CA only.
+    const known = user !== null && users[user] !== undefined;
     const creds = user === null ? {} : { user, password: users[user]?.password ?? 'wrong' };
+    const tls = o.tls ?? (user === null ? { caFile: tlsOf(firstAgent).caFile } : tlsOf(known ? user : firstAgent));
     const bus = await connectBus({
       servers: o.servers ?? members.map((m) => m.url),
       name: `test-${user ?? 'anonymous'}`,
       connectTimeoutMs: o.connectTimeoutMs ?? 2_000,
       log: silentLogger(),
       ...creds,
+      tls,
     });
     onTestFinished(() => bus.close());
     return bus;
   };
 
   // JetStream is usable once the cluster has a meta leader: an R3 bucket can be opened.
-  const firstAgent = `${pairs[0]!.name}-${pairs[0]!.nodes[0]}`;
   const probe = await connect(firstAgent);
   await waitFor(
     async () => {
@@ -156,7 +175,7 @@ export async function startNatsCluster(dir: string, pairs: ClusterSpecPair[], o:
   );
   await probe.close();
 
-  return { dir, urls: members.map((m) => m.url), members, users, connect, logs };
+  return { dir, urls: members.map((m) => m.url), members, users, tlsOf, connect, logs };
 }
 
 /** Log lines about permission violations, for asserting a denial happened at the server. */

@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { LockConflictError, NatsUnavailableError, PeerUnreachableError } from '../../shared/errors.js';
 import { createLease } from '../../shared/lease/index.js';
-import { drillRequestSchema, kvBuckets, kvKeys, subjects, type Bus } from '../../shared/nats/index.js';
+import { issuePairPki } from '../../shared/tls/index.js';
+import { silentLogger } from '../../shared/log.js';
+import { connectBus, drillRequestSchema, kvBuckets, kvKeys, subjects, type Bus } from '../../shared/nats/index.js';
 import { runDrill } from '../../cli/drill/run-drill.js';
 import { setupAuthPair } from '../helpers/auth-pair.js';
 import { GENERATOR, startNatsCluster, violations, type NatsCluster } from '../helpers/nats-cluster.js';
@@ -69,27 +71,54 @@ describe('generated NATS config', () => {
     const dir = tmpRun('nats-gen');
     const spec = join(dir, 'cluster.json');
     const example = JSON.parse(readFileSync(join(process.cwd(), 'deploy/nats/cluster.example.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(spec, JSON.stringify({ ...example, accountsPath: undefined, pairs: PAIRS }));
     const out = join(dir, 'out');
+    // The example as shipped, but the servers find their certificates where the generator put them.
+    writeFileSync(spec, JSON.stringify({ ...example, accountsPath: undefined, pairs: PAIRS, serverTlsDir: join(out, 'tls/servers/{server}') }));
     execFileSync(process.execPath, [GENERATOR, '--spec', spec, '--out', out]);
     const first = readFileSync(join(out, 'accounts.conf'), 'utf8');
+    const certOf = (member: string) => readFileSync(join(out, `tls/servers/${member}/route-cert.pem`), 'utf8');
+    const firstCert = certOf('alpha');
     for (const member of ['alpha', 'beta', 'witness']) {
-      // -t: parse and check the config, then exit.
+      // -t: parse and check the config (and load its certificates), then exit.
       execFileSync('nats-server', ['-t', '-c', join(out, `${member}.conf`)], { stdio: 'pipe' });
+      const conf = readFileSync(join(out, `${member}.conf`), 'utf8');
+      // TLS on the client port and on routes, each verifying the peer's certificate; routes carry no password.
+      expect(conf.match(/tls \{[^}]*verify: true/g)).toHaveLength(2);
+      expect(conf).toMatch(/cluster \{[^]*tls \{[^}]*route-ca\.pem/);
+      expect(conf).not.toMatch(/nats-route:\/\/[^"]*@/);
+      expect(conf).not.toMatch(/password:/);
     }
-    expect(readFileSync(join(out, 'credentials/demo/demo-alpha.yaml'), 'utf8')).toMatch(/user: "demo-alpha"\n {2}password: "[\w-]{32}"\n {2}kvReplicas: 3/);
+    const secrets = JSON.parse(readFileSync(join(out, 'secrets.json'), 'utf8')) as { users: Record<string, string> };
+    for (const member of ['alpha', 'beta', 'witness']) expect(readFileSync(join(out, `${member}.conf`), 'utf8')).not.toContain(secrets.users['demo-alpha']!);
+    expect(readFileSync(join(out, 'credentials/demo/demo-alpha.yaml'), 'utf8')).toMatch(
+      /servers: \["tls:\/\/10\.0\.0\.1:4222"[^\n]*\n {2}user: "demo-alpha"\n {2}password: "[\w-]{32}"\n {2}tls:\n {4}caFile: "\/etc\/colo-ft\/nats-tls\/demo-alpha\/ca.pem"\n[^]*kvReplicas: 3/,
+    );
+    for (const key of ['tls/route-ca-key.pem', 'tls/client-ca-key.pem', 'tls/servers/beta/route-key.pem', 'tls/clients/demo/demo-alpha/key.pem']) {
+      expect(statSync(join(out, key)).mode & 0o777, key).toBe(0o600);
+    }
     execFileSync(process.execPath, [GENERATOR, '--spec', spec, '--out', out]);
     expect(readFileSync(join(out, 'accounts.conf'), 'utf8')).toBe(first);
+    expect(certOf('alpha')).toBe(firstCert);
   });
 });
 
 describe('authenticated three-server NATS cluster (generated config)', () => {
-  it('refuses clients without credentials or with a wrong password', async () => {
-    const c = await startNatsCluster(tmpRun('nats-auth-anon'), PAIRS);
+  it('refuses clients without a certificate, with one of another CA, without credentials or with a wrong password', async () => {
+    const dir = tmpRun('nats-auth-anon');
+    const c = await startNatsCluster(dir, PAIRS);
+    // No client certificate, and plain TCP: refused before any credential is sent.
     await expect(c.connect(null)).rejects.toBeInstanceOf(NatsUnavailableError);
-    await expect(c.connect(null)).rejects.toThrow(/Authorization Violation/i);
+    await expect(connectBus({ servers: c.urls, name: 'plain', connectTimeoutMs: 2_000, log: silentLogger(), ...c.users['demo-operator']! })).rejects.toBeInstanceOf(NatsUnavailableError);
+    // A certificate of another CA (a pair's data-plane CA), with the right password: refused.
+    const other = issuePairPki({ dir: join(dir, 'other-ca'), pair: 'x', nodes: [{ name: 'demo-operator', address: '127.0.0.1' }] });
+    const foreign = { caFile: c.tlsOf('demo-operator').caFile, certFile: other.nodes[0]!.cert, keyFile: other.nodes[0]!.key };
+    await expect(c.connect('demo-operator', { tls: foreign })).rejects.toBeInstanceOf(NatsUnavailableError);
+    // A valid certificate, but no credentials or a wrong password: the server refuses the login.
+    await expect(c.connect(null, { tls: c.tlsOf('demo-operator') })).rejects.toThrow(/Authorization Violation/i);
     c.users['demo-operator'] = { user: 'demo-operator', password: 'not-the-password' };
     await expect(c.connect('demo-operator')).rejects.toThrow(/Authorization Violation/i);
+    // The same client with everything right gets in.
+    await expect(c.connect('demo-alpha')).resolves.toBeDefined();
   });
 
   it("another pair's agent cannot command this pair; this pair's own agents cannot either, nor speak for their peer", async () => {
