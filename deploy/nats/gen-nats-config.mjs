@@ -44,8 +44,7 @@ async function loadDist(module) {
     process.exit(2);
   }
 }
-// Subjects, buckets and permissions come from the same builders the agents and the CLI use.
-await loadDist('shared/nats/permissions.js');
+// Users and permissions come from the same builders the agents and the CLI use.
 const { pairUsers, renderPairAccount } = await loadDist('shared/nats/account-config.js');
 const { issueNatsPki, natsPkiFiles, serverTlsNames, userTlsNames } = await loadDist('shared/tls/nats-pki.js');
 

@@ -9,13 +9,10 @@
  *   logs in with its password, now inside TLS).
  * Existing files are kept, so re-running the generator changes no certificate.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { errorMessage } from '../errors.js';
+import { EC, openssl, signLeaf, type LeafSpec } from './openssl.js';
 
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 const ORG = 'colo-ft NATS';
 
 export interface NatsPkiServer {
@@ -40,20 +37,11 @@ export const serverTlsNames = { clientCa: 'client-ca.pem', routeCa: 'route-ca.pe
 /** File names inside a user's directory (what the user's `nats.tls` names). */
 export const userTlsNames = { ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem' };
 
-function openssl(args: string[]): void {
-  try {
-    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (e) {
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`openssl ${args[0]} failed: ${stderr || errorMessage(e)}`);
-  }
-}
-
-function ensureCa(cert: string, key: string, cn: string): void {
-  if (existsSync(cert) && existsSync(key)) return;
-  mkdirSync(dirname(cert), { recursive: true, mode: 0o700 });
-  openssl(['req', '-x509', ...EC, '-keyout', key, '-out', cert, '-days', '3650', '-subj', `/O=${ORG}/CN=${cn}`]);
-  chmodSync(key, 0o600);
+function ensureCa(ca: { caCert: string; caKey: string }, cn: string): void {
+  if (existsSync(ca.caCert) && existsSync(ca.caKey)) return;
+  mkdirSync(dirname(ca.caCert), { recursive: true, mode: 0o700 });
+  openssl(['req', '-x509', ...EC, '-keyout', ca.caKey, '-out', ca.caCert, '-days', '3650', '-subj', `/O=${ORG}/CN=${cn}`]);
+  chmodSync(ca.caKey, 0o600);
 }
 
 interface Leaf {
@@ -61,51 +49,36 @@ interface Leaf {
   key: string;
   cn: string;
   hosts: string[];
-  usage: 'serverAuth' | 'clientAuth' | 'serverAuth,clientAuth';
+  usage: LeafSpec['usage'];
 }
 
-function ensureLeaf(ca: { cert: string; key: string }, leaf: Leaf, days: number): void {
+function ensureLeaf(ca: { caCert: string; caKey: string }, leaf: Leaf, days: number): void {
   if (existsSync(leaf.cert) && existsSync(leaf.key)) return;
   mkdirSync(dirname(leaf.cert), { recursive: true, mode: 0o700 });
-  const csr = `${leaf.cert}.csr`;
-  const ext = `${leaf.cert}.ext`;
   // nats.js checks a loopback server under the name localhost.
-  const names = leaf.hosts.flatMap((h) => (h === '127.0.0.1' || h === '::1' ? [h, 'localhost'] : [h]));
-  const san = names.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`));
-  writeFileSync(
-    ext,
-    [...(san.length ? [`subjectAltName=${san.join(',')}`] : []), `extendedKeyUsage=${leaf.usage}`, 'keyUsage=digitalSignature,keyEncipherment', 'basicConstraints=CA:FALSE', ''].join('\n'),
-  );
-  try {
-    openssl(['req', ...EC, '-keyout', leaf.key, '-out', csr, '-subj', `/O=${ORG}/CN=${leaf.cn}`]);
-    chmodSync(leaf.key, 0o600);
-    openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', leaf.cert, '-days', String(days), '-extfile', ext]);
-  } finally {
-    rmSync(csr, { force: true });
-    rmSync(ext, { force: true });
-    rmSync(ca.cert.replace(/\.pem$/, '.srl'), { force: true });
-  }
+  const san = leaf.hosts.flatMap((h) => (h === '127.0.0.1' || h === '::1' ? [h, 'localhost'] : [h]));
+  signLeaf(ca, { cert: leaf.cert, key: leaf.key, subject: `/O=${ORG}/CN=${leaf.cn}`, san, usage: leaf.usage, days });
 }
 
 /** Issue (or keep) every certificate of the cluster under `out`; keys 0600. */
 export function issueNatsPki(o: { out: string; servers: readonly NatsPkiServer[]; users: ReadonlyArray<{ pair: string; user: string }>; days?: number }): void {
   const p = (rel: string) => join(o.out, rel);
   const days = o.days ?? 825;
-  const routeCa = { cert: p(natsPkiFiles.routeCa), key: p(natsPkiFiles.routeCaKey) };
-  const clientCa = { cert: p(natsPkiFiles.clientCa), key: p(natsPkiFiles.clientCaKey) };
-  ensureCa(routeCa.cert, routeCa.key, 'colo-ft NATS route CA');
-  ensureCa(clientCa.cert, clientCa.key, 'colo-ft NATS client CA');
+  const routeCa = { caCert: p(natsPkiFiles.routeCa), caKey: p(natsPkiFiles.routeCaKey) };
+  const clientCa = { caCert: p(natsPkiFiles.clientCa), caKey: p(natsPkiFiles.clientCaKey) };
+  ensureCa(routeCa, 'colo-ft NATS route CA');
+  ensureCa(clientCa, 'colo-ft NATS client CA');
   for (const s of o.servers) {
     const d = (name: string) => join(p(natsPkiFiles.serverDir(s.name)), name);
     const n = serverTlsNames;
     ensureLeaf(clientCa, { cert: d(n.cert), key: d(n.key), cn: s.name, hosts: [s.host], usage: 'serverAuth' }, days);
     ensureLeaf(routeCa, { cert: d(n.routeCert), key: d(n.routeKey), cn: s.name, hosts: [s.host], usage: 'serverAuth,clientAuth' }, days);
-    copyFileSync(clientCa.cert, d(n.clientCa));
-    copyFileSync(routeCa.cert, d(n.routeCa));
+    copyFileSync(clientCa.caCert, d(n.clientCa));
+    copyFileSync(routeCa.caCert, d(n.routeCa));
   }
   for (const u of o.users) {
     const d = (name: string) => join(p(natsPkiFiles.userDir(u.pair, u.user)), name);
     ensureLeaf(clientCa, { cert: d(userTlsNames.cert), key: d(userTlsNames.key), cn: u.user, hosts: [], usage: 'clientAuth' }, days);
-    copyFileSync(clientCa.cert, d(userTlsNames.ca));
+    copyFileSync(clientCa.caCert, d(userTlsNames.ca));
   }
 }

@@ -22,14 +22,46 @@ export interface IssuedPki {
   nodes: Array<{ name: string; cert: string; key: string }>;
 }
 
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+/** A new EC P-256 key, unencrypted (read by services at start). */
+export const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-function openssl(args: string[]): void {
+export function openssl(args: string[]): void {
   try {
     execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
     throw new Error(`openssl ${args[0]} failed: ${stderr || errorMessage(e)}`);
+  }
+}
+
+export interface LeafSpec {
+  cert: string;
+  key: string;
+  /** openssl -subj, e.g. /O=colo-ft/CN=alpha */
+  subject: string;
+  /** Names and addresses for the SAN (IP or DNS by their form); none for a user's client certificate. */
+  san: readonly string[];
+  usage: 'serverAuth' | 'clientAuth' | 'serverAuth,clientAuth';
+  days: number;
+}
+
+/** A key (0600) and a certificate signed by the CA; the CA's serial file is removed after. */
+export function signLeaf(ca: { caCert: string; caKey: string }, leaf: LeafSpec): void {
+  const csr = `${leaf.cert}.csr`;
+  const ext = `${leaf.cert}.ext`;
+  const san = leaf.san.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`));
+  writeFileSync(
+    ext,
+    [...(san.length ? [`subjectAltName=${san.join(',')}`] : []), `extendedKeyUsage=${leaf.usage}`, 'keyUsage=digitalSignature,keyEncipherment', 'basicConstraints=CA:FALSE', ''].join('\n'),
+  );
+  try {
+    openssl(['req', ...EC, '-keyout', leaf.key, '-out', csr, '-subj', leaf.subject]);
+    chmodSync(leaf.key, 0o600);
+    openssl(['x509', '-req', '-in', csr, '-CA', ca.caCert, '-CAkey', ca.caKey, '-CAcreateserial', '-out', leaf.cert, '-days', String(leaf.days), '-extfile', ext]);
+  } finally {
+    rmSync(csr, { force: true });
+    rmSync(ext, { force: true });
+    rmSync(ca.caCert.replace(/\.pem$/, '.srl'), { force: true });
   }
 }
 
@@ -48,20 +80,8 @@ export function issuePairPki(o: { dir: string; pair: string; nodes: readonly Pki
   chmodSync(caKey, 0o600);
   const nodes = o.nodes.map((n) => {
     const files = pkiFilesOf(o.dir, n.name);
-    const csr = join(o.dir, `${n.name}.csr`);
-    const ext = join(o.dir, `${n.name}.ext`);
-    const san = [`DNS:${n.name}`, isIP(n.address) ? `IP:${n.address}` : `DNS:${n.address}`];
-    writeFileSync(ext, [`subjectAltName=${san.join(',')}`, 'extendedKeyUsage=serverAuth,clientAuth', 'keyUsage=digitalSignature,keyEncipherment', 'basicConstraints=CA:FALSE', ''].join('\n'));
-    try {
-      openssl(['req', ...EC, '-keyout', files.key, '-out', csr, '-subj', `/O=${PKI_ORG}/CN=${n.name}`]);
-      chmodSync(files.key, 0o600);
-      openssl(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', files.cert, '-days', days, '-extfile', ext]);
-    } finally {
-      rmSync(csr, { force: true });
-      rmSync(ext, { force: true });
-    }
+    signLeaf({ caCert, caKey }, { cert: files.cert, key: files.key, subject: `/O=${PKI_ORG}/CN=${n.name}`, san: [n.name, n.address], usage: 'serverAuth,clientAuth', days: Number(days) });
     return { name: n.name, cert: files.cert, key: files.key };
   });
-  rmSync(join(o.dir, 'ca-cert.srl'), { force: true });
   return { dir: o.dir, caCert, caKey, nodes };
 }

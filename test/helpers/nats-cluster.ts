@@ -95,7 +95,8 @@ export async function startNatsCluster(dir: string, pairs: ClusterSpecPair[], o:
   const secrets = JSON.parse(readFileSync(join(confDir, 'secrets.json'), 'utf8')) as { users: Record<string, string> };
   const users = Object.fromEntries(Object.entries(secrets.users).map(([user, password]) => [user, { user, password }]));
   const tlsOf = (user: string): ClusterTls => {
-    const d = join(confDir, 'tls', 'clients', user.slice(0, user.lastIndexOf('-')), user);
+    const pair = pairs.find((p) => [...p.nodes, 'operator', 'dashboard'].some((n) => user === `${p.name}-${n}`))?.name ?? pairs[0]!.name;
+    const d = join(confDir, 'tls', 'clients', pair, user);
     return { caFile: join(d, 'ca.pem'), certFile: join(d, 'cert.pem'), keyFile: join(d, 'key.pem') };
   };
   const firstAgent = `${pairs[0]!.name}-${pairs[0]!.nodes[0]}`;

@@ -188,9 +188,8 @@ describe('pairPermissions', () => {
 });
 
 describe('deploy/nats/gen-nats-config.mjs', () => {
-  it('spells no subject or bucket of its own: every one comes from pairPermissions', () => {
+  it('spells no subject or bucket of its own: every one comes from pairPermissions (through the shared account renderer)', () => {
     const source = readFileSync(join(process.cwd(), 'deploy/nats/gen-nats-config.mjs'), 'utf8');
-    expect(source).toContain("loadDist('shared/nats/permissions.js')");
     expect(source).toContain("loadDist('shared/nats/account-config.js')");
     expect(source.match(/['"`](colo\.|\$JS|\$KV|_INBOX\.|KV_)|colo-ft-\$\{|\.resync/g)).toBeNull();
   });
