@@ -88,7 +88,7 @@ export class FailoverSide {
       checkpointsFlowing: () => this.evidence.holdsOffFencing(),
       onUnconfirmed: (unconfirmed) => d.onLeaseUnconfirmed(unconfirmed),
     });
-    this.claimer = new LeaseClaimer({ lease: d.lease, keeper: this.keeper, bus: d.bus, log: d.log });
+    this.claimer = new LeaseClaimer({ node: d.nodeName, lease: d.lease, keeper: this.keeper, bus: d.bus, log: d.log });
     this.heartbeat = new HeartbeatMonitor({
       ...{ bus: d.bus, pair: d.config.pair, vm: d.plan().vm, node: d.nodeName, peer: d.peerName, log: d.log },
       intervalMs: t.heartbeatIntervalMs,

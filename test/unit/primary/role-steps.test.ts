@@ -52,7 +52,27 @@ describe('primary role steps run every device sequence, plain disks left out', (
       { oob: 'yank', arguments: { instances: [{ type: 'block-node', 'node-name': 'replnbd2' }] } },
       { oob: 'yank', arguments: { instances: [{ type: 'migration' }] } },
     ]);
-    expect(qmp.sent).toEqual([...dropChild(0), ...dropChild(2), { execute: 'query-colo-status' }, { execute: 'query-status' }]);
+    // COLO left already (qemu refuses the failover): the mode and run state asked behind it close the step.
+    expect(qmp.sent).toEqual([...dropChild(0), ...dropChild(2), { execute: 'x-colo-lost-heartbeat' }, { execute: 'query-colo-status' }, { execute: 'query-status' }]);
+  });
+
+  it('carry on alone asks for the COLO mode and run state right behind x-colo-lost-heartbeat, before its reply, and reads both again while COLO still ran', async () => {
+    let release = (): void => undefined;
+    const held = new Promise<object>((resolve) => (release = () => resolve({})));
+    let coloReads = 0;
+    const qemu = quietQemu();
+    const qmp = recordingQmp((s) => {
+      if ('execute' in s && s.execute === 'x-colo-lost-heartbeat') return held;
+      if ('execute' in s && s.execute === 'query-colo-status') return ++coloReads === 1 ? { mode: 'primary', reason: 'none' } : { mode: 'none', reason: 'request' };
+      return qemu(s);
+    });
+    const done = carryOnAlone(qmp, recordingQmp(quietQemu()), plan, call, true);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(qmp.sent).toEqual([{ execute: 'x-colo-lost-heartbeat' }, { execute: 'query-colo-status' }, { execute: 'query-status' }]);
+    release();
+    await done;
+    // COLO still ran when the mode was read behind the failover: the run state read with it is stale too.
+    expect(qmp.sent.slice(3)).toEqual([{ execute: 'query-colo-status' }, { execute: 'query-status' }]);
   });
 
   it('carry on alone lets a yank that got no answer through', async () => {

@@ -24,7 +24,32 @@ describe('secondary role steps', () => {
   it('take over: a server already stopped and COLO already left (qemu refuses both) are fine', async () => {
     const qmp = recordingQmp(quietQemu({ refuses: ['nbd-server-stop', 'x-colo-lost-heartbeat'] }));
     await takeOver(qmp, recordingQmp(), plan, call);
-    expect(qmp.sent).toEqual([{ execute: 'nbd-server-stop' }, { execute: 'x-colo-lost-heartbeat' }, { execute: 'query-colo-status' }, { execute: 'query-status' }]);
+    // This plan has device steps after the failover: the run state read behind it is stale, so it is read again.
+    expect(qmp.sent).toEqual([{ execute: 'nbd-server-stop' }, { execute: 'x-colo-lost-heartbeat' }, { execute: 'query-colo-status' }, { execute: 'query-status' }, { execute: 'query-status' }]);
+  });
+
+  it('take over asks for the COLO mode and run state right behind x-colo-lost-heartbeat, before its reply: done on that reply alone', async () => {
+    let release = (): void => undefined;
+    const held = new Promise<object>((resolve) => (release = () => resolve({})));
+    const qemu = quietQemu();
+    const qmp = recordingQmp((s) => ('execute' in s && s.execute === 'x-colo-lost-heartbeat' ? held : qemu(s)));
+    const done = takeOver(qmp, recordingQmp(), { ...plan, devices: [] }, call, true);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(qmp.sent).toEqual([{ execute: 'x-colo-lost-heartbeat' }, { execute: 'query-colo-status' }, { execute: 'query-status' }]);
+    release();
+    await done;
+    expect(qmp.sent).toHaveLength(3);
+  });
+
+  it('take over reads the run state again, and resumes the VM, when the read behind the failover still saw it paused', async () => {
+    let reads = 0;
+    const qemu = quietQemu();
+    const qmp = recordingQmp((s) => {
+      if ('execute' in s && s.execute === 'query-status') return ++reads === 1 ? { running: false, status: 'paused' } : reads === 2 ? { running: false, status: 'paused' } : { running: true, status: 'running' };
+      return qemu(s);
+    });
+    await takeOver(qmp, recordingQmp(), { ...plan, devices: [] }, call, true);
+    expect(qmp.sent).toEqual([{ execute: 'x-colo-lost-heartbeat' }, { execute: 'query-colo-status' }, { execute: 'query-status' }, { execute: 'query-status' }, { execute: 'cont' }, { execute: 'query-status' }]);
   });
 
   it('take over matches the error class, not its text: a timeout or a missing command is not "already out of COLO"', async () => {
