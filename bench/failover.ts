@@ -17,7 +17,8 @@ import { isKvmUsable } from '../shared/qemu/index.js';
 import { queryColoStatus } from '../shared/qmp/index.js';
 import { natsRestartOnce, type NatsRestartResult } from './nats-restart.js';
 import { printGuestBench } from './guest.js';
-import { rawProtect } from './raw-colo.js';
+import { rawProtect, type RawPair } from './raw-colo.js';
+import { PATTERN_LENGTH, PATTERN_OFFSET } from '../cli/drill/run-drill.js';
 import { fmtMs, median, percentile, ratio, waitPairProtected } from './stats.js';
 import { sleep } from '../shared/sleep.js';
 
@@ -25,6 +26,8 @@ const N = Number(process.env.BENCH_DRILLS ?? 10);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MINUTES ?? 10) * 60_000;
 const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
 const accelerator = kvm ? 'auto' : 'tcg';
+/** rawProtect's checkpoint delay, the demo pair's default. */
+const RAW_CHECKPOINT_DELAY_MS = 200;
 
 type Side = 'primary' | 'secondary';
 
@@ -57,6 +60,7 @@ async function rawFailover(dir: string, mode: 'crash' | 'hang', fail: Side = 'pr
   const { pair } = await rawProtect(dir, kvm, 64 * 1024 * 1024);
   try {
     await sleep(500);
+    await writeLikeTheDrill(pair);
     const s = pair.secondary.qmp;
     const exited = new Promise<void>((resolve) => {
       const off = s.onEvent((e) => {
@@ -81,10 +85,22 @@ async function rawFailover(dir: string, mode: 'crash' | 'hang', fail: Side = 'pr
   }
 }
 
+/**
+ * The drill writes a pattern through the primary and waits for a checkpoint to
+ * cover it before the fault; the floor does the same, so both fail over the
+ * same state (a fresh write makes qemu's exit and the secondary's failover slower).
+ */
+async function writeLikeTheDrill(pair: RawPair): Promise<void> {
+  await pair.primary.qmp.hmp(`qemu-io colo-disk0 "write -P 0x55 ${PATTERN_OFFSET} ${PATTERN_LENGTH}"`, { timeoutMs: 5_000 });
+  // Two checkpoint delays: one checkpoint that started after the write has completed.
+  await sleep(2 * RAW_CHECKPOINT_DELAY_MS + 50);
+}
+
 async function rawCarryOn(dir: string, mode: 'crash' | 'hang'): Promise<number> {
   const { pair } = await rawProtect(dir, kvm, 64 * 1024 * 1024);
   try {
     await sleep(500);
+    await writeLikeTheDrill(pair);
     const p = pair.primary.qmp;
     const call = { timeoutMs: 5_000 };
     const t0 = performance.now();
@@ -142,6 +158,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`bench:failover  ${N} drills per mode, agents as separate processes, accelerator ${kvm ? 'kvm' : 'tcg (-machine none)'}, default timings`);
+  console.log('  raw floor: the same fault on a pair protected by hand, with the drill\'s pattern written and checkpointed first, failed over by hand at the first moment qemu tells');
   const modes = (process.env.BENCH_MODES ?? 'crash,hang').split(',') as Array<'crash' | 'hang'>;
   const sides = (process.env.BENCH_SIDES ?? 'primary,secondary').split(',') as Side[];
   for (const fail of sides) {

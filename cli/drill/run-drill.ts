@@ -49,8 +49,9 @@ export interface DrillReport {
 }
 
 const MiB = 1024 * 1024;
-const PATTERN_OFFSET = 2 * MiB;
-const PATTERN_LENGTH = MiB;
+/** Where the drill writes its pattern (the failover bench writes the raw floor's there too). */
+export const PATTERN_OFFSET = 2 * MiB;
+export const PATTERN_LENGTH = MiB;
 /** How long the failed side may take, after the takeover, to show it no longer serves. */
 const LOSER_STOP_MS = 5_000;
 
