@@ -137,4 +137,68 @@ describe('garbage on every subject an agent listens on (real qemu pair, real nat
       for (const [kind, n] of bySubject) expect(n, kind).toBeLessThanOrEqual(6);
     }
   });
+
+  it('garbage in the lease and status buckets is ignored: no takeover, no second live copy, the holder keeps its lease', async () => {
+    const pair = await setupPair(tmpRun('nats-garbage-kv'));
+    const logs = { alpha: captureLog('alpha'), beta: captureLog('beta') };
+    onTestFinished(() => { for (const n of NODES) writeFileSync(join(pair.dir, `${n}-agent.log`), logs[n].lines.map((l) => JSON.stringify(l)).join('\n')); });
+    await pair.startAgent('beta', { log: logs.beta.log });
+    await pair.startAgent('alpha', { log: logs.alpha.log });
+    const start = await pair.waitProtected(undefined, 60_000);
+    const qemuPids = { alpha: pair.qemuPid('alpha', 'vm1'), beta: pair.qemuPid('beta', 'vm1') };
+    const { pair: pairName } = pair.config;
+    const leaseKv = await pair.client.kv(kvBuckets.lease(pairName));
+    const statusKv = await pair.client.kv(kvBuckets.status(pairName));
+    const leaseKey = kvKeys.lease('vm1');
+    const readLease = async () => {
+      const e = await leaseKv.get(leaseKey);
+      return e ? decodeWith(leaseRecordSchema, e.value, leaseKey) : null;
+    };
+    const held = (await readLease())!;
+    expect(held).toMatchObject({ holder: 'alpha', epoch: start.epoch });
+    const enc = (text: string) => new TextEncoder().encode(text);
+    const renewMs = pair.config.timings.leaseTtlMs;
+    const cases = [
+      'not json',
+      '{"holder":5,"epoch":"one"}',
+      '{"holder":"beta","epoch":1,"epoch":2,"expiresAtMs":0,"nonce":"x"}',
+      jsonOfSize(100 * 1024),
+      // Well-formed, but no takeover: a takeover always carries a higher epoch.
+      JSON.stringify({ holder: 'beta', epoch: held.epoch, expiresAtMs: Date.now() + 60_000, nonce: 'stale' }),
+      JSON.stringify({ holder: null, epoch: held.epoch, expiresAtMs: 0, nonce: 'stale-release' }),
+    ];
+    for (const value of cases) {
+      await leaseKv.put(leaseKey, enc(value));
+      // Other keys of the bucket: another VM's lease, a key no VM has.
+      await leaseKv.put(kvKeys.lease('vm9'), enc(value));
+      await leaseKv.put('junk', enc(value));
+      await statusKv.put(kvKeys.status('vm1', 'alpha'), enc(value));
+      // The holder writes its own record back within a renewal or two; until then nobody else may act on it.
+      const back = await waitFor(async () => {
+        const l = await readLease().catch(() => null);
+        return l?.holder === 'alpha' ? l : false;
+      }, { timeoutMs: 3 * renewMs, what: `alpha's lease back after ${value.slice(0, 40)}` });
+      expect(back.epoch).toBe(held.epoch);
+      const s = await pair.waitProtected();
+      // One live copy, the primary's, with the secondary following it in COLO.
+      expect(s.nodes.map((n) => [n.node, n.role, n.qemuPid, n.coloMode, n.runState])).toEqual([['alpha', 'primary', qemuPids.alpha, 'primary', 'running'], ['beta', 'secondary', qemuPids.beta, 'secondary', 'running']]);
+    }
+    // The status bucket is rewritten by the agent's next status; nobody read the garbage as a status.
+    await waitFor(async () => {
+      const e = await statusKv.get(kvKeys.status('vm1', 'alpha'));
+      return e !== null && nodeStatusSchema.safeParse(JSON.parse(new TextDecoder().decode(e.value))).success;
+    }, { timeoutMs: 5_000, what: "alpha's status rewritten" });
+    const after = await pair.waitProtected();
+    expect(after.epoch).toBe(start.epoch);
+    expect({ alpha: pair.qemuPid('alpha', 'vm1'), beta: pair.qemuPid('beta', 'vm1') }).toEqual(qemuPids);
+    // The holder said what it wrote over, at the bounded rate.
+    expect(logs.alpha.warnings().filter((l) => /overwritten by something that is no takeover/.test(l.msg)).length).toBeGreaterThan(0);
+    for (const node of NODES) {
+      const warned = logs[node].warnings();
+      expect(warned.length).toBeLessThanOrEqual(6);
+      console.log(`${node} (kv garbage): ${warned.length} warn lines`, warned.map((l) => l.msg));
+      expect(warned.filter((l) => l.level >= 50)).toEqual([]);
+      expect(logs[node].lines.filter((l) => l.msg === 'transition' && l.machine === 'failover')).toHaveLength(1);
+    }
+  });
 });
