@@ -169,6 +169,7 @@ export class FailoverSide {
   /** A primary holds the lease before its VM runs: never two live copies, even at cold start. */
   async claimForPrimary(signal?: AbortSignal): Promise<number> {
     const epoch = await this.claimer.forPrimary(signal);
+    this.fencedStop.held(epoch);
     this.d.send({ type: 'PEER_BACK' });
     return epoch;
   }

@@ -8,6 +8,8 @@ import type { Logger } from '../../shared/log.js';
  */
 export class FencedQemuStop {
   private seen = 0;
+  /** The highest epoch this node held the lease at (a primary's cold-start claim is not in the failover child's context). */
+  private own = 0;
   private done = false;
 
   constructor(
@@ -29,10 +31,18 @@ export class FencedQemuStop {
     this.check();
   }
 
+  /**
+   * This node held the lease at `epoch`. The peer learns our epoch from our
+   * heartbeats and says it back in its own: that echo is no act of the peer's.
+   */
+  held(epoch: number): void {
+    this.own = Math.max(this.own, epoch);
+  }
+
   /** Re-judge (the child just became fenced). */
   check(): void {
     const fencedAt = this.o.fencedAtEpoch();
-    if (this.done || fencedAt === null || this.seen <= fencedAt) return;
+    if (this.done || fencedAt === null || this.seen <= Math.max(fencedAt, this.own)) return;
     this.done = true;
     const reason = `fenced, and the peer acts with epoch ${this.seen}: stopping the paused qemu`;
     this.o.log.warn({ reason }, 'stopping the fenced qemu');

@@ -1,5 +1,6 @@
 import { isStaleEpoch } from '../../state-machines/index.js';
 import type { Logger } from '../../shared/log.js';
+import { WarnLimiter } from '../../shared/log-limit.js';
 import { PunctualCheck } from './punctual-check.js';
 import { heartbeatSchema, subjects, type Bus, type Heartbeat, type Role, type Unsubscribe } from '../../shared/nats/index.js';
 
@@ -42,9 +43,12 @@ export class HeartbeatMonitor {
   private lastAnyBeat = -Infinity;
   /** Our own stall is no evidence about the peer: a late check reads the beats that arrived meanwhile first. */
   private readonly checker: PunctualCheck;
+  /** A beat naming another VM or node on the peer's subject is no beat of the peer's: dropped, and said at a bounded rate. */
+  private readonly misaddressed: WarnLimiter;
 
   constructor(private readonly o: HeartbeatOptions) {
     this.now = o.monotonic ?? (() => performance.now());
+    this.misaddressed = new WarnLimiter(o.log);
     this.lastSeen = this.now();
     this.checker = new PunctualCheck(Math.max(5, Math.floor(o.intervalMs / 4)), () => this.judge(), this.now);
   }
@@ -93,7 +97,10 @@ export class HeartbeatMonitor {
 
   private receive(hb: Heartbeat): void {
     if (this.muted) return;
-    if (hb.vm !== this.o.vm || hb.node !== this.o.peer) return;
+    if (hb.vm !== this.o.vm || hb.node !== this.o.peer) {
+      this.misaddressed.warn('misaddressed', { vm: hb.vm, node: hb.node, expected: { vm: this.o.vm, node: this.o.peer } }, 'dropped a heartbeat naming another VM or node');
+      return;
+    }
     if (isStaleEpoch(hb.epoch, this.o.knownEpoch())) {
       this.o.log.debug({ epoch: hb.epoch, known: this.o.knownEpoch() }, 'dropped heartbeat with a stale epoch');
       return;

@@ -1,6 +1,7 @@
 import { LockConflictError, errorMessage } from '../../shared/errors.js';
 import type { Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
+import { WarnLimiter } from '../../shared/log-limit.js';
 import { PunctualCheck } from './punctual-check.js';
 
 /**
@@ -18,6 +19,8 @@ export class LeaseKeeper {
   private readonly checker: PunctualCheck;
   private muted = false;
   private renewing = false;
+  /** Whoever keeps writing over the key must not flood the journal either. */
+  private readonly rewrites: WarnLimiter;
 
   constructor(
     private readonly lease: Lease,
@@ -34,6 +37,7 @@ export class LeaseKeeper {
     },
   ) {
     this.checker = new PunctualCheck(o.checkEveryMs, () => this.check(), o.monotonic);
+    this.rewrites = new WarnLimiter(o.log);
   }
 
   /** The deadline passed without a renewal while checkpoints kept completing. */
@@ -64,7 +68,8 @@ export class LeaseKeeper {
     if (this.muted || this.renewing || !this.isHolding) return;
     this.renewing = true;
     try {
-      const { epoch } = await this.lease.renew();
+      const { epoch, rewrote } = await this.lease.renew();
+      if (rewrote) this.rewrites.warn('lease-rewritten', { epoch, overwrittenBy: rewrote }, 'the lease key was overwritten by something that is no takeover: wrote our record back');
       if (this.unconfirmed) {
         this.unconfirmed = false;
         this.o.log.info({ epoch }, 'lease confirmed again at the same epoch');

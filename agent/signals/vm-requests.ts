@@ -62,7 +62,8 @@ export class VmRequests {
       if (reply.ready && this.h.vm()) ensureSecondaryRelay(this.h.plan(), this.h.log);
       return reply;
     } catch (e) {
-      this.h.log.warn({ reason: errorMessage(e) }, 'refused the primary');
+      // The bus logs the refusal it answers with, at a bounded rate (anyone can send a readiness request a thousand times).
+      this.h.log.debug({ reason: errorMessage(e) }, 'refused the primary');
       this.h.machine.send({ type: 'PRIMARY_REFUSED', reason: errorMessage(e) });
       throw e;
     }

@@ -3,6 +3,7 @@ export {
   decideClaim,
   isHandoverTo,
   leaseRecordSchema,
+  notATakeover,
   type ClaimDecision,
   type Lease,
   type LeaseOptions,

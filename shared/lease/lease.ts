@@ -1,32 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
 import { AbortedError, LockConflictError, NatsUnavailableError } from '../errors.js';
 import { decodeWith, encodeJson, type KvStore } from '../nats/index.js';
 
+import { leaseRecordSchema, notATakeover, type LeaseRecord } from './record.js';
+
+export { leaseRecordSchema, notATakeover, type LeaseRecord } from './record.js';
+
 /**
- * The failover lease: the fencing token for "never two live copies".
- * nats-server 2.9 has no per-key TTL, so the value carries its own expiry and the
- * holder renews it by compare-and-set; the epoch only grows when the holder changes.
+ * The failover lease: the fencing token for "never two live copies". The
+ * holder renews its record by compare-and-set; the epoch only grows when the
+ * holder changes.
  */
-export interface LeaseRecord {
-  holder: string | null;
-  epoch: number;
-  /** Wall clock, ms since the epoch: only other nodes judge by it. */
-  expiresAtMs: number;
-  /** Random per write: recognises our own write after a timeout. */
-  nonce: string;
-}
-
-export const leaseRecordSchema: z.ZodType<LeaseRecord> = z
-  .object({
-    holder: z.string().min(1).nullable(),
-    epoch: z.number().int().positive(),
-    expiresAtMs: z.number().nonnegative(),
-    nonce: z.string().min(1),
-  })
-  .strict();
-
 export interface LeaseView extends LeaseRecord {
   revision: number;
 }
@@ -56,8 +41,12 @@ export function isHandoverTo(view: LeaseView, me: string, knownEpoch: number): b
 export interface Lease {
   /** Become holder or stay holder; returns the epoch now held. LockConflictError when held by a live other or on a lost CAS race; NatsUnavailableError on NATS trouble. */
   claim(options?: { signal?: AbortSignal; force?: boolean; bump?: boolean }): Promise<{ epoch: number }>;
-  /** Renew by CAS on the last revision we wrote; a conflict => LockConflictError and the lease counts as lost locally. */
-  renew(): Promise<{ epoch: number }>;
+  /**
+   * Renew by CAS on the last revision we wrote; a conflict => LockConflictError and the lease counts as lost locally,
+   * unless what overwrote our record is no takeover (notATakeover) and our deadline holds: then our record is written
+   * back and `rewrote` says what it replaced.
+   */
+  renew(): Promise<{ epoch: number; rewrote?: string }>;
   /** Hand it over at once (holder null, expiresAtMs 0, same epoch); only if still ours (CAS); a no-op if not ours. */
   release(): Promise<void>;
   /**
@@ -144,14 +133,14 @@ export function createLease(o: LeaseOptions): Lease {
   };
 
   /** Write ourselves as holder; the local deadline counts from before the send. */
-  const hold = async (newEpoch: number, how: Write): Promise<{ epoch: number }> => {
+  const hold = async (newEpoch: number, how: Write, keepOnConflict = false): Promise<{ epoch: number }> => {
     const sentAt = monotonic();
     const record: LeaseRecord = { holder: node, epoch: newEpoch, expiresAtMs: now() + o.ttlMs, nonce: randomUUID() };
     try {
       ownRevision = await write(record, how);
       handedToUs = false;
     } catch (e) {
-      if (e instanceof LockConflictError) lose();
+      if (e instanceof LockConflictError && !keepOnConflict) lose();
       throw e;
     }
     epoch = newEpoch;
@@ -204,7 +193,20 @@ export function createLease(o: LeaseOptions): Lease {
 
     renew: () => serial(async () => {
       if (ownRevision === null) throw new LockConflictError(key);
-      return hold(epoch, { kind: 'update', revision: ownRevision });
+      const until = deadline;
+      try {
+        return await hold(epoch, { kind: 'update', revision: ownRevision }, true);
+      } catch (e) {
+        if (!(e instanceof LockConflictError)) throw e;
+        const entry = monotonic() < until ? await kv.get(key).then((v) => ({ v }), () => null) : null;
+        const rewrote = entry && notATakeover(entry.v?.value ?? null, key, epoch);
+        if (!entry || !rewrote) {
+          lose();
+          throw e;
+        }
+        const held = await hold(epoch, entry.v ? { kind: 'update', revision: entry.v.revision } : { kind: 'create' });
+        return { ...held, rewrote };
+      }
     }),
 
     release: () => serial(async () => {

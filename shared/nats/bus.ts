@@ -20,7 +20,7 @@ import {
   errorMessage,
 } from '../errors.js';
 import type { Logger } from '../log.js';
-import { decodeWith, encodeJson } from './codec.js';
+import { decodeWith, encodeJson, MAX_REQUEST_BYTES } from './codec.js';
 import { openKv, type KvStore } from './kv.js';
 import { replyEnvelopeSchema, type ReplyEnvelope } from './messages.js';
 
@@ -141,7 +141,8 @@ class NatsBus implements Bus {
     } catch (e) {
       throw translateRequestError(e, subject, o.timeoutMs, this.state);
     }
-    const envelope: ReplyEnvelope = decodeWith(replyEnvelopeSchema, reply.data, subject);
+    // A reply answers our own request (a node status for every VM it runs can be large): no size limit.
+    const envelope: ReplyEnvelope = decodeWith(replyEnvelopeSchema, reply.data, subject, Infinity);
     if (!envelope.ok) throw new RemoteError(envelope.error.code, envelope.error.message);
     const parsed = replySchema.safeParse(envelope.data);
     if (!parsed.success) {
@@ -159,7 +160,7 @@ class NatsBus implements Bus {
         };
         let request: Req;
         try {
-          request = decodeWith(requestSchema, msg.data, subject);
+          request = decodeWith(requestSchema, msg.data, subject, MAX_REQUEST_BYTES);
         } catch (e) {
           this.badInput.warn(`request:${subject}`, { subject, reason: errorMessage(e) }, 'rejected bad request');
           return respond({ ok: false, error: { code: 'BAD_REQUEST', message: errorMessage(e) } });
@@ -167,7 +168,7 @@ class NatsBus implements Bus {
         handler(request).then(
           (data) => respond({ ok: true, data }),
           (e: unknown) => {
-            this.log.warn({ subject, reason: errorMessage(e) }, 'request failed');
+            this.badInput.warn(`failed:${subject}`, { subject, reason: errorMessage(e) }, 'request failed');
             const code = e instanceof RemoteError ? e.code : e instanceof ColoError ? e.name : 'INTERNAL';
             respond({ ok: false, error: { code, message: errorMessage(e) } });
           },

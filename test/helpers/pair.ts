@@ -5,7 +5,7 @@ import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, issueLocalPki, t
 import { queryPairStatus } from '../../cli/pair-status.js';
 import { startAgent, type Agent } from '../../agent/index.js';
 import { parseConfigText, type Config } from '../../shared/config/index.js';
-import { silentLogger, createLogger } from '../../shared/log.js';
+import { silentLogger, createLogger, type Logger } from '../../shared/log.js';
 import { freePorts, isPidAlive, readPidFile, signalPid } from '../../shared/local/index.js';
 import { relayPidsUnder } from './qemu-vm.js';
 import { connectBus, type Bus } from '../../shared/nats/index.js';
@@ -46,8 +46,8 @@ export interface TestPair {
   vmNames: string[];
   /** A client connection for the test itself, as the CLI would have. */
   client: Bus;
-  /** Start a node's agent; `natsUrl` lets a test route one agent through its own path (a proxy it can cut). */
-  startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string; qemuBinary?: string; relayBinary?: string }): Promise<Agent>;
+  /** Start a node's agent; `natsUrl` lets a test route one agent through its own path (a proxy it can cut); `log` captures its lines. */
+  startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string; qemuBinary?: string; relayBinary?: string; log?: Logger }): Promise<Agent>;
   natsPort: number;
   restartNats(downMs?: number): Promise<void>;
   /** kill -9 the nats-server, keep it down for `downMs`, start it again on the same port and store; resolves once it listens. */
@@ -127,7 +127,7 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
     },
     async startAgent(node, opts = {}) {
       const cfg = opts.natsUrl ? { ...config, nats: { ...config.nats, servers: [opts.natsUrl] } } : config;
-      const a = await startAgent({ config: cfg, nodeName: node, log, kvmUsable: kvmForTests(), qemuBinary: opts.qemuBinary, relayBinary: opts.relayBinary });
+      const a = await startAgent({ config: cfg, nodeName: node, log: opts.log ?? log, kvmUsable: kvmForTests(), qemuBinary: opts.qemuBinary, relayBinary: opts.relayBinary });
       agents.set(node, a);
       return a;
     },

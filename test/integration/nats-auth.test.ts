@@ -9,7 +9,9 @@ import { createLease } from '../../shared/lease/index.js';
 import { silentLogger } from '../../shared/log.js';
 import { connectBus, drillRequestSchema, kvBuckets, kvKeys, subjects, type Bus } from '../../shared/nats/index.js';
 import { runDrill } from '../../cli/drill/run-drill.js';
+import { issuePairPki } from '../../shared/tls/index.js';
 import { setupAuthPair } from '../helpers/auth-pair.js';
+import { natsTlsLogin } from '../helpers/tls-probe.js';
 import { GENERATOR, startNatsCluster, violations, type NatsCluster } from '../helpers/nats-cluster.js';
 import { tmpRun } from '../helpers/tmp-run.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -112,6 +114,25 @@ describe('authenticated three-server NATS cluster (generated config)', () => {
     await expect(c.connect('demo-operator')).rejects.toThrow(/Authorization Violation/i);
     // The same client with everything right gets in.
     await expect(c.connect('demo-alpha')).resolves.toBeDefined();
+  });
+
+  it('refuses a TLS client without a certificate, and one with a certificate from another CA, even with the right password', async () => {
+    const dir = tmpRun('nats-auth-certs');
+    const c = await startNatsCluster(join(dir, 'nats'), PAIRS);
+    const own = c.tlsOf('demo-operator');
+    const login = { user: 'demo-operator', pass: c.users['demo-operator']!.password };
+    const stranger = issuePairPki({ dir: join(dir, 'stranger-pki'), pair: 'stranger', nodes: [{ name: 'demo-operator', address: '127.0.0.1' }] });
+    // By hand (nats.js retries a refused handshake instead of failing): the right certificate is let in (the control) ...
+    expect(await natsTlsLogin(c.urls[0]!, own, login)).toBe('accepted');
+    // ... none, or another CA's, is not: no PONG, the server ends the connection.
+    const none = await natsTlsLogin(c.urls[0]!, { caFile: own.caFile }, login);
+    const foreign = await natsTlsLogin(c.urls[0]!, { caFile: own.caFile, certFile: stranger.nodes[0]!.cert, keyFile: stranger.nodes[0]!.key }, login);
+    console.log(`no certificate: ${none}; another CA's: ${foreign}`);
+    expect(none).not.toBe('accepted');
+    expect(foreign).not.toBe('accepted');
+    expect(none).not.toBe('no answer');
+    expect(foreign).not.toBe('no answer');
+    await waitFor(() => (c.logs().match(/TLS handshake error/g) ?? []).length >= 2, { timeoutMs: 5_000, what: 'two TLS handshake errors in the server log' });
   });
 
   it("another pair's agent cannot command this pair; this pair's own agents cannot either, nor speak for their peer", async () => {

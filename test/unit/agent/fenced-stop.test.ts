@@ -32,4 +32,16 @@ describe('FencedQemuStop', () => {
     s.check();
     expect(state.stops).toHaveLength(1);
   });
+
+  it("the peer saying back the epoch this node held (a cold-start primary's) is no takeover: the paused qemu stays", () => {
+    const { s, state } = stopper();
+    s.held(1);
+    // The failover child of a cold-start primary never claimed: its context epoch is 0.
+    state.fencedAt = 0;
+    s.seenFromPeer(1);
+    s.check();
+    expect(state.stops).toEqual([]);
+    s.seenFromPeer(2);
+    expect(state.stops).toEqual(['fenced, and the peer acts with epoch 2: stopping the paused qemu']);
+  });
 });

@@ -268,6 +268,19 @@ describe('HeartbeatMonitor: judging the peer', () => {
     expect(h.monitor.lastPeerBeat).toBeNull();
   });
 
+  it('says so at a bounded rate: a thousand beats naming another VM are a handful of warn lines, and none is believed', () => {
+    const warned: unknown[] = [];
+    const log = { ...silentLogger(), warn: (...args: unknown[]) => void warned.push(args), debug: () => undefined };
+    h = setup({ log: log as never });
+    h.monitor.start();
+    h.peerBeat();
+    for (let i = 0; i < 1_000; i++) h.peerBeat({ vm: 'vm2', qemuOk: false });
+    expect(h.onPeerLost).not.toHaveBeenCalled();
+    expect(h.monitor.isPeerAlive).toBe(true);
+    expect(warned.length).toBeGreaterThan(0);
+    expect(warned.length).toBeLessThanOrEqual(5);
+  });
+
   it('counts silence on the monotonic clock: a wall-clock jump is not silence', () => {
     h = setup();
     h.monitor.start();
