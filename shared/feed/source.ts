@@ -15,6 +15,9 @@ import {
 } from '../nats/index.js';
 import type { Feed } from './feed.js';
 
+/** How soon a bucket that could not be opened is tried again. */
+const RETRY_MS = 1_000;
+
 export interface FeedSourceOptions {
   bus: Bus;
   feed: Feed;
@@ -41,19 +44,41 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
   const { bus, feed, log } = o;
   const unsubs: Unsubscribe[] = [];
   const watches: KvWatch[] = [];
-  const attached = new Map<string, Promise<void>>();
+  const attempts = new Map<string, Promise<void>>();
+  const retries = new Set<NodeJS.Timeout>();
+  const warned = new Set<string>();
   let stopped = false;
 
-  const attach = (pair: string): Promise<void> => {
-    let p = attached.get(pair);
+  /**
+   * One attempt per pair and part (status bucket, lease watch). A part that
+   * failed is tried again RETRY_MS later: a read-only login cannot create a
+   * bucket, so a dashboard started before the agents finds it only once the
+   * first agent has made it.
+   */
+  const attempt = (key: string, run: (quiet: boolean) => Promise<boolean>): Promise<void> => {
+    let p = attempts.get(key);
     if (!p) {
-      p = Promise.all([loadStatusBucket(pair), watchLeases(pair)]).then(() => undefined);
-      attached.set(pair, p);
+      const quiet = warned.has(key);
+      warned.add(key);
+      p = run(quiet).then((ok) => {
+        if (ok || stopped) return;
+        const timer = setTimeout(() => {
+          retries.delete(timer);
+          attempts.delete(key);
+          if (!stopped) void attempt(key, run);
+        }, RETRY_MS);
+        timer.unref();
+        retries.add(timer);
+      });
+      attempts.set(key, p);
     }
     return p;
   };
 
-  const loadStatusBucket = async (pair: string): Promise<void> => {
+  const attach = (pair: string): Promise<void> =>
+    Promise.all([attempt(`status ${pair}`, (quiet) => loadStatusBucket(pair, quiet)), attempt(`lease ${pair}`, (quiet) => watchLeases(pair, quiet))]).then(() => undefined);
+
+  const loadStatusBucket = async (pair: string, quiet: boolean): Promise<boolean> => {
     try {
       const kv = await bus.kv(kvBuckets.status(pair), { replicas: o.kvReplicas });
       const keys = await kv.keys();
@@ -68,20 +93,25 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
           }
         }),
       );
+      return true;
     } catch (e) {
-      log.warn({ pair, reason: errorMessage(e) }, 'status bucket not readable: following the status subjects only');
+      if (!quiet) log.warn({ pair, reason: errorMessage(e) }, 'status bucket not readable (yet): following the status subjects, trying again');
+      return false;
     }
   };
 
-  const watchLeases = async (pair: string): Promise<void> => {
+  const watchLeases = async (pair: string, quiet: boolean): Promise<boolean> => {
     let watch: KvWatch;
     try {
       watch = await (await bus.kv(kvBuckets.lease(pair), { replicas: o.kvReplicas })).watch();
     } catch (e) {
-      log.warn({ pair, reason: errorMessage(e) }, 'lease bucket not watchable: no lease holder or expiry on the feed');
-      return;
+      if (!quiet) log.warn({ pair, reason: errorMessage(e) }, 'lease bucket not watchable (yet): no lease holder or expiry on the feed until it is');
+      return false;
     }
-    if (stopped) return watch.stop();
+    if (stopped) {
+      watch.stop();
+      return true;
+    }
     watches.push(watch);
     void (async () => {
       try {
@@ -103,6 +133,7 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
         if (!stopped) log.warn({ pair, reason: errorMessage(e) }, 'lease watch ended');
       }
     })();
+    return true;
   };
 
   unsubs.push(
@@ -122,6 +153,8 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
     ready: Promise.all((o.pairs ?? []).map(attach)).then(() => undefined),
     stop() {
       stopped = true;
+      for (const t of retries) clearTimeout(t);
+      retries.clear();
       for (const u of unsubs.splice(0)) u();
       for (const w of watches.splice(0)) w.stop();
     },

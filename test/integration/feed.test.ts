@@ -36,7 +36,8 @@ describe('status feed on real qemu and nats-server', () => {
     const pair = await setupPair(tmpRun('feed-sse'));
     await pair.startAgent('alpha');
     await pair.startAgent('beta');
-    const server = await startFeedServer({ bus: pair.client, config: pair.config, log: silentLogger() });
+    // The feed reads with the read-only login, as `serve` does; the drill below goes with the operator's.
+    const server = await startFeedServer({ bus: pair.dashboard, config: pair.dashboardConfig, log: silentLogger() });
     onTestFinished(() => server.close());
     expect(server.host).toBe('127.0.0.1');
     const sse = await openSse(new URL('/events', server.url).href);
@@ -95,8 +96,9 @@ describe('status feed on real qemu and nats-server', () => {
 
   it('`colo-ft serve` and `colo-ft status --watch` follow the feed; loopback only by default', async () => {
     const pair = await setupPair(tmpRun('feed-cli'));
-    const serve = spawnCli(['serve', '--config', pair.configPath, '--listen', '127.0.0.1:0']);
-    const watch = spawnCli(['status', '--config', pair.configPath, '--watch', '--json']);
+    // Both with the read-only login (dashboard.yaml), started before the agents made the buckets.
+    const serve = spawnCli(['serve', '--config', pair.configs.dashboard, '--listen', '127.0.0.1:0']);
+    const watch = spawnCli(['status', '--config', pair.configs.dashboard, '--watch', '--json']);
     const url = await waitFor(() => serve.lines.find((l) => l.startsWith('dashboard: '))?.slice('dashboard: '.length), { timeoutMs: 10_000, what: `serve's dashboard line (stderr: ${serve.stderr()})` });
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     await pair.startAgent('alpha');
@@ -111,7 +113,7 @@ describe('status feed on real qemu and nats-server', () => {
     expect(watched).toMatchObject({ vm: 'vm1', pair: 'test' });
 
     // A watcher started on a running pair reads the stored statuses first: its first word is not "no status yet".
-    const late = spawnCli(['status', '--config', pair.configPath, '--watch', '--json']);
+    const late = spawnCli(['status', '--config', pair.configs.dashboard, '--watch', '--json']);
     const first = await waitFor(() => late.lines[0], { timeoutMs: 10_000, what: 'the late watcher\'s first line' });
     const firstView = feedVmStatusSchema.parse(JSON.parse(first));
     expect(firstView.nodes.every((n) => n.reachable), first).toBe(true);
