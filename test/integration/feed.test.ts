@@ -106,6 +106,8 @@ describe('status feed on real qemu and nats-server', () => {
 
     const sse = await openSse(new URL('/events', url).href);
     await sse.waitFor((v) => v.vm === 'vm1' && v.protected, 'vm1 protected via colo-ft serve');
+    // The read-only login cannot create the lease bucket: serve, up before the agents made it, watches it once it exists.
+    await sse.waitFor((v) => v.vm === 'vm1' && v.lease?.holder === 'alpha', 'the lease holder via colo-ft serve');
     const watched = await waitFor(
       () => watch.lines.map((l) => feedVmStatusSchema.parse(JSON.parse(l)) as FeedVmStatus).find((v) => v.protected),
       { timeoutMs: 30_000, what: 'status --watch --json printing protected' },
