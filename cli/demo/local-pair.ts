@@ -6,7 +6,7 @@ import { freePorts, isPidAlive, pidsUnder, readPidFile, signalPid, startLocalNat
 import { qemuImg } from '../../shared/qemu-img/index.js';
 import { sleep } from '../../shared/sleep.js';
 import { writeLocalPairConfigs, type LocalConfigPaths } from './local-configs.js';
-import { newLocalNatsAuth } from './local-nats-auth.js';
+import { newLocalNatsAuth, type LocalNatsAuth } from './local-nats-auth.js';
 import { diskImageName, LOCAL_NODES, nodeDirs, type LocalPairSpec, issueLocalPki } from './pair-config.js';
 
 // From dist/ the CLI sits beside this module; from the TypeScript sources (tests) use the build.
@@ -41,6 +41,8 @@ export interface LocalPair {
   readonly configPath: string;
   /** Every config file of the pair: pair.yaml (operator), dashboard.yaml (read-only), NODE.yaml (each agent's own). */
   readonly configs: LocalConfigPaths;
+  /** This run's NATS logins and the server config holding them (a restarted nats-server needs it again). */
+  readonly natsAuth: LocalNatsAuth;
   readonly nats: LocalNatsServer;
   readonly vmNames: string[];
   /** PIDs of everything this pair started, for the teardown check. */
@@ -113,6 +115,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
   return {
     configPath,
     configs,
+    natsAuth: auth,
     nats,
     vmNames: vms.map((v) => v.name),
     pids: () => [nats.pid, ...agents.map((a) => a.pid!).filter(Boolean), ...qemuPids()],
