@@ -23,7 +23,7 @@ export interface FeedSourceOptions {
   feed: Feed;
   /** Pairs to load from the status bucket at once (the config's); others are found on the status subjects. */
   pairs?: readonly string[];
-  /** KV replicas for buckets this source opens (they normally exist already: the agents create them). */
+  /** KV replicas of the buckets this source opens; it never creates one (the agents do; a read-only login may not). */
   kvReplicas?: number;
   log: Logger;
 }
@@ -80,7 +80,7 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
 
   const loadStatusBucket = async (pair: string, quiet: boolean): Promise<boolean> => {
     try {
-      const kv = await bus.kv(kvBuckets.status(pair), { replicas: o.kvReplicas });
+      const kv = await bus.kv(kvBuckets.status(pair), { replicas: o.kvReplicas, create: false });
       const keys = await kv.keys();
       await Promise.all(
         keys.map(async (key) => {
@@ -103,7 +103,7 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
   const watchLeases = async (pair: string, quiet: boolean): Promise<boolean> => {
     let watch: KvWatch;
     try {
-      watch = await (await bus.kv(kvBuckets.lease(pair), { replicas: o.kvReplicas })).watch();
+      watch = await (await bus.kv(kvBuckets.lease(pair), { replicas: o.kvReplicas, create: false })).watch();
     } catch (e) {
       if (!quiet) log.warn({ pair, reason: errorMessage(e) }, 'lease bucket not watchable (yet): no lease holder or expiry on the feed until it is');
       return false;

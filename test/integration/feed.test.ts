@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { runDrill } from '../../cli/drill/run-drill.js';
@@ -6,6 +8,7 @@ import { startFeedServer } from '../../shared/feed/index.js';
 import { silentLogger } from '../../shared/log.js';
 import { feedVmStatusSchema, type FeedVmStatus } from '../../shared/nats/index.js';
 import { CLI } from '../helpers/cli.js';
+import { violations } from '../helpers/nats-cluster.js';
 import { setupPair } from '../helpers/pair.js';
 import { metricValue, openSse } from '../helpers/sse.js';
 import { tmpRun } from '../helpers/tmp-run.js';
@@ -145,5 +148,7 @@ describe('status feed on real qemu and nats-server', () => {
     watch.child.kill('SIGINT');
     expect(await serve.exited).toBe(0);
     expect(await watch.exited).toBe(0);
+    // The read-only login was enough for serve and status --watch: no permission violation at the server.
+    expect(violations(readFileSync(join(pair.dir, 'nats', 'nats-server.log'), 'utf8'))).toEqual([]);
   });
 });
