@@ -32,8 +32,6 @@ export interface LocalPairOptions {
   tls?: 'on' | 'off';
   /** Node options for the agent processes (bench:idle --profile passes --cpu-prof). */
   nodeArgs?: readonly string[];
-  /** Serve nats-server's monitoring endpoint too (tests read which user each connection logged in as). */
-  natsMonitor?: boolean;
 }
 
 export interface LocalPair {
@@ -70,7 +68,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
   mkdirSync(o.dir, { recursive: true });
   // NATS with the pair's production account: a login per agent, the operator and the read-only dashboard.
   const auth = newLocalNatsAuth('demo', LOCAL_NODES.map((n) => n.name));
-  const nats = await startLocalNats({ dir: join(o.dir, 'nats'), configText: auth.serverConfig, monitor: o.natsMonitor });
+  const nats = await startLocalNats({ dir: join(o.dir, 'nats'), configText: auth.serverConfig });
   const vmCount = o.vmCount ?? 1;
   const disks = o.disksPerVm ?? 1;
   const ports = await freePorts(vmCount * 2);

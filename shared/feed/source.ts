@@ -15,8 +15,9 @@ import {
 } from '../nats/index.js';
 import type { Feed } from './feed.js';
 
-/** How soon a bucket that could not be opened is tried again. */
-const RETRY_MS = 1_000;
+/** How soon a bucket that could not be opened is tried again: doubling from the first to the last. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 
 export interface FeedSourceOptions {
   bus: Bus;
@@ -45,38 +46,47 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
   const unsubs: Unsubscribe[] = [];
   const watches: KvWatch[] = [];
   const attempts = new Map<string, Promise<void>>();
-  const retries = new Set<NodeJS.Timeout>();
-  const warned = new Set<string>();
+  /** Parts whose last attempt failed: how often in a row, when, and the timer of the next try. */
+  const failed = new Map<string, { count: number; at: number; timer: NodeJS.Timeout }>();
   let stopped = false;
 
   /**
    * One attempt per pair and part (status bucket, lease watch). A part that
-   * failed is tried again RETRY_MS later: a read-only login cannot create a
-   * bucket, so a dashboard started before the agents finds it only once the
-   * first agent has made it.
+   * failed is tried again later, backing off, or sooner when an agent of the
+   * pair is heard from (`soon`), at most once a RETRY_FIRST_MS: a read-only
+   * login cannot create a bucket, so a dashboard started before the agents
+   * finds it once the first agent has made it.
    */
-  const attempt = (key: string, run: (quiet: boolean) => Promise<boolean>): Promise<void> => {
+  const attempt = (key: string, run: (quiet: boolean) => Promise<boolean>, soon = false): Promise<void> => {
+    const f = failed.get(key);
+    if (f && soon && Date.now() - f.at >= RETRY_FIRST_MS) {
+      clearTimeout(f.timer);
+      attempts.delete(key);
+    }
     let p = attempts.get(key);
     if (!p) {
-      const quiet = warned.has(key);
-      warned.add(key);
-      p = run(quiet).then((ok) => {
+      const count = failed.get(key)?.count ?? 0;
+      p = run(count > 0).then((ok) => {
+        clearTimeout(failed.get(key)?.timer);
+        failed.delete(key);
         if (ok || stopped) return;
         const timer = setTimeout(() => {
-          retries.delete(timer);
           attempts.delete(key);
           if (!stopped) void attempt(key, run);
-        }, RETRY_MS);
+        }, Math.min(RETRY_FIRST_MS * 2 ** count, RETRY_MAX_MS));
         timer.unref();
-        retries.add(timer);
+        failed.set(key, { count: count + 1, at: Date.now(), timer });
       });
       attempts.set(key, p);
     }
     return p;
   };
 
-  const attach = (pair: string): Promise<void> =>
-    Promise.all([attempt(`status ${pair}`, (quiet) => loadStatusBucket(pair, quiet)), attempt(`lease ${pair}`, (quiet) => watchLeases(pair, quiet))]).then(() => undefined);
+  const attach = (pair: string, soon = false): Promise<void> =>
+    Promise.all([
+      attempt(`status ${pair}`, (quiet) => loadStatusBucket(pair, quiet), soon),
+      attempt(`lease ${pair}`, (quiet) => watchLeases(pair, quiet), soon),
+    ]).then(() => undefined);
 
   const loadStatusBucket = async (pair: string, quiet: boolean): Promise<boolean> => {
     try {
@@ -141,20 +151,20 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
       const pair = feedSubjects.pairOf(subject);
       if (!pair) return;
       feed.status(pair, s);
-      void attach(pair);
+      void attach(pair, true);
     }),
     bus.subscribe(subjects.everyEvent(), coloEventSchema, (e) => {
       feed.event(e);
-      void attach(e.pair);
+      void attach(e.pair, true);
     }),
   );
 
   return {
-    ready: Promise.all((o.pairs ?? []).map(attach)).then(() => undefined),
+    ready: Promise.all((o.pairs ?? []).map((pair) => attach(pair))).then(() => undefined),
     stop() {
       stopped = true;
-      for (const t of retries) clearTimeout(t);
-      retries.clear();
+      for (const f of failed.values()) clearTimeout(f.timer);
+      failed.clear();
       for (const u of unsubs.splice(0)) u();
       for (const w of watches.splice(0)) w.stop();
     },

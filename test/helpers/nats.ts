@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { z } from 'zod';
 import { startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
 
 export interface TestNatsOptions {
@@ -26,9 +27,12 @@ export interface NatsLogin {
   user: string;
 }
 
+/** The part of nats-server's `/connz` this reads (it has many more fields). */
+const connzSchema = z.object({ connections: z.array(z.object({ name: z.string().optional(), authorized_user: z.string().optional() })).nullish() });
+
 /** Who is connected to a local nats-server, and as which user (its `/connz?auth=true`). */
 export async function natsLogins(monitorUrl: string): Promise<NatsLogin[]> {
   const res = await fetch(new URL('/connz?auth=true&limit=1024', monitorUrl));
-  const body = (await res.json()) as { connections?: Array<{ name?: string; authorized_user?: string }> };
+  const body = connzSchema.parse(await res.json());
   return (body.connections ?? []).map((c) => ({ name: c.name ?? '', user: c.authorized_user ?? '' }));
 }

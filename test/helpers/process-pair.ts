@@ -21,7 +21,7 @@ export interface ProcessPair {
 
 /** The demo's pair: agents as real processes (so a test can SIGKILL and restart them), torn down by PID at the end. */
 export async function processPair(dir: string): Promise<ProcessPair> {
-  const pair = await startLocalPair({ dir, accelerator: kvmForTests() ? 'auto' : 'tcg', natsMonitor: true });
+  const pair = await startLocalPair({ dir, accelerator: kvmForTests() ? 'auto' : 'tcg' });
   onTestFinished(async (ctx) => {
     if (ctx.task.result?.state === 'fail') printAgentLogTails(dir);
     await pair.teardown();
