@@ -15,6 +15,7 @@ import { queryPairStatus } from '../cli/pair-status.js';
 import { loadConfig } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
 import { commandReplySchema, connectBus, subjects, type Bus } from '../shared/nats/index.js';
+import { natsAuth } from '../cli/connect.js';
 import { isKvmUsable, type VmInstance } from '../shared/qemu/index.js';
 import { sleep } from '../shared/sleep.js';
 import { rawProtect } from './raw-colo.js';
@@ -86,7 +87,7 @@ async function pausesOver(vm: VmInstance, during: () => Promise<void>): Promise<
 async function agentRows(dir: string, channel: 'relay' | 'tcp', tls: 'on' | 'off'): Promise<Row[]> {
   const pair = await startLocalPair({ dir: join(dir, `agents-${channel}-tls-${tls}`), accelerator, vmExtra: { migrationChannel: channel }, tls });
   const config = loadConfig(pair.configPath);
-  const bus: Bus = await connectBus({ servers: [pair.nats.url], name: 'bench', log: silentLogger() });
+  const bus: Bus = await connectBus({ ...natsAuth(config), name: 'bench', log: silentLogger() });
   try {
     await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
     await sleep(1_000);

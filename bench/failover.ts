@@ -13,6 +13,7 @@ import { queryPairStatus } from '../cli/pair-status.js';
 import { loadConfig } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
+import { natsAuth } from '../cli/connect.js';
 import { isKvmUsable } from '../shared/qemu/index.js';
 import { queryColoStatus } from '../shared/qmp/index.js';
 import { natsRestartOnce, type NatsRestartResult } from './nats-restart.js';
@@ -35,7 +36,7 @@ async function drillOnce(dir: string, mode: 'crash' | 'hang', fail: Side): Promi
   const pair = await startLocalPair({ dir, accelerator });
   try {
     const config = loadConfig(pair.configPath);
-    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench', log: silentLogger() });
+    const bus = await connectBus({ ...natsAuth(config), name: 'bench', log: silentLogger() });
     try {
       await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
       return await runDrill(bus, config, { vm: 'vm1', fail, mode });
@@ -129,7 +130,7 @@ async function idleRun(dir: string): Promise<{ failovers: number; minutes: numbe
   const pair = await startLocalPair({ dir, accelerator });
   try {
     const config = loadConfig(pair.configPath);
-    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-idle', log: silentLogger() });
+    const bus = await connectBus({ ...natsAuth(config), name: 'bench-idle', log: silentLogger() });
     try {
       let protectedOnce = false;
       let failovers = 0;

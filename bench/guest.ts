@@ -10,8 +10,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, type Agent } from '../agent/index.js';
-import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs } from '../cli/demo/pair-config.js';
+import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, issueLocalPki, type LocalPairSpec } from '../cli/demo/pair-config.js';
 import { buildTinyGuest, TINY_GUEST_APPEND, tinyGuestVm, type TinyGuest } from '../cli/demo/tiny-guest.js';
+import { newLocalNatsAuth } from '../cli/demo/local-nats-auth.js';
 import { parseConfigText } from '../shared/config/index.js';
 import { lastConsoleCounter } from '../shared/guest-records/index.js';
 import { freePorts, readPidFile, startLocalNats } from '../shared/local/index.js';
@@ -55,13 +56,16 @@ export interface GuestRun {
 
 /** One agent pair with the guest: boot on alpha, start beta, protect, kill alpha's qemu, wait for beta's guest. */
 export async function agentGuestRun(dir: string, guest: TinyGuest): Promise<GuestRun> {
-  const nats = await startLocalNats({ dir: join(dir, 'nats') });
+  // The pair's production account, as the demo and the test pairs have it: each agent logs in as itself.
+  const auth = newLocalNatsAuth('bench', LOCAL_NODES.map((n) => n.name));
+  const nats = await startLocalNats({ dir: join(dir, 'nats'), configText: auth.serverConfig });
   const agents: Agent[] = [];
   try {
     const [mig, nbd] = await freePorts(2);
     const accel = guestKvm ? 'kvm' : 'tcg';
-    const text = localPairConfig({ pair: 'bench', dir, natsUrl: nats.url, vms: [{ name: 'vm1', migrationPort: mig!, nbdPort: nbd!, disks: 1 }], accelerator: accel, vmExtra: tinyGuestVm(guest, accel) });
-    const config = parseConfigText(text);
+    const spec: LocalPairSpec = { pair: 'bench', dir, natsUrl: nats.url, vms: [{ name: 'vm1', migrationPort: mig!, nbdPort: nbd!, disks: 1 }], accelerator: accel, vmExtra: tinyGuestVm(guest, accel) };
+    const configOf = (node: string) => parseConfigText(localPairConfig(spec, auth.agent(node)));
+    issueLocalPki(spec);
     for (const n of LOCAL_NODES) {
       const { runtimeDir, imageDir } = nodeDirs(dir, n.name);
       mkdirSync(runtimeDir, { recursive: true });
@@ -69,7 +73,7 @@ export async function agentGuestRun(dir: string, guest: TinyGuest): Promise<Gues
       await qemuImg().create(join(imageDir, diskImageName('vm1', 0)), 'raw', SIZE);
     }
     const consoleOf = (node: string) => join(nodeDirs(dir, node).runtimeDir, 'vm1', 'console.log');
-    const start = (node: string) => startAgent({ config, nodeName: node, log: silentLogger(), kvmUsable: guestKvm });
+    const start = (node: string) => startAgent({ config: configOf(node), nodeName: node, log: silentLogger(), kvmUsable: guestKvm });
     agents.push(await start('alpha'));
     await untilCounter(consoleOf('alpha'), 3, 60_000);
     const t0 = Date.now();

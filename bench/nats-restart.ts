@@ -11,6 +11,7 @@ import { loadConfig } from '../shared/config/index.js';
 import { startLocalNats } from '../shared/local/index.js';
 import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
+import { natsAuth } from '../cli/connect.js';
 import { waitPairProtected } from './stats.js';
 import { sleep } from '../shared/sleep.js';
 
@@ -28,7 +29,7 @@ export async function natsRestartOnce(dir: string, accelerator: 'auto' | 'tcg', 
   let restarted: Awaited<ReturnType<typeof startLocalNats>> | null = null;
   try {
     const config = loadConfig(pair.configPath);
-    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-nats-restart', log: silentLogger() });
+    const bus = await connectBus({ ...natsAuth(config), name: 'bench-nats-restart', log: silentLogger() });
     try {
       await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 60_000);
       await sleep(2_000);
@@ -37,7 +38,7 @@ export async function natsRestartOnce(dir: string, accelerator: 'auto' | 'tcg', 
       process.kill(pair.nats.pid, 'SIGKILL');
       await pair.nats.exited;
       await sleep(downMs);
-      restarted = await startLocalNats({ dir: join(dir, 'nats'), port: pair.nats.port });
+      restarted = await startLocalNats({ dir: join(dir, 'nats'), port: pair.nats.port, configText: pair.natsAuth.serverConfig });
       await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 30_000);
       let longestPauseMs = before.checkpoints.lastPauseMs ?? 0;
       // A few samples after the return: the pause figures of the checkpoints around it.

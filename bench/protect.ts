@@ -6,8 +6,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs } from '../cli/demo/pair-config.js';
+import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, issueLocalPki, type LocalPairSpec } from '../cli/demo/pair-config.js';
 import { startAgent, type Agent } from '../agent/index.js';
+import { newLocalNatsAuth } from '../cli/demo/local-nats-auth.js';
 import { parseConfigText } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
 import { freePorts, startLocalNats } from '../shared/local/index.js';
@@ -22,12 +23,15 @@ const SIZE = 64 * 1024 * 1024;
 const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
 
 async function agentRun(dir: string): Promise<{ startToProtectedMs: number; migrateToColoMs: number }> {
-  const nats = await startLocalNats({ dir: join(dir, 'nats') });
+  // The pair's production account, as the demo and the test pairs have it: each agent logs in as itself.
+  const auth = newLocalNatsAuth('bench', LOCAL_NODES.map((n) => n.name));
+  const nats = await startLocalNats({ dir: join(dir, 'nats'), configText: auth.serverConfig });
   const agents: Agent[] = [];
   try {
     const [mig, nbd] = await freePorts(2);
-    const text = localPairConfig({ pair: 'bench', dir, natsUrl: nats.url, vms: [{ name: 'vm1', migrationPort: mig!, nbdPort: nbd!, disks: 1 }], accelerator: kvm ? 'auto' : 'tcg' });
-    const config = parseConfigText(text);
+    const spec: LocalPairSpec = { pair: 'bench', dir, natsUrl: nats.url, vms: [{ name: 'vm1', migrationPort: mig!, nbdPort: nbd!, disks: 1 }], accelerator: kvm ? 'auto' : 'tcg' };
+    const configOf = (node: string) => parseConfigText(localPairConfig(spec, auth.agent(node)));
+    issueLocalPki(spec);
     for (const n of LOCAL_NODES) {
       const { runtimeDir, imageDir } = nodeDirs(dir, n.name);
       mkdirSync(runtimeDir, { recursive: true });
@@ -35,7 +39,7 @@ async function agentRun(dir: string): Promise<{ startToProtectedMs: number; migr
       await qemuImg().create(join(imageDir, diskImageName('vm1', 0)), 'raw', SIZE);
     }
     const t0 = Date.now();
-    agents.push(...(await Promise.all(LOCAL_NODES.map((n) => startAgent({ config, nodeName: n.name, log: silentLogger(), kvmUsable: kvm })))));
+    agents.push(...(await Promise.all(LOCAL_NODES.map((n) => startAgent({ config: configOf(n.name), nodeName: n.name, log: silentLogger(), kvmUsable: kvm })))));
     const deadline = t0 + 60_000;
     for (;;) {
       const statuses = agents.map((a) => a.controllers()[0]!.status());

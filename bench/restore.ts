@@ -15,6 +15,7 @@ import { diskDevice, diskIds } from '../shared/disk/index.js';
 import { loadConfig } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
+import { natsAuth } from '../cli/connect.js';
 import { addReplicationNodes, awaitMirrorReady, linkReplicationNodes, startMigration, startMirror } from '../primary/index.js';
 import { awaitColoMode, buildQemuArgs, isKvmUsable, launchVm, qemuImg, resolveAccelerator, resolveMachineType, type VmPlan } from '../shared/qemu/index.js';
 import { freePorts } from '../shared/local/index.js';
@@ -30,7 +31,7 @@ async function agentRestore(dir: string): Promise<{ totalMs: number; pauseMs: nu
   const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', diskSizeBytes: SIZE, restore: { auto: false }, fillByte: 0x5c });
   try {
     const config = loadConfig(pair.configPath);
-    const bus = await connectBus({ servers: [pair.nats.url], name: 'bench-restore', log: silentLogger() });
+    const bus = await connectBus({ ...natsAuth(config), name: 'bench-restore', log: silentLogger() });
     try {
       await waitPairProtected(() => queryPairStatus(bus, config, 1_000), 120_000);
       const drill = await runDrill(bus, config, { vm: 'vm1', fail: 'primary', mode: 'crash' });

@@ -3,6 +3,7 @@ import { queryPairStatus } from '../cli/pair-status.js';
 import { loadConfig } from '../shared/config/index.js';
 import { silentLogger } from '../shared/log.js';
 import { connectBus } from '../shared/nats/index.js';
+import { natsAuth } from '../cli/connect.js';
 import { sleep } from '../shared/sleep.js';
 
 export function median(xs: readonly number[]): number {
@@ -38,7 +39,7 @@ export async function waitPairProtected(query: () => Promise<{ vms: Array<{ prot
 /** A local pair's first VM protected, asked over its own NATS by a client that leaves before the measurement starts. */
 export async function awaitLocalPairProtected(pair: LocalPair, name: string, timeoutMs = 60_000): Promise<void> {
   const config = loadConfig(pair.configPath);
-  const bus = await connectBus({ servers: [pair.nats.url], name, log: silentLogger() });
+  const bus = await connectBus({ ...natsAuth(config), name, log: silentLogger() });
   try {
     await waitPairProtected(() => queryPairStatus(bus, config, 1_000), timeoutMs);
   } finally {

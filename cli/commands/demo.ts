@@ -7,6 +7,7 @@ import { silentLogger } from '../../shared/log.js';
 import { sleep } from '../../shared/sleep.js';
 import { errorMessage } from '../../shared/errors.js';
 import { connectCli } from '../connect.js';
+import type { LocalConfigPaths } from '../demo/local-configs.js';
 import { startLocalPair } from '../demo/local-pair.js';
 import { LOCAL_NODES, nodeDirs } from '../demo/pair-config.js';
 import { buildTinyGuest, tinyGuestVm } from '../demo/tiny-guest.js';
@@ -65,17 +66,20 @@ function say(o: DemoOptions, line: string): void {
   (o.json ? console.error : console.log)(line);
 }
 
-/** The commands to point at the demo's pair from another terminal, and what its NATS is. */
-export function tryItLines(configPath: string): string[] {
-  const c = `--config ${configPath}`;
+/** The commands to point at the demo's pair from another terminal, which config holds which login, and what its NATS is. */
+export function tryItLines(configs: LocalConfigPaths): string[] {
+  const op = `--config ${configs.operator}`;
+  const ro = `--config ${configs.dashboard}`;
+  const agents = Object.values(configs.nodes).join(' and ');
   return [
-    "demo: the pair's NATS listens on 127.0.0.1 only, without credentials (anyone on this host can command it); its data channels use TLS",
+    "demo: the pair's NATS listens on 127.0.0.1 only and takes only this run's logins (the production account: per-subject permissions, no anonymous clients); its data channels use TLS",
+    `demo: NATS logins: ${configs.operator} operator (status, drill, restore), ${configs.dashboard} read-only (serve, status --watch: cannot command an agent), ${agents} each agent's own`,
     'demo: from another terminal:',
-    `  colo-ft status ${c}`,
-    `  colo-ft status --watch ${c}`,
-    `  colo-ft drill ${c} --vm vm1 --fail primary`,
-    `  colo-ft restore ${c} --vm vm1`,
-    `  colo-ft serve ${c}`,
+    `  colo-ft status ${op}`,
+    `  colo-ft status --watch ${ro}`,
+    `  colo-ft drill ${op} --vm vm1 --fail primary`,
+    `  colo-ft restore ${op} --vm vm1`,
+    `  colo-ft serve ${ro}`,
   ];
 }
 
@@ -96,11 +100,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const pair = await startLocalPair({ dir, accelerator: o.accelerator, vmExtra });
   say(o, `demo: nats-server pid ${pair.nats.pid} at ${pair.nats.url}; agents alpha (primary) and beta (secondary) starting`);
   const config = loadConfig(pair.configPath);
+  // Status and drills go with the operator's login; the dashboard reads with the read-only one, as `serve` does.
   const bus = await connectCli(config, 'demo');
-  const dashboard = await startFeedServer({ bus, config, listen: '127.0.0.1:0', log: silentLogger() });
+  const dashboardConfig = loadConfig(pair.configs.dashboard);
+  const dashboardBus = await connectCli(dashboardConfig, 'demo-dashboard');
+  const dashboard = await startFeedServer({ bus: dashboardBus, config: dashboardConfig, listen: '127.0.0.1:0', log: silentLogger() });
   // The one line a newcomer needs to open the dashboard (stdout stays JSON-only with --json).
   say(o, `dashboard: ${dashboard.url}`);
-  say(o, tryItLines(pair.configPath).join('\n'));
+  say(o, tryItLines(pair.configs).join('\n'));
   const view = new LiveView(process.stdout, process.stdout.columns || 120);
   let interrupted = false;
   const stop = new AbortController();
@@ -153,6 +160,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await dashboard.close();
+    await dashboardBus.close();
     await bus.close();
     say(o, 'demo: tearing down');
     const left = await pair.teardown();

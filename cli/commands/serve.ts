@@ -1,9 +1,9 @@
 import { loadCliConfig } from '../command-setup.js';
-import type { Config } from '../../shared/config/index.js';
 import { ConfigError, NatsUnavailableError, errorMessage } from '../../shared/errors.js';
 import { startFeedServer } from '../../shared/feed/index.js';
 import { createLogger } from '../../shared/log.js';
 import { connectBus } from '../../shared/nats/index.js';
+import { commandingUser, natsAuth } from '../connect.js';
 import { EXIT } from '../exit-codes.js';
 
 export interface ServeOptions {
@@ -20,6 +20,14 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const log = createLogger('colo-ft-serve', { level: o.logLevel ?? 'warn', destination: process.stderr });
   const config = loadCliConfig(o.config);
   if (typeof config === 'number') return config;
+  // The dashboard is for reading: a login that could command an agent has no business here.
+  const commanding = commandingUser(config);
+  if (commanding) {
+    console.error(
+      `colo-ft serve: NATS user '${commanding}' can command agents; give serve the pair's read-only login (${config.pair}-dashboard: the demo's dashboard.yaml, deploy/nats's credentials/${config.pair}/${config.pair}-dashboard.yaml)`,
+    );
+    return EXIT.usage;
+  }
   let bus;
   try {
     // A long-running watcher: the bus reconnects forever once connected.
@@ -58,13 +66,4 @@ export async function runServe(o: ServeOptions): Promise<number> {
   });
 }
 
-export function natsAuth(config: Config) {
-  return {
-    servers: config.nats.servers,
-    credsFile: config.nats.credsFile,
-    user: config.nats.user,
-    password: config.nats.password,
-    token: config.nats.token,
-    tls: config.nats.tls,
-  };
-}
+export { natsAuth } from '../connect.js';

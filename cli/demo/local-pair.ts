@@ -1,11 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts, isPidAlive, pidsUnder, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
 import { qemuImg } from '../../shared/qemu-img/index.js';
 import { sleep } from '../../shared/sleep.js';
-import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalPairSpec, issueLocalPki } from './pair-config.js';
+import { writeLocalPairConfigs, type LocalConfigPaths } from './local-configs.js';
+import { newLocalNatsAuth, type LocalNatsAuth } from './local-nats-auth.js';
+import { diskImageName, LOCAL_NODES, nodeDirs, type LocalPairSpec, issueLocalPki } from './pair-config.js';
 
 // From dist/ the CLI sits beside this module; from the TypeScript sources (tests) use the build.
 const CLI_MAIN = import.meta.url.endsWith('.ts')
@@ -33,7 +35,12 @@ export interface LocalPairOptions {
 }
 
 export interface LocalPair {
+  /** DIR/pair.yaml: the operator's NATS login (status, drill, restore). */
   readonly configPath: string;
+  /** Every config file of the pair: pair.yaml (operator), dashboard.yaml (read-only), NODE.yaml (each agent's own). */
+  readonly configs: LocalConfigPaths;
+  /** This run's NATS logins and the server config holding them (a restarted nats-server needs it again). */
+  readonly natsAuth: LocalNatsAuth;
   readonly nats: LocalNatsServer;
   readonly vmNames: string[];
   /** PIDs of everything this pair started, for the teardown check. */
@@ -59,7 +66,9 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
 /** nats-server, images, config and two agent processes: the demo's protected pair on loopback. */
 export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
   mkdirSync(o.dir, { recursive: true });
-  const nats = await startLocalNats({ dir: join(o.dir, 'nats') });
+  // NATS with the pair's production account: a login per agent, the operator and the read-only dashboard.
+  const auth = newLocalNatsAuth('demo', LOCAL_NODES.map((n) => n.name));
+  const nats = await startLocalNats({ dir: join(o.dir, 'nats'), configText: auth.serverConfig });
   const vmCount = o.vmCount ?? 1;
   const disks = o.disksPerVm ?? 1;
   const ports = await freePorts(vmCount * 2);
@@ -70,8 +79,8 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
     disks,
   }));
   const spec: LocalPairSpec = { pair: 'demo', dir: o.dir, natsUrl: nats.url, vms, accelerator: o.accelerator, checkpointDelayMs: o.checkpointDelayMs, restore: o.restore, timings: o.timings, vmExtra: o.vmExtra, tls: o.tls };
-  const configPath = join(o.dir, 'pair.yaml');
-  writeFileSync(configPath, localPairConfig(spec));
+  const configs = writeLocalPairConfigs(spec, auth);
+  const configPath = configs.operator;
   issueLocalPki(spec);
   const img = qemuImg();
   for (const n of LOCAL_NODES) {
@@ -89,7 +98,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
   }
   const spawnAgent = (node: string, extra: string[] = []) => {
     const log = openSync(join(o.dir, `agent-${node}.log`), 'a');
-    const args = [...(o.nodeArgs ?? []), CLI_MAIN, 'agent', '--config', configPath, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
+    const args = [...(o.nodeArgs ?? []), CLI_MAIN, 'agent', '--config', configs.nodes[node]!, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
     return child;
@@ -103,6 +112,8 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
   let torn: Promise<number[]> | null = null;
   return {
     configPath,
+    configs,
+    natsAuth: auth,
     nats,
     vmNames: vms.map((v) => v.name),
     pids: () => [nats.pid, ...agents.map((a) => a.pid!).filter(Boolean), ...qemuPids()],

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { issuePairPki } from '../../shared/tls/index.js';
+import type { NatsCredential } from './local-nats-auth.js';
 
 export interface LocalVmSpec {
   name: string;
@@ -52,11 +53,11 @@ export function diskImageName(vm: string, index: number): string {
   return `${vm}-disk${index}.img`;
 }
 
-/** A two-node pair on loopback, both nodes on this host with their own directories. */
-export function localPairConfig(s: LocalPairSpec): string {
+/** A two-node pair on loopback, both nodes on this host with their own directories; `login` is the NATS user this file connects as. */
+export function localPairConfig(s: LocalPairSpec, login?: NatsCredential): string {
   const doc = {
     pair: s.pair,
-    nats: { servers: [s.natsUrl] },
+    nats: { servers: [s.natsUrl], ...(login ? { user: login.user, password: login.password } : {}) },
     nodes: LOCAL_NODES.map((n) => ({ name: n.name, address: s.addresses?.[n.name] ?? '127.0.0.1', initialRole: n.initialRole, ...nodeDirs(s.dir, n.name) })),
     ...(s.timings ? { timings: s.timings } : {}),
     ...(s.restore ? { restore: s.restore } : {}),

@@ -15,12 +15,16 @@ import {
 } from '../nats/index.js';
 import type { Feed } from './feed.js';
 
+/** How soon a bucket that could not be opened is tried again: doubling from the first to the last. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
 export interface FeedSourceOptions {
   bus: Bus;
   feed: Feed;
   /** Pairs to load from the status bucket at once (the config's); others are found on the status subjects. */
   pairs?: readonly string[];
-  /** KV replicas for buckets this source opens (they normally exist already: the agents create them). */
+  /** KV replicas of the buckets this source opens; it never creates one (the agents do; a read-only login may not). */
   kvReplicas?: number;
   log: Logger;
 }
@@ -41,21 +45,52 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
   const { bus, feed, log } = o;
   const unsubs: Unsubscribe[] = [];
   const watches: KvWatch[] = [];
-  const attached = new Map<string, Promise<void>>();
+  const attempts = new Map<string, Promise<void>>();
+  /** Parts whose last attempt failed: how often in a row, when, and the timer of the next try. */
+  const failed = new Map<string, { count: number; at: number; timer: NodeJS.Timeout }>();
   let stopped = false;
 
-  const attach = (pair: string): Promise<void> => {
-    let p = attached.get(pair);
+  /**
+   * One attempt per pair and part (status bucket, lease watch). A part that
+   * failed is tried again later, backing off, or sooner when an agent of the
+   * pair is heard from (`soon`), at most once a RETRY_FIRST_MS: a read-only
+   * login cannot create a bucket, so a dashboard started before the agents
+   * finds it once the first agent has made it.
+   */
+  const attempt = (key: string, run: (quiet: boolean) => Promise<boolean>, soon = false): Promise<void> => {
+    const f = failed.get(key);
+    if (f && soon && Date.now() - f.at >= RETRY_FIRST_MS) {
+      clearTimeout(f.timer);
+      attempts.delete(key);
+    }
+    let p = attempts.get(key);
     if (!p) {
-      p = Promise.all([loadStatusBucket(pair), watchLeases(pair)]).then(() => undefined);
-      attached.set(pair, p);
+      const count = failed.get(key)?.count ?? 0;
+      p = run(count > 0).then((ok) => {
+        clearTimeout(failed.get(key)?.timer);
+        failed.delete(key);
+        if (ok || stopped) return;
+        const timer = setTimeout(() => {
+          attempts.delete(key);
+          if (!stopped) void attempt(key, run);
+        }, Math.min(RETRY_FIRST_MS * 2 ** count, RETRY_MAX_MS));
+        timer.unref();
+        failed.set(key, { count: count + 1, at: Date.now(), timer });
+      });
+      attempts.set(key, p);
     }
     return p;
   };
 
-  const loadStatusBucket = async (pair: string): Promise<void> => {
+  const attach = (pair: string, soon = false): Promise<void> =>
+    Promise.all([
+      attempt(`status ${pair}`, (quiet) => loadStatusBucket(pair, quiet), soon),
+      attempt(`lease ${pair}`, (quiet) => watchLeases(pair, quiet), soon),
+    ]).then(() => undefined);
+
+  const loadStatusBucket = async (pair: string, quiet: boolean): Promise<boolean> => {
     try {
-      const kv = await bus.kv(kvBuckets.status(pair), { replicas: o.kvReplicas });
+      const kv = await bus.kv(kvBuckets.status(pair), { replicas: o.kvReplicas, create: false });
       const keys = await kv.keys();
       await Promise.all(
         keys.map(async (key) => {
@@ -68,20 +103,25 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
           }
         }),
       );
+      return true;
     } catch (e) {
-      log.warn({ pair, reason: errorMessage(e) }, 'status bucket not readable: following the status subjects only');
+      if (!quiet) log.warn({ pair, reason: errorMessage(e) }, 'status bucket not readable (yet): following the status subjects, trying again');
+      return false;
     }
   };
 
-  const watchLeases = async (pair: string): Promise<void> => {
+  const watchLeases = async (pair: string, quiet: boolean): Promise<boolean> => {
     let watch: KvWatch;
     try {
-      watch = await (await bus.kv(kvBuckets.lease(pair), { replicas: o.kvReplicas })).watch();
+      watch = await (await bus.kv(kvBuckets.lease(pair), { replicas: o.kvReplicas, create: false })).watch();
     } catch (e) {
-      log.warn({ pair, reason: errorMessage(e) }, 'lease bucket not watchable: no lease holder or expiry on the feed');
-      return;
+      if (!quiet) log.warn({ pair, reason: errorMessage(e) }, 'lease bucket not watchable (yet): no lease holder or expiry on the feed until it is');
+      return false;
     }
-    if (stopped) return watch.stop();
+    if (stopped) {
+      watch.stop();
+      return true;
+    }
     watches.push(watch);
     void (async () => {
       try {
@@ -103,6 +143,7 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
         if (!stopped) log.warn({ pair, reason: errorMessage(e) }, 'lease watch ended');
       }
     })();
+    return true;
   };
 
   unsubs.push(
@@ -110,18 +151,20 @@ export function startFeedSource(o: FeedSourceOptions): FeedSource {
       const pair = feedSubjects.pairOf(subject);
       if (!pair) return;
       feed.status(pair, s);
-      void attach(pair);
+      void attach(pair, true);
     }),
     bus.subscribe(subjects.everyEvent(), coloEventSchema, (e) => {
       feed.event(e);
-      void attach(e.pair);
+      void attach(e.pair, true);
     }),
   );
 
   return {
-    ready: Promise.all((o.pairs ?? []).map(attach)).then(() => undefined),
+    ready: Promise.all((o.pairs ?? []).map((pair) => attach(pair))).then(() => undefined),
     stop() {
       stopped = true;
+      for (const f of failed.values()) clearTimeout(f.timer);
+      failed.clear();
       for (const u of unsubs.splice(0)) u();
       for (const w of watches.splice(0)) w.stop();
     },

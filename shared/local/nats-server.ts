@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ColoError } from '../errors.js';
 import { sleep } from '../sleep.js';
@@ -9,6 +9,8 @@ export interface LocalNatsServer {
   readonly pid: number;
   readonly port: number;
   readonly url: string;
+  /** The HTTP monitoring endpoint (`/connz?auth=true` names each connection's user), when asked for. */
+  readonly monitorUrl?: string;
   /** Stop by PID (SIGTERM, then SIGKILL); resolves when it is gone. Idempotent. */
   stop(): Promise<void>;
   readonly exited: Promise<void>;
@@ -20,6 +22,14 @@ export interface LocalNatsOptions {
   port?: number;
   binary?: string;
   extraArgs?: string[];
+  /**
+   * A config file's text (e.g. a pair's account with its users): written to
+   * DIR/nats-server.conf (mode 0600, it holds passwords) and passed with `-c`.
+   * The command line's address, port and JetStream flags still apply.
+   */
+  configText?: string;
+  /** Also serve the monitoring endpoint on a free loopback port. */
+  monitor?: boolean;
   startTimeoutMs?: number;
 }
 
@@ -32,7 +42,18 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNatsServ
   const portsDir = join(o.dir, 'ports');
   mkdirSync(portsDir, { recursive: true });
   const log = openSync(join(o.dir, 'nats-server.log'), 'a');
-  const args = ['-a', '127.0.0.1', '-p', String(o.port ?? -1), '-js', '-sd', join(o.dir, 'jetstream'), '-ports_file_dir', portsDir, ...(o.extraArgs ?? [])];
+  const confArgs: string[] = [];
+  if (o.configText !== undefined) {
+    const confPath = join(o.dir, 'nats-server.conf');
+    writeFileSync(confPath, o.configText, { mode: 0o600 });
+    confArgs.push('-c', confPath);
+  }
+  const args = [
+    ...confArgs,
+    ...['-a', '127.0.0.1', '-p', String(o.port ?? -1), '-js', '-sd', join(o.dir, 'jetstream'), '-ports_file_dir', portsDir],
+    ...(o.monitor ? ['-m', '-1'] : []),
+    ...(o.extraArgs ?? []),
+  ];
   const child = spawn(o.binary ?? 'nats-server', args, { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   const pid = child.pid;
@@ -60,11 +81,12 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNatsServ
     const file = readdirSync(portsDir).find((f) => f.includes(`_${pid}.ports`));
     if (file) {
       try {
-        const ports = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { nats?: string[] };
+        const ports = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { nats?: string[]; monitoring?: string[] };
         const url = ports.nats?.[0];
-        if (url) {
+        const monitorUrl = ports.monitoring?.[0];
+        if (url && (!o.monitor || monitorUrl)) {
           const port = Number(new URL(url).port);
-          return { pid, port, url: `nats://127.0.0.1:${port}`, stop, exited };
+          return { pid, port, url: `nats://127.0.0.1:${port}`, ...(o.monitor ? { monitorUrl } : {}), stop, exited };
         }
       } catch {
         // file half-written: read again

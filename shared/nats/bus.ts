@@ -53,7 +53,12 @@ export interface Bus {
   serve<Req>(subject: string, requestSchema: z.ZodType<Req>, handler: (request: Req) => Promise<unknown>): Unsubscribe;
   publish(subject: string, message: unknown): void;
   subscribe<T>(subject: string, schema: z.ZodType<T>, onMessage: (message: T, subject: string) => void): Unsubscribe;
-  kv(bucket: string, options?: { replicas?: number }): Promise<KvStore>;
+  /**
+   * Open a KV bucket, creating it when missing; `create: false` only opens one
+   * that exists (a read-only login may not create it: asking would be a
+   * permission violation at the server) and fails with NatsUnavailableError otherwise.
+   */
+  kv(bucket: string, options?: { replicas?: number; create?: boolean }): Promise<KvStore>;
   readonly state: ConnectionState;
   /** A NATS round trip (the watchdog's proof that the control plane answers). */
   rtt(): Promise<number>;
@@ -203,8 +208,8 @@ class NatsBus implements Bus {
     return this.nc.rtt();
   }
 
-  kv(bucket: string, options?: { replicas?: number }): Promise<KvStore> {
-    return openKv(this.nc, bucket, options?.replicas ?? 1);
+  kv(bucket: string, options?: { replicas?: number; create?: boolean }): Promise<KvStore> {
+    return openKv(this.nc, bucket, options?.replicas ?? 1, options?.create ?? true);
   }
 
   private track(sub: Subscription): Unsubscribe {

@@ -44,9 +44,11 @@ function isConflict(e: unknown): boolean {
 /** KV calls fail fast: a lease decision waiting 5 s (the client's default) on a dead link is worse than an error. */
 const KV_TIMEOUT_MS = 1_000;
 
-export async function openKv(nc: NatsConnection, bucket: string, replicas: number): Promise<KvStore> {
+export async function openKv(nc: NatsConnection, bucket: string, replicas: number, create = true): Promise<KvStore> {
   let kv: KV;
   try {
+    // Opening an existing bucket asks for its stream's info only; a missing one would be created.
+    if (!create) await (await nc.jetstreamManager({ timeout: KV_TIMEOUT_MS })).streams.info(`KV_${bucket}`);
     kv = await nc.jetstream({ timeout: KV_TIMEOUT_MS }).views.kv(bucket, { history: 1, replicas });
   } catch (e) {
     throw new NatsUnavailableError(`cannot open KV bucket ${bucket}: ${errorMessage(e)}`, { cause: e });

@@ -1,17 +1,20 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, issueLocalPki, type LocalVmSpec } from '../../cli/demo/pair-config.js';
+import { natsAuth } from '../../cli/connect.js';
+import { writeLocalPairConfigs, type LocalConfigPaths } from '../../cli/demo/local-configs.js';
+import { newLocalNatsAuth, type LocalNatsAuth } from '../../cli/demo/local-nats-auth.js';
+import { diskImageName, LOCAL_NODES, nodeDirs, issueLocalPki, type LocalVmSpec } from '../../cli/demo/pair-config.js';
 import { queryPairStatus } from '../../cli/pair-status.js';
 import { startAgent, type Agent } from '../../agent/index.js';
-import { parseConfigText, type Config } from '../../shared/config/index.js';
+import { loadConfig, type Config } from '../../shared/config/index.js';
 import { silentLogger, createLogger, type Logger } from '../../shared/log.js';
 import { freePorts, isPidAlive, readPidFile, signalPid } from '../../shared/local/index.js';
 import { relayPidsUnder } from './qemu-vm.js';
 import { connectBus, type Bus } from '../../shared/nats/index.js';
 import { isKvmUsable, qemuImg } from '../../shared/qemu/index.js';
 import type { VmStatus } from '../../state-machines/index.js';
-import { startNatsServer } from './nats.js';
+import { natsLogins, startNatsServer, type NatsLogin } from './nats.js';
 import { waitFor } from './wait-for.js';
 import { protectedOrWhy } from './why-not-protected.js';
 
@@ -40,12 +43,25 @@ export interface PairOptions {
 
 export interface TestPair {
   dir: string;
+  /** The operator's config (pair.yaml): what the CLI's status, drill and restore use. */
   config: Config;
   configPath: string;
+  /** Every config file: pair.yaml (operator), dashboard.yaml (read-only), NODE.yaml (each agent's own login). */
+  configs: LocalConfigPaths;
+  /** A node's own config, with its agent login (what its agent is started with). */
+  nodeConfig(node: 'alpha' | 'beta'): Config;
+  /** The read-only config (dashboard.yaml): for `serve` and `status --watch`. */
+  dashboardConfig: Config;
+  /** This run's NATS logins (the server refuses anyone else). */
+  natsAuth: LocalNatsAuth;
   natsUrl: string;
   vmNames: string[];
-  /** A client connection for the test itself, as the CLI would have. */
+  /** A client connection for the test itself, as the CLI would have (the operator's login). */
   client: Bus;
+  /** A read-only connection (the dashboard's login), as `serve` has. */
+  dashboard: Bus;
+  /** Who is connected to the pair's nats-server now, and as which user. */
+  natsLogins(): Promise<NatsLogin[]>;
   /** Start a node's agent; `natsUrl` lets a test route one agent through its own path (a proxy it can cut); `log` captures its lines. */
   startAgent(node: 'alpha' | 'beta', o?: { natsUrl?: string; qemuBinary?: string; relayBinary?: string; log?: Logger }): Promise<Agent>;
   natsPort: number;
@@ -66,7 +82,10 @@ export interface TestPair {
  * when the test ends, pass or fail.
  */
 export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestPair> {
-  const nats = await startNatsServer(dir);
+  // The production account of the pair, passwords new each run: no anonymous client gets in.
+  const auth = newLocalNatsAuth('test', LOCAL_NODES.map((n) => n.name));
+  const natsOptions = { configText: auth.serverConfig, monitor: true };
+  const nats = await startNatsServer(dir, natsOptions);
   let current = nats;
   const vmCount = o.vms ?? 1;
   const disks = o.disks ?? 1;
@@ -76,11 +95,12 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
   // A drive-only VM on every accelerator: nothing a guest sees, so no canary disk, and patterns go to disk 0.
   const vmExtra = { machine: { type: 'none', accelerator }, ...o.vmExtra };
   const spec = { pair: 'test', dir, natsUrl: nats.url, vms, accelerator, checkpointDelayMs: o.checkpointDelayMs, timings: o.timings, restore: o.restore, vmExtra, failover: o.failover, addresses: o.addresses, tls: o.tls };
-  const text = localPairConfig(spec);
-  const configPath = join(dir, 'pair.yaml');
-  writeFileSync(configPath, text);
+  const configs = writeLocalPairConfigs(spec, auth);
+  const configPath = configs.operator;
   issueLocalPki(spec);
-  const config = parseConfigText(text, configPath);
+  const config = loadConfig(configPath);
+  const nodeConfigs = { alpha: loadConfig(configs.nodes.alpha!), beta: loadConfig(configs.nodes.beta!) };
+  const dashboardConfig = loadConfig(configs.dashboard);
   const img = qemuImg();
   for (const n of LOCAL_NODES) {
     const { runtimeDir, imageDir } = nodeDirs(dir, n.name);
@@ -99,8 +119,10 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
     // Relays stop with their qemu while this process watches; one whose qemu died unseen is killed by PID.
     for (const pid of relayPidsUnder(dir)) signalPid(pid, 'SIGKILL');
   });
-  const client = await connectBus({ servers: [nats.url], name: 'test-client', log: silentLogger() });
+  const client = await connectBus({ ...natsAuth(config), name: 'test-client', log: silentLogger() });
   onTestFinished(() => client.close());
+  const dashboard = await connectBus({ ...natsAuth(dashboardConfig), name: 'test-dashboard', log: silentLogger() });
+  onTestFinished(() => dashboard.close());
   const log = process.env.COLO_FT_TEST_LOG ? createLogger('test', { level: process.env.COLO_FT_TEST_LOG }) : silentLogger();
   const status = async (vm = vms[0]!.name) => {
     const s = await queryPairStatus(client, config, 2_000);
@@ -110,23 +132,31 @@ export async function setupPair(dir: string, o: PairOptions = {}): Promise<TestP
     dir,
     config,
     configPath,
+    configs,
+    nodeConfig: (node) => nodeConfigs[node],
+    dashboardConfig,
+    natsAuth: auth,
     natsUrl: nats.url,
     vmNames: vms.map((v) => v.name),
     client,
+    dashboard,
+    natsLogins: () => natsLogins(current.monitorUrl!),
     natsPort: nats.port,
     async restartNats(downMs = 0) {
       await current.stop();
       if (downMs) await new Promise((r) => setTimeout(r, downMs));
-      current = await startNatsServer(dir, nats.port);
+      current = await startNatsServer(dir, { ...natsOptions, port: nats.port });
     },
     async killNats(downMs) {
       process.kill(current.pid, 'SIGKILL');
       await current.exited;
       await new Promise((r) => setTimeout(r, downMs));
-      current = await startNatsServer(dir, nats.port);
+      current = await startNatsServer(dir, { ...natsOptions, port: nats.port });
     },
     async startAgent(node, opts = {}) {
-      const cfg = opts.natsUrl ? { ...config, nats: { ...config.nats, servers: [opts.natsUrl] } } : config;
+      // Each agent logs in as itself, as on its own host.
+      const own = nodeConfigs[node];
+      const cfg = opts.natsUrl ? { ...own, nats: { ...own.nats, servers: [opts.natsUrl] } } : own;
       const a = await startAgent({ config: cfg, nodeName: node, log: opts.log ?? log, kvmUsable: kvmForTests(), qemuBinary: opts.qemuBinary, relayBinary: opts.relayBinary });
       agents.set(node, a);
       return a;

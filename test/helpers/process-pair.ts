@@ -1,4 +1,5 @@
 import { onTestFinished } from 'vitest';
+import { natsAuth } from '../../cli/connect.js';
 import { startLocalPair, type LocalPair } from '../../cli/demo/local-pair.js';
 import { queryPairStatus } from '../../cli/pair-status.js';
 import { loadConfig, type Config } from '../../shared/config/index.js';
@@ -26,7 +27,8 @@ export async function processPair(dir: string): Promise<ProcessPair> {
     await pair.teardown();
   });
   const config = loadConfig(pair.configPath);
-  const bus = await connectBus({ servers: [pair.nats.url], name: 'test', log: silentLogger() });
+  // The operator's login (pair.yaml), as the CLI has it.
+  const bus = await connectBus({ ...natsAuth(config), name: 'test', log: silentLogger() });
   onTestFinished(() => bus.close());
   return {
     pair,

@@ -21,11 +21,13 @@ export interface RawNats {
 
 const CRLF = Buffer.from('\r\n');
 
-export async function rawNats(url: string): Promise<RawNats> {
+/** `login`: a user of the pair's account (a local pair's NATS takes no anonymous client). */
+export async function rawNats(url: string, login?: { user: string; password: string }): Promise<RawNats> {
   const { hostname, port } = new URL(url);
   const socket: Socket = connect({ host: hostname, port: Number(port) });
   const errors: string[] = [];
-  const inbox = `_RAW.${randomUUID().replace(/-/g, '')}`;
+  // Under _INBOX: the only reply prefix the pair's users may subscribe to.
+  const inbox = `_INBOX.raw${randomUUID().replace(/-/g, '')}`;
   const waiting = new Map<string, (text: string) => void>();
   const pongs: Array<() => void> = [];
   let closed = false;
@@ -62,7 +64,7 @@ export async function rawNats(url: string): Promise<RawNats> {
     }
   });
   await greeting;
-  socket.write(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, name: 'raw-garbage' })}\r\nSUB ${inbox}.* 1\r\n`);
+  socket.write(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, name: 'raw-garbage', ...(login && { user: login.user, pass: login.password }) })}\r\nSUB ${inbox}.* 1\r\n`);
   const pub = (subject: string, reply: string | null, payload: Uint8Array | string) => {
     const body = typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload);
     socket.write(Buffer.concat([Buffer.from(`PUB ${subject}${reply ? ` ${reply}` : ''} ${body.length}\r\n`), body, CRLF]));

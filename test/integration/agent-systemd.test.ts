@@ -21,7 +21,9 @@ describe('the agent under systemd: readiness, watchdog after a health check, SIG
     chmodSync(join(bin, 'systemd-notify'), 0o755);
     const logFile = join(dir, 'agent-alpha.log');
     const out = openSync(logFile, 'a');
-    const agent = spawn(process.execPath, [CLI, 'agent', '--config', pair.configPath, '--node', 'alpha'], {
+    // The agent runs with its own node's config (its own NATS login), as on its host.
+    const alphaConfig = pair.configs.nodes.alpha!;
+    const agent = spawn(process.execPath, [CLI, 'agent', '--config', alphaConfig, '--node', 'alpha'], {
       stdio: ['ignore', out, out],
       env: { ...process.env, NOTIFY_SOCKET: join(dir, 'notify.sock'), WATCHDOG_USEC: '400000', PATH: `${bin}:${process.env.PATH}` },
     });
@@ -40,8 +42,8 @@ describe('the agent under systemd: readiness, watchdog after a health check, SIG
     expect(lines.indexOf('WATCHDOG=1')).toBeGreaterThan(0);
 
     // An invalid new file is refused and the agent carries on with the old one.
-    const good = readFileSync(pair.configPath, 'utf8');
-    writeFileSync(pair.configPath, good.replace(/failover:|vms:/, 'surprise: 1\nvms:'));
+    const good = readFileSync(alphaConfig, 'utf8');
+    writeFileSync(alphaConfig, good.replace(/failover:|vms:/, 'surprise: 1\nvms:'));
     agent.kill('SIGHUP');
     await waitFor(() => /reload refused/.test(readFileSync(logFile, 'utf8')), { timeoutMs: 5_000, what: 'reload refused in the log' });
     expect(readFileSync(logFile, 'utf8')).toMatch(/surprise/);
@@ -49,7 +51,7 @@ describe('the agent under systemd: readiness, watchdog after a health check, SIG
     const s = await pair.status();
     expect(s.protected).toBe(true);
     expect(s.nodes[0]!.reachable).toBe(true);
-    writeFileSync(pair.configPath, good);
+    writeFileSync(alphaConfig, good);
     agent.kill('SIGHUP');
     await waitFor(() => /reload: configuration unchanged/.test(readFileSync(logFile, 'utf8')), { timeoutMs: 5_000, what: 'unchanged reload' });
   });

@@ -11,7 +11,8 @@ describe('dashboard page in headless Chromium (Debian package)', () => {
   it('renders the protected pair, then shows the failover live without a reload', async () => {
     const dir = tmpRun('dashboard');
     const pair = await setupPair(dir);
-    const server = await startFeedServer({ bus: pair.client, config: pair.config, log: silentLogger() });
+    // The read-only login, as `serve` has it; the drill below goes with the operator's (pair.client).
+    const server = await startFeedServer({ bus: pair.dashboard, config: pair.dashboardConfig, log: silentLogger() });
     onTestFinished(() => server.close());
     const { page } = await openBrowser(dir);
     const failures: string[] = [];

@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { sleep } from '../../shared/sleep.js';
-import { pidsUnder, signalPid } from '../../shared/local/index.js';
+import { pidsUnder, processCmdline, signalPid } from '../../shared/local/index.js';
+import { silentLogger } from '../../shared/log.js';
+import { connectBus } from '../../shared/nats/index.js';
+import { parse } from 'yaml';
 import { isPidAlive } from '../../shared/local/index.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { tmpRun } from '../helpers/tmp-run.js';
@@ -45,13 +48,30 @@ describe('colo-ft demo', () => {
     expect(out).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/m);
     // The commands to point at this pair, and what its NATS is.
     expect(out).toContain(`colo-ft drill --config ${dir}/pair.yaml --vm vm1 --fail primary`);
-    expect(out).toMatch(/NATS listens on 127\.0\.0\.1 only, without credentials/);
+    expect(out).toContain(`colo-ft serve --config ${dir}/dashboard.yaml`);
+    expect(out).toContain(`colo-ft status --watch --config ${dir}/dashboard.yaml`);
+    expect(out).toMatch(/NATS listens on 127\.0\.0\.1 only and takes only this run's logins/);
+    expect(out).toContain(`${dir}/dashboard.yaml read-only (serve, status --watch: cannot command an agent)`);
     // Not a TTY: change lines only, no status block every interval.
     const printedAtProtected = out.split('\n').length;
     await sleep(1_500);
     expect(out.split('\n').length).toBe(printedAtProtected);
     const pids = pidsIn(out);
     expect(pids.length).toBeGreaterThanOrEqual(3);
+    for (const pid of pids) expect(isPidAlive(pid)).toBe(true);
+
+    // Its NATS takes no anonymous client; each agent runs with its own node's file and login.
+    const natsUrl = /nats-server pid \d+ at (nats:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    await expect(connectBus({ servers: [natsUrl], name: 'anonymous', connectTimeoutMs: 2_000, log: silentLogger() })).rejects.toThrow(/Authorization Violation/i);
+    const userIn = (file: string) => (parse(readFileSync(join(dir, file), 'utf8')) as { nats: { user: string } }).nats.user;
+    expect(['pair.yaml', 'dashboard.yaml', 'alpha.yaml', 'beta.yaml'].map(userIn)).toEqual(['demo-operator', 'demo-dashboard', 'demo-alpha', 'demo-beta']);
+    const agentArgs = pidsUnder(dir, (n) => n === 'node').map(processCmdline).filter((a) => a.includes('agent'));
+    const argOf = (a: string[], flag: string) => a[a.indexOf(flag) + 1];
+    expect(agentArgs.map((a) => `${argOf(a, '--node')} ${argOf(a, '--config')}`).sort()).toEqual([`alpha ${dir}/alpha.yaml`, `beta ${dir}/beta.yaml`]);
+    // The read-only file cannot start a drill: the server refuses it and the pair stays as it was.
+    const drill = await runCli(['drill', '--config', join(dir, 'dashboard.yaml'), '--vm', 'vm1', '--fail', 'primary', '--yes', '--json'], { timeoutMs: 30_000 });
+    expect(drill.code).not.toBe(0);
+    expect(drill.stdout + drill.stderr).toMatch(/Permissions Violation/);
     for (const pid of pids) expect(isPidAlive(pid)).toBe(true);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGINT');

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { runDrill } from '../../cli/drill/run-drill.js';
@@ -6,6 +8,7 @@ import { startFeedServer } from '../../shared/feed/index.js';
 import { silentLogger } from '../../shared/log.js';
 import { feedVmStatusSchema, type FeedVmStatus } from '../../shared/nats/index.js';
 import { CLI } from '../helpers/cli.js';
+import { violations } from '../helpers/nats-cluster.js';
 import { setupPair } from '../helpers/pair.js';
 import { metricValue, openSse } from '../helpers/sse.js';
 import { tmpRun } from '../helpers/tmp-run.js';
@@ -36,7 +39,8 @@ describe('status feed on real qemu and nats-server', () => {
     const pair = await setupPair(tmpRun('feed-sse'));
     await pair.startAgent('alpha');
     await pair.startAgent('beta');
-    const server = await startFeedServer({ bus: pair.client, config: pair.config, log: silentLogger() });
+    // The feed reads with the read-only login, as `serve` does; the drill below goes with the operator's.
+    const server = await startFeedServer({ bus: pair.dashboard, config: pair.dashboardConfig, log: silentLogger() });
     onTestFinished(() => server.close());
     expect(server.host).toBe('127.0.0.1');
     const sse = await openSse(new URL('/events', server.url).href);
@@ -95,8 +99,9 @@ describe('status feed on real qemu and nats-server', () => {
 
   it('`colo-ft serve` and `colo-ft status --watch` follow the feed; loopback only by default', async () => {
     const pair = await setupPair(tmpRun('feed-cli'));
-    const serve = spawnCli(['serve', '--config', pair.configPath, '--listen', '127.0.0.1:0']);
-    const watch = spawnCli(['status', '--config', pair.configPath, '--watch', '--json']);
+    // Both with the read-only login (dashboard.yaml), started before the agents made the buckets.
+    const serve = spawnCli(['serve', '--config', pair.configs.dashboard, '--listen', '127.0.0.1:0']);
+    const watch = spawnCli(['status', '--config', pair.configs.dashboard, '--watch', '--json']);
     const url = await waitFor(() => serve.lines.find((l) => l.startsWith('dashboard: '))?.slice('dashboard: '.length), { timeoutMs: 10_000, what: `serve's dashboard line (stderr: ${serve.stderr()})` });
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     await pair.startAgent('alpha');
@@ -104,6 +109,8 @@ describe('status feed on real qemu and nats-server', () => {
 
     const sse = await openSse(new URL('/events', url).href);
     await sse.waitFor((v) => v.vm === 'vm1' && v.protected, 'vm1 protected via colo-ft serve');
+    // The read-only login cannot create the lease bucket: serve, up before the agents made it, watches it once it exists.
+    await sse.waitFor((v) => v.vm === 'vm1' && v.lease?.holder === 'alpha', 'the lease holder via colo-ft serve');
     const watched = await waitFor(
       () => watch.lines.map((l) => feedVmStatusSchema.parse(JSON.parse(l)) as FeedVmStatus).find((v) => v.protected),
       { timeoutMs: 30_000, what: 'status --watch --json printing protected' },
@@ -111,7 +118,7 @@ describe('status feed on real qemu and nats-server', () => {
     expect(watched).toMatchObject({ vm: 'vm1', pair: 'test' });
 
     // A watcher started on a running pair reads the stored statuses first: its first word is not "no status yet".
-    const late = spawnCli(['status', '--config', pair.configPath, '--watch', '--json']);
+    const late = spawnCli(['status', '--config', pair.configs.dashboard, '--watch', '--json']);
     const first = await waitFor(() => late.lines[0], { timeoutMs: 10_000, what: 'the late watcher\'s first line' });
     const firstView = feedVmStatusSchema.parse(JSON.parse(first));
     expect(firstView.nodes.every((n) => n.reachable), first).toBe(true);
@@ -141,5 +148,7 @@ describe('status feed on real qemu and nats-server', () => {
     watch.child.kill('SIGINT');
     expect(await serve.exited).toBe(0);
     expect(await watch.exited).toBe(0);
+    // The read-only login was enough for serve and status --watch: no permission violation at the server.
+    expect(violations(readFileSync(join(pair.dir, 'nats', 'nats-server.log'), 'utf8'))).toEqual([]);
   });
 });

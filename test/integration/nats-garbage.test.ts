@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { kvBuckets, kvKeys, nodeStatusSchema, decodeWith, subjects } from '../../shared/nats/index.js';
+import { connectBus, kvBuckets, kvKeys, nodeStatusSchema, decodeWith, subjects } from '../../shared/nats/index.js';
+import { silentLogger } from '../../shared/log.js';
 import { leaseRecordSchema } from '../../shared/lease/index.js';
 import { ANY_SUBJECT_GARBAGE, MAX_PAYLOAD, VERB_GARBAGE, captureLog, deepJsonOfSize, heartbeatGarbage, jsonOfSize, servedSubjects } from '../helpers/garbage.js';
 import { setupPair, type TestPair } from '../helpers/pair.js';
@@ -52,8 +53,12 @@ describe('garbage on every subject an agent listens on (real qemu pair, real nat
     const qemuPids = { alpha: pair.qemuPid('alpha', 'vm1'), beta: pair.qemuPid('beta', 'vm1') };
     expect(qemuPids.alpha).toBeGreaterThan(0);
     expect(qemuPids.beta).toBeGreaterThan(0);
-    const raw = await rawNats(pair.natsUrl);
+    // Each subject's garbage comes from a login the pair's permissions let publish there: the operator's
+    // for every request verb, each agent's own for its heartbeats (a peer's stolen password, say).
+    const raw = await rawNats(pair.natsUrl, pair.natsAuth.operator);
     onTestFinished(() => raw.close());
+    const hbRaw = { alpha: await rawNats(pair.natsUrl, pair.natsAuth.agent('alpha')), beta: await rawNats(pair.natsUrl, pair.natsAuth.agent('beta')) };
+    onTestFinished(() => NODES.forEach((n) => hbRaw[n].close()));
     const { pair: pairName } = pair.config;
     const epoch = start.epoch;
 
@@ -88,7 +93,7 @@ describe('garbage on every subject an agent listens on (real qemu pair, real nat
     }
 
     // Over max_payload nothing reaches an agent: nats-server refuses the PUB and drops the sender's connection.
-    const oversize = await rawNats(pair.natsUrl);
+    const oversize = await rawNats(pair.natsUrl, pair.natsAuth.operator);
     onTestFinished(() => oversize.close());
     oversize.publish(subjects.rpc(pairName, 'vm1', 'alpha', 'drill'), jsonOfSize(MAX_PAYLOAD + 1));
     await waitFor(() => oversize.closed, { timeoutMs: 5_000, what: 'the server to drop an over-max_payload sender' });
@@ -98,20 +103,20 @@ describe('garbage on every subject an agent listens on (real qemu pair, real nat
     for (const node of NODES) {
       const subject = subjects.heartbeat(pairName, 'vm1', node);
       for (const payload of [...ANY_SUBJECT_GARBAGE, ...heartbeatGarbage('vm1', node, epoch), jsonOfSize(MAX_PAYLOAD), deepJsonOfSize(MAX_PAYLOAD)]) {
-        raw.publish(subject, payload);
+        hbRaw[node].publish(subject, payload);
         sent++;
       }
     }
-    await raw.flush();
+    await Promise.all(NODES.map((n) => hbRaw[n].flush()));
 
     // 4. A burst of 1,000 mixed, without waiting between them.
     const mixed = NODES.flatMap((node) => [
       ...servedSubjects(pairName, 'vm1', node).flatMap(({ verb, subject }) => [...ANY_SUBJECT_GARBAGE, ...VERB_GARBAGE[verb]].map((payload) => ({ subject, payload, request: true }))),
-      ...heartbeatGarbage('vm1', node, epoch).map((payload) => ({ subject: subjects.heartbeat(pairName, 'vm1', node), payload, request: false })),
+      ...heartbeatGarbage('vm1', node, epoch).map((payload) => ({ subject: subjects.heartbeat(pairName, 'vm1', node), payload, request: false, node })),
     ]);
     const burst = Array.from({ length: 1_000 }, (_, i) => (i % 100 === 99 ? { ...mixed[i % mixed.length]!, payload: deepJsonOfSize(MAX_PAYLOAD) } : mixed[i % mixed.length]!));
     const burstStarted = Date.now();
-    const replies = await Promise.all(burst.map((m) => (m.request ? ask(m.subject, m.payload, 20_000) : (raw.publish(m.subject, m.payload), Promise.resolve('dropped' as const)))));
+    const replies = await Promise.all(burst.map((m) => (m.request ? ask(m.subject, m.payload, 20_000) : (hbRaw['node' in m ? m.node : 'alpha'].publish(m.subject, m.payload), Promise.resolve('dropped' as const)))));
     const burstMs = Date.now() - burstStarted;
     sent += burst.length;
     const badBurst = replies.flatMap((r, i) => (r === 'accepted' || r === 'unanswered' ? [{ r, subject: burst[i]!.subject, payload: burst[i]!.payload.slice(0, 60) }] : []));
@@ -164,8 +169,11 @@ describe('garbage on every subject an agent listens on (real qemu pair, real nat
     const start = await pair.waitProtected(undefined, 60_000);
     const qemuPids = { alpha: pair.qemuPid('alpha', 'vm1'), beta: pair.qemuPid('beta', 'vm1') };
     const { pair: pairName } = pair.config;
-    const leaseKv = await pair.client.kv(kvBuckets.lease(pairName));
-    const statusKv = await pair.client.kv(kvBuckets.status(pairName));
+    // Only agents may write the buckets: the garbage comes with the peer's login.
+    const peer = await connectBus({ servers: [pair.natsUrl], name: 'garbage-writer', log: silentLogger(), ...pair.natsAuth.agent('beta') });
+    onTestFinished(() => peer.close());
+    const leaseKv = await peer.kv(kvBuckets.lease(pairName));
+    const statusKv = await peer.kv(kvBuckets.status(pairName));
     const leaseKey = kvKeys.lease('vm1');
     const readLease = async () => {
       const e = await leaseKv.get(leaseKey);
