@@ -1,6 +1,6 @@
 import { isStaleEpoch } from '../../state-machines/index.js';
 import type { Logger } from '../../shared/log.js';
-import { PunctualCheck } from './punctual-check.js';
+import { PunctualCheck, PunctualDeadline } from './punctual-check.js';
 import { heartbeatSchema, subjects, type Bus, type Heartbeat, type Role, type Unsubscribe } from '../../shared/nats/index.js';
 
 export interface HeartbeatOptions {
@@ -40,13 +40,19 @@ export class HeartbeatMonitor {
   private readonly now: () => number;
   lastPeerBeat: Heartbeat | null = null;
   private lastAnyBeat = -Infinity;
-  /** Our own stall is no evidence about the peer: a late check reads the beats that arrived meanwhile first. */
+  /**
+   * Our own stall is no evidence about the peer: a late check reads the beats that arrived meanwhile first.
+   * The peer is judged when its silence would pass timeoutMs (the deadline: a wake-up only then, not a
+   * poll every intervalMs / 4, which cost an idle agent 40 wake-ups a second), and at each of our beats.
+   */
   private readonly checker: PunctualCheck;
+  private readonly deadline: PunctualDeadline;
 
   constructor(private readonly o: HeartbeatOptions) {
     this.now = o.monotonic ?? (() => performance.now());
     this.lastSeen = this.now();
-    this.checker = new PunctualCheck(Math.max(5, Math.floor(o.intervalMs / 4)), () => this.judge(), this.now);
+    this.checker = new PunctualCheck(o.intervalMs, () => this.judge(), this.now);
+    this.deadline = new PunctualDeadline(() => this.judge());
   }
 
   start(): void {
@@ -54,11 +60,18 @@ export class HeartbeatMonitor {
     this.unsubs.push(bus.subscribe(subjects.heartbeat(pair, vm, peer), heartbeatSchema, (hb) => this.receive(hb)));
     this.unsubs.push(
       bus.onStateChange((state) => {
-        if (state === 'connected') this.lastSeen = this.now();
+        if (state !== 'connected') return;
+        this.lastSeen = this.now();
+        this.watchDeadline();
       }),
     );
-    this.timers.push(setInterval(() => this.beat(), this.o.intervalMs));
-    this.checker.start();
+    this.timers.push(
+      setInterval(() => {
+        this.beat();
+        this.checker.tick();
+      }, this.o.intervalMs),
+    );
+    this.checker.startTicked();
     this.beat();
   }
 
@@ -66,7 +79,9 @@ export class HeartbeatMonitor {
   mute(muted: boolean): void {
     this.muted = muted;
     // Back from a (simulated) partition: the peer gets a fresh grace period, as after a NATS reconnect.
-    if (!muted) this.lastSeen = this.now();
+    if (muted) return;
+    this.lastSeen = this.now();
+    this.watchDeadline();
   }
 
   /** Say something now (e.g. our qemu just died) instead of at the next interval. */
@@ -111,6 +126,7 @@ export class HeartbeatMonitor {
       this.peerAlive = true;
       this.o.onPeerBack();
     }
+    this.watchDeadline();
   }
 
   private judgeable(): boolean {
@@ -119,7 +135,18 @@ export class HeartbeatMonitor {
 
   private judge(): void {
     const age = this.now() - this.lastSeen;
-    if (this.judgeable() && age > this.o.timeoutMs) this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`, false);
+    if (this.judgeable() && age > this.o.timeoutMs) return this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`, false);
+    this.watchDeadline();
+  }
+
+  /**
+   * While the peer can be judged, a judgement is due when its silence passes timeoutMs. Set once and
+   * moved on by the judgement it causes (beats in between only move lastSeen): about one wake-up per
+   * timeoutMs while the peer beats. Whatever makes the peer judgeable again (a beat, NATS back, unmute) sets it.
+   */
+  private watchDeadline(): void {
+    if (!this.judgeable() || this.deadline.armed) return;
+    this.deadline.in(this.o.timeoutMs - (this.now() - this.lastSeen) + 1);
   }
 
   private lose(reason: string, announced: boolean): void {
@@ -129,6 +156,7 @@ export class HeartbeatMonitor {
 
   stop(): void {
     this.checker.stop();
+    this.deadline.cancel();
     for (const t of this.timers) clearInterval(t);
     for (const u of this.unsubs.splice(0)) u();
   }
