@@ -1,5 +1,6 @@
 import { isStaleEpoch } from '../../state-machines/index.js';
 import type { Logger } from '../../shared/log.js';
+import { onPeriod } from './period-clock.js';
 import { PunctualCheck, PunctualDeadline } from './punctual-check.js';
 import { heartbeatSchema, subjects, type Bus, type Heartbeat, type Role, type Unsubscribe } from '../../shared/nats/index.js';
 
@@ -35,7 +36,7 @@ export class HeartbeatMonitor {
   private lastSeen: number;
   private peerAlive = false;
   private muted = false;
-  private timers: NodeJS.Timeout[] = [];
+  private stopBeats: (() => void) | null = null;
   private unsubs: Unsubscribe[] = [];
   private readonly now: () => number;
   lastPeerBeat: Heartbeat | null = null;
@@ -65,12 +66,11 @@ export class HeartbeatMonitor {
         this.watchDeadline();
       }),
     );
-    this.timers.push(
-      setInterval(() => {
-        this.beat();
-        this.checker.tick();
-      }, this.o.intervalMs),
-    );
+    // The agent's clock for this period (the hang probe of each qemu ticks on it too).
+    this.stopBeats = onPeriod(this.o.intervalMs, () => {
+      this.beat();
+      this.checker.tick();
+    });
     this.checker.startTicked();
     this.beat();
   }
@@ -157,7 +157,8 @@ export class HeartbeatMonitor {
   stop(): void {
     this.checker.stop();
     this.deadline.cancel();
-    for (const t of this.timers) clearInterval(t);
+    this.stopBeats?.();
+    this.stopBeats = null;
     for (const u of this.unsubs.splice(0)) u();
   }
 }
