@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts, isPidAlive, pidsUnder, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
+import { agentNodeOptions, freePorts, isPidAlive, pidsUnder, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
 import { qemuImg } from '../../shared/qemu-img/index.js';
 import { sleep } from '../../shared/sleep.js';
 import { diskImageName, LOCAL_NODES, localPairConfig, nodeDirs, type LocalPairSpec, issueLocalPki } from './pair-config.js';
@@ -89,7 +89,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
   }
   const spawnAgent = (node: string, extra: string[] = []) => {
     const log = openSync(join(o.dir, `agent-${node}.log`), 'a');
-    const args = [...(o.nodeArgs ?? []), CLI_MAIN, 'agent', '--config', configPath, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
+    const args = [...agentNodeOptions(), ...(o.nodeArgs ?? []), CLI_MAIN, 'agent', '--config', configPath, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
     return child;
