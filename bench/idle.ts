@@ -3,7 +3,9 @@
  * and nats-server, CPU (share of one core) and resident memory over a window
  * (BENCH_IDLE_S, default 60 s) at the default checkpoint rate, each process
  * beside the others. `-- --profile` runs the agents with --cpu-prof and prints
- * where their CPU went (self time by function).
+ * where their CPU went (self time by function). BENCH_IDLE_NODE_ARGS (space
+ * separated) adds node options to the agents', to measure a flag beside the
+ * defaults.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +14,13 @@ import { startLocalPair } from '../cli/demo/local-pair.js';
 import { isKvmUsable } from '../shared/qemu/index.js';
 import { sleep } from '../shared/sleep.js';
 import { pidsUnder } from '../shared/local/index.js';
-import { cpuMsOf, rssMiBOf } from './proc.js';
+import { cpuMsOf, rssMiBOf, wakeupsOf } from './proc.js';
 import { awaitLocalPairProtected } from './stats.js';
 
 const WINDOW_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
 const kvm = process.env.COLO_FT_FORCE_TCG !== '1' && isKvmUsable();
 const profile = process.argv.includes('--profile');
+const extraNodeArgs = (process.env.BENCH_IDLE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 interface Proc {
   name: string;
@@ -52,7 +55,7 @@ async function main(): Promise<void> {
   const profDir = join(dir, 'profiles');
   let skipMs = 0;
   const spawnedAt = Date.now();
-  const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
+  const pair = await startLocalPair({ dir, accelerator: kvm ? 'auto' : 'tcg', nodeArgs: [...extraNodeArgs, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])] });
   try {
     // The bench asks nothing during the window: only the pair's own traffic is measured.
     await awaitLocalPairProtected(pair, 'bench-idle');
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
       { name: 'nats-server', pid: pair.nats.pid },
     ];
     const cpu0 = procs.map((p) => cpuMsOf([p.pid]));
+    const wake0 = procs.map((p) => wakeupsOf(p.pid));
     const t0 = Date.now();
     skipMs = t0 - spawnedAt;
     const rssPeak = procs.map(() => 0);
@@ -73,12 +77,13 @@ async function main(): Promise<void> {
       await sleep(1_000);
     }
     const elapsed = Date.now() - t0;
-    console.log(`bench:idle (${kvm ? 'KVM' : 'TCG, -machine none'}, a protected idle pair, x-checkpoint-delay 200 ms, TLS on, ${elapsed / 1000} s window)`);
-    console.log('| process | CPU (share of one core) | RSS peak |');
-    console.log('| --- | --- | --- |');
+    console.log(`bench:idle (${kvm ? 'KVM' : 'TCG, -machine none'}, a protected idle pair, x-checkpoint-delay 200 ms, TLS on, ${elapsed / 1000} s window${extraNodeArgs.length ? `, agents with ${extraNodeArgs.join(' ')}` : ''})`);
+    console.log('| process | CPU (share of one core) | RSS peak | main-thread wake-ups/s |');
+    console.log('| --- | --- | --- | --- |');
     procs.forEach((p, i) => {
       const share = (100 * (cpuMsOf([p.pid]) - cpu0[i]!)) / elapsed;
-      console.log(`| ${p.name} (pid ${p.pid}) | ${share.toFixed(2)} % | ${rssPeak[i]!.toFixed(0)} MiB |`);
+      const wakeups = (1000 * (wakeupsOf(p.pid) - wake0[i]!)) / elapsed;
+      console.log(`| ${p.name} (pid ${p.pid}) | ${share.toFixed(2)} % | ${rssPeak[i]!.toFixed(0)} MiB | ${wakeups.toFixed(0)} |`);
     });
   } finally {
     await pair.teardown();

@@ -37,3 +37,17 @@ export function pidsNamed(name: string): number[] {
     return [];
   }
 }
+
+/**
+ * Times the process's main thread went to sleep and was woken (voluntary context
+ * switches so far; 0 when gone). For an event loop that is its wake-ups: a count
+ * the machine's other load does not blur, unlike CPU time.
+ */
+export function wakeupsOf(pid: number): number {
+  try {
+    const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,13 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runAgent } from './commands/agent.js';
-import { runCertsInit } from './commands/certs.js';
-import { runConfigCheck } from './commands/config-check.js';
-import { runDemo } from './commands/demo.js';
-import { runDrillCommand } from './commands/drill.js';
-import { runRestoreCommand } from './commands/restore.js';
-import { runServe } from './commands/serve.js';
-import { runStatus } from './commands/status.js';
+// Each command loads its own modules when it runs: an agent does not carry the dashboard, the demo or the CLI views (~4 MiB of its resident memory).
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -31,7 +24,7 @@ program
   .option('--log-level <level>', 'pino level', undefined)
   .addOption(new Option('--on-exit <what>', 'on SIGTERM/SIGINT: stop the VMs, or leave them running for the next agent to adopt (default: leave-vms under systemd, else stop-vms)').choices(['stop-vms', 'leave-vms']))
   .action(async (o) => {
-    exitCode = await runAgent(o);
+    exitCode = await (await import('./commands/agent.js')).runAgent(o);
   });
 
 program
@@ -43,7 +36,7 @@ program
   .option('--timeout-ms <ms>', 'how long to wait for each agent', positiveInt, 2_000)
   .option('--watch', 'follow the status feed until Ctrl-C')
   .action(async (o) => {
-    exitCode = await runStatus(o);
+    exitCode = await (await import('./commands/status.js')).runStatus(o);
   });
 
 program
@@ -53,7 +46,7 @@ program
   .option('--listen <addr>', 'PORT, HOST:PORT or [IPV6]:PORT; loopback unless a host is named', '127.0.0.1:8484')
   .option('--log-level <level>', 'pino level (to stderr)', undefined)
   .action(async (o) => {
-    exitCode = await runServe(o);
+    exitCode = await (await import('./commands/serve.js')).runServe(o);
   });
 
 program
@@ -68,7 +61,7 @@ program
   .option('--timeout-ms <ms>', 'how long to wait for the takeover', positiveInt, 30_000)
   .option('--restore', 'after the takeover, restore protection and report its timeline')
   .action(async (o) => {
-    exitCode = await runDrillCommand(o);
+    exitCode = await (await import('./commands/drill.js')).runDrillCommand(o);
   });
 
 program
@@ -85,7 +78,7 @@ program
   .option('--json', 'print the report as one JSON object')
   .option('--timeout-ms <ms>', 'how long to wait for protection', positiveInt, 120_000)
   .action(async (o) => {
-    exitCode = await runRestoreCommand(o);
+    exitCode = await (await import('./commands/restore.js')).runRestoreCommand(o);
   });
 
 const config = program.command('config').description('configuration tools');
@@ -95,8 +88,8 @@ config
   .argument('<file>')
   .option('--json', 'print the result as JSON')
   .option('--node <name>', "check this node's certificate (expected on this host)")
-  .action((file: string, o) => {
-    exitCode = runConfigCheck(file, o);
+  .action(async (file: string, o) => {
+    exitCode = (await import('./commands/config-check.js')).runConfigCheck(file, o);
   });
 
 const certs = program.command('certs').description("the pair's TLS certificates for NBD and the COLO stream");
@@ -107,8 +100,8 @@ certs
   .option('--days <n>', 'validity of the node certificates', positiveInt, 825)
   .option('--force', 'replace a CA already there')
   .option('--json', 'print the result as JSON')
-  .action((o) => {
-    exitCode = runCertsInit(o);
+  .action(async (o) => {
+    exitCode = (await import('./commands/certs.js')).runCertsInit(o);
   });
 
 program
@@ -126,7 +119,7 @@ program
   .option('--restore', 'after the drill, restore protection and report it')
   .option('--guest', 'protect a tiny real Linux guest (built from Debian packages) instead of the drive-only VM')
   .action(async (o) => {
-    exitCode = await runDemo(o);
+    exitCode = await (await import('./commands/demo.js')).runDemo(o);
   });
 
 await program.parseAsync(process.argv);

@@ -110,7 +110,7 @@ fi
 for f in package.json package-lock.json README.md; do
   [ -f "$src/$f" ] && put 0644 "$src/$f" "$dest/$f"
 done
-for f in "$src"/deploy/example-pair.yaml "$src"/deploy/nats/*; do
+for f in "$src"/deploy/example-pair.yaml "$src"/deploy/agent-node.env "$src"/deploy/nats/*; do
   [ -f "$f" ] || continue
   mode=0644; [ -x "$f" ] && mode=0755
   put "$mode" "$f" "$dest/deploy/${f#"$src/deploy/"}"

@@ -96,8 +96,14 @@ export class FailoverSide {
       self: () => ({ role: d.role(), epoch: this.epoch, qemuOk: this.qemuOk, unreplicated: this.unreplicated }),
       knownEpoch: () => this.epoch,
       onEpochSeen: (epoch) => this.fencedStop.seenFromPeer(epoch),
-      onPeerLost: (reason, at, announced) => d.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.evidence.vetoesTakeover(), qemuGone: announced }),
-      onPeerBack: () => d.send({ type: 'PEER_BACK' }),
+      onPeerLost: (reason, at, announced) => {
+        d.send({ type: 'PEER_LOST', reason, at, coloAlive: !announced && this.evidence.vetoesTakeover(), qemuGone: announced });
+        if (!this.stopped) this.silentPeerCheck?.start();
+      },
+      onPeerBack: () => {
+        d.send({ type: 'PEER_BACK' });
+        this.silentPeerCheck?.stop();
+      },
       onPeerUnreplicated: () => {
         if (!d.snapshot()?.context.unreplicatedSinceSync) d.send({ type: 'REPLICATION_UNVERIFIED', reason: `${d.peerName}'s audit found a disk not replicating` });
       },
@@ -139,7 +145,8 @@ export class FailoverSide {
     this.unsubs.push(this.d.bus.onStateChange((s) => this.d.send({ type: s === 'connected' ? 'NATS_UP' : 'NATS_DOWN' })));
     this.heartbeat.start();
     this.silentPeerCheck = new PunctualCheck(this.d.config.timings.heartbeatIntervalMs, () => this.sampleSilentPeer());
-    this.silentPeerCheck.start();
+    // It samples only while the peer is silent: stopped while it beats, started again when it is lost.
+    if (!this.heartbeat.isPeerAlive) this.silentPeerCheck.start();
     void this.d.lease
       .watch((view) => this.onLeaseView(view))
       .then((stop) => {
@@ -153,6 +160,7 @@ export class FailoverSide {
   private sampleSilentPeer(): void {
     const hb = this.heartbeat;
     // A peer that beats gives the machine nothing to judge: no event (ten a second otherwise, each a pass through the statechart).
+    // The check does not even run then (a timer wake-up each time); this guards the tick that was already due.
     if (hb.isPeerAlive) return;
     this.d.send({ type: 'SILENT_PEER_CHECK', peer: this.d.peerName, peerBeating: hb.isPeerAlive, everBeat: hb.lastPeerBeat !== null, coloAlive: this.evidence.vetoesTakeover(), at: Date.now() });
   }

@@ -5,7 +5,7 @@ import type { VmInstance } from '../../shared/qemu/index.js';
 import { queryColoStatus, queryObjectIds, queryStatus, type QmpEvent } from '../../shared/qmp/index.js';
 import { TLS_IDS } from '../../shared/tls/index.js';
 
-/** A status read that takes longer than this says nothing useful: the next poll (1 s) tries again; the watchdog counts it as unhealthy. */
+/** A status read that takes longer than this says nothing useful: the next read (the feed's steady beat, 2 s) tries again; the watchdog counts it as unhealthy. */
 const LIVE_READ_MS = 1_000;
 
 /** What qemu last said about itself: when qemu runs, this beats the config. */

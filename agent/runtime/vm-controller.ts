@@ -21,7 +21,7 @@ import { qmpCallWithin, type QmpCall } from '../../shared/qmp/index.js';
 
 export type { VmControllerDeps } from './vm-controller-deps.js';
 
-/** How often the survivor samples whether an automatic restore may start (a cheap in-memory check). */
+/** How often the survivor samples whether an automatic restore may start (a cheap in-memory check), while it runs alone. */
 const RESTORE_CHECK_MS = 250;
 /** A qemu this node gives up (rejoin, fenced after the peer took over) gets this long to quit before SIGKILL: its state is discarded anyway. */
 const QEMU_STOP_GRACE_MS = 1_000;
@@ -48,6 +48,7 @@ export class VmController {
   private readonly drills: DrillHandlers;
   private readonly cleanups: Unsubscribe[] = [];
   private timers: NodeJS.Timeout[] = [];
+  private restoreSampler: NodeJS.Timeout | null = null;
   private stopping = false;
 
   constructor(private readonly d: VmControllerDeps) {
@@ -160,15 +161,30 @@ export class VmController {
     });
     this.cleanups.push(...serveVmRpc(this.d.bus, this.d.config.pair, this.vmName, this.d.nodeName, { ...requests, writePattern: this.drills.writePattern }, this.drills));
     this.cleanups.push(this.view.beat());
-    this.timers.push(setInterval(() => this.sampleRestoreFacts(), RESTORE_CHECK_MS));
     this.timers.push(setInterval(() => void this.audit.run(), this.d.config.timings.auditIntervalMs));
+    // A crash of the machine is reported by its own follower; this one only stops sampling.
+    const sampling = this.machine.subscribe({ next: (snap) => this.sampleRestoreFactsWhile(snap.context.failover.alone), error: () => this.sampleRestoreFactsWhile(false) });
+    this.cleanups.push(() => sampling.unsubscribe());
     this.machine.start();
+    this.sampleRestoreFactsWhile(this.machine.getSnapshot().context.failover.alone);
     const s = await waitFor(this.machine, (snap) => !snap.matches('reconciling'), { timeout: Infinity });
     if (s.matches('broken')) throw new Error(s.context.reason);
   }
 
   private attachVm(vm: VmInstance, qmpSocket: string): void {
     this.cleanups.push(this.qemu.attach(vm, qmpSocket));
+  }
+
+  /**
+   * The machine starts an automatic restore only while this node runs alone (its guard asks that first),
+   * so the facts are sampled only then: no timer wake-up four times a second while the pair is protected.
+   */
+  private sampleRestoreFactsWhile(alone: boolean): void {
+    if (alone && !this.restoreSampler && !this.stopping) this.restoreSampler = setInterval(() => this.sampleRestoreFacts(), RESTORE_CHECK_MS);
+    else if (!alone && this.restoreSampler) {
+      clearInterval(this.restoreSampler);
+      this.restoreSampler = null;
+    }
   }
 
   /** The facts an automatic restore waits for, sampled for the VM machine to decide on. */
@@ -202,6 +218,7 @@ export class VmController {
   private async shutdown(stopVm: boolean): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    this.sampleRestoreFactsWhile(false);
     for (const c of this.cleanups.splice(0)) c();
     this.side?.stop();
     this.children.stop();

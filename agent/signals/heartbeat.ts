@@ -1,7 +1,8 @@
 import { isStaleEpoch } from '../../state-machines/index.js';
 import type { Logger } from '../../shared/log.js';
 import { WarnLimiter } from '../../shared/log-limit.js';
-import { PunctualCheck } from './punctual-check.js';
+import { onPeriod } from './period-clock.js';
+import { PunctualCheck, PunctualDeadline } from './punctual-check.js';
 import { heartbeatSchema, subjects, type Bus, type Heartbeat, type Role, type Unsubscribe } from '../../shared/nats/index.js';
 
 export interface HeartbeatOptions {
@@ -36,21 +37,27 @@ export class HeartbeatMonitor {
   private lastSeen: number;
   private peerAlive = false;
   private muted = false;
-  private timers: NodeJS.Timeout[] = [];
+  private stopBeats: (() => void) | null = null;
   private unsubs: Unsubscribe[] = [];
   private readonly now: () => number;
   lastPeerBeat: Heartbeat | null = null;
   private lastAnyBeat = -Infinity;
-  /** Our own stall is no evidence about the peer: a late check reads the beats that arrived meanwhile first. */
+  /**
+   * Our own stall is no evidence about the peer: a late check reads the beats that arrived meanwhile first.
+   * The peer is judged when its silence would pass timeoutMs (the deadline: a wake-up only then, not a
+   * poll every intervalMs / 4, which cost an idle agent 40 wake-ups a second), and at each of our beats.
+   */
   private readonly checker: PunctualCheck;
   /** A beat naming another VM or node on the peer's subject is no beat of the peer's: dropped, and said at a bounded rate. */
   private readonly misaddressed: WarnLimiter;
+  private readonly deadline: PunctualDeadline;
 
   constructor(private readonly o: HeartbeatOptions) {
     this.now = o.monotonic ?? (() => performance.now());
     this.misaddressed = new WarnLimiter(o.log);
     this.lastSeen = this.now();
-    this.checker = new PunctualCheck(Math.max(5, Math.floor(o.intervalMs / 4)), () => this.judge(), this.now);
+    this.checker = new PunctualCheck(o.intervalMs, () => this.judge(), this.now);
+    this.deadline = new PunctualDeadline(() => this.judge());
   }
 
   start(): void {
@@ -58,11 +65,17 @@ export class HeartbeatMonitor {
     this.unsubs.push(bus.subscribe(subjects.heartbeat(pair, vm, peer), heartbeatSchema, (hb) => this.receive(hb)));
     this.unsubs.push(
       bus.onStateChange((state) => {
-        if (state === 'connected') this.lastSeen = this.now();
+        if (state !== 'connected') return;
+        this.lastSeen = this.now();
+        this.watchDeadline();
       }),
     );
-    this.timers.push(setInterval(() => this.beat(), this.o.intervalMs));
-    this.checker.start();
+    // The agent's clock for this period (the hang probe of each qemu ticks on it too).
+    this.stopBeats = onPeriod(this.o.intervalMs, () => {
+      this.beat();
+      this.checker.tick();
+    });
+    this.checker.startTicked();
     this.beat();
   }
 
@@ -70,7 +83,9 @@ export class HeartbeatMonitor {
   mute(muted: boolean): void {
     this.muted = muted;
     // Back from a (simulated) partition: the peer gets a fresh grace period, as after a NATS reconnect.
-    if (!muted) this.lastSeen = this.now();
+    if (muted) return;
+    this.lastSeen = this.now();
+    this.watchDeadline();
   }
 
   /** Say something now (e.g. our qemu just died) instead of at the next interval. */
@@ -118,6 +133,7 @@ export class HeartbeatMonitor {
       this.peerAlive = true;
       this.o.onPeerBack();
     }
+    this.watchDeadline();
   }
 
   private judgeable(): boolean {
@@ -126,7 +142,18 @@ export class HeartbeatMonitor {
 
   private judge(): void {
     const age = this.now() - this.lastSeen;
-    if (this.judgeable() && age > this.o.timeoutMs) this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`, false);
+    if (this.judgeable() && age > this.o.timeoutMs) return this.lose(`no heartbeat from ${this.o.peer} for ${Math.round(age)} ms`, false);
+    this.watchDeadline();
+  }
+
+  /**
+   * While the peer can be judged, a judgement is due when its silence passes timeoutMs. Set once and
+   * moved on by the judgement it causes (beats in between only move lastSeen): about one wake-up per
+   * timeoutMs while the peer beats. Whatever makes the peer judgeable again (a beat, NATS back, unmute) sets it.
+   */
+  private watchDeadline(): void {
+    if (!this.judgeable() || this.deadline.armed) return;
+    this.deadline.in(this.o.timeoutMs - (this.now() - this.lastSeen) + 1);
   }
 
   private lose(reason: string, announced: boolean): void {
@@ -136,7 +163,9 @@ export class HeartbeatMonitor {
 
   stop(): void {
     this.checker.stop();
-    for (const t of this.timers) clearInterval(t);
+    this.deadline.cancel();
+    this.stopBeats?.();
+    this.stopBeats = null;
     for (const u of this.unsubs.splice(0)) u();
   }
 }

@@ -2,7 +2,7 @@ import { LockConflictError, errorMessage } from '../../shared/errors.js';
 import type { Lease } from '../../shared/lease/index.js';
 import type { Logger } from '../../shared/log.js';
 import { WarnLimiter } from '../../shared/log-limit.js';
-import { PunctualCheck } from './punctual-check.js';
+import { PunctualCheck, PunctualDeadline } from './punctual-check.js';
 
 /**
  * Renews a held lease by compare-and-set and reports its loss: at once when
@@ -15,8 +15,15 @@ import { PunctualCheck } from './punctual-check.js';
  */
 export class LeaseKeeper {
   private renewTimer: NodeJS.Timeout | null = null;
-  /** A late check reads qemu's pending checkpoint events before it judges: our own stall is not a stopped VM. */
+  /**
+   * While the lease is held locally the next check is due when it would lapse (the deadline: one wake-up
+   * then, moved on by the renewals in between, instead of a poll every checkEveryMs that found it held);
+   * past it, while checkpoints keep the VM running, the check polls every checkEveryMs until a renewal
+   * lands or checkpoints stop. A late check reads qemu's pending checkpoint events before it judges: our
+   * own stall is not a stopped VM.
+   */
   private readonly checker: PunctualCheck;
+  private readonly deadline: PunctualDeadline;
   private muted = false;
   private renewing = false;
   /** Whoever keeps writing over the key must not flood the journal either. */
@@ -38,6 +45,7 @@ export class LeaseKeeper {
   ) {
     this.checker = new PunctualCheck(o.checkEveryMs, () => this.check(), o.monotonic);
     this.rewrites = new WarnLimiter(o.log);
+    this.deadline = new PunctualDeadline(() => this.check());
   }
 
   /** The deadline passed without a renewal while checkpoints kept completing. */
@@ -50,13 +58,14 @@ export class LeaseKeeper {
   hold(): void {
     if (this.isHolding) return;
     this.renewTimer = setInterval(() => void this.renew(), this.o.renewEveryMs);
-    this.checker.start();
+    this.deadline.in(this.lease.remainingMs() + 1);
   }
 
   letGo(): void {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
     this.checker.stop();
+    this.deadline.cancel();
   }
 
   /** Drill partition: stop renewing, as a node cut off from NATS would. */
@@ -84,8 +93,14 @@ export class LeaseKeeper {
   }
 
   private check(): void {
-    if (!this.isHolding || this.lease.isHeldLocally()) return;
+    if (!this.isHolding) return;
+    if (this.lease.isHeldLocally()) {
+      this.checker.stop();
+      if (!this.deadline.armed) this.deadline.in(this.lease.remainingMs() + 1);
+      return;
+    }
     if (!this.muted && this.o.checkpointsFlowing?.()) {
+      this.checker.start();
       if (!this.unconfirmed) {
         this.unconfirmed = true;
         this.o.log.warn('lease not renewed in time, but COLO checkpoints keep completing: keeping the VM running and renewing');

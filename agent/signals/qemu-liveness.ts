@@ -1,5 +1,6 @@
 import type { Logger } from '../../shared/log.js';
 import type { VmInstance } from '../../shared/qemu/index.js';
+import { onPeriod } from './period-clock.js';
 
 /**
  * A probe may take a third of the heartbeat timeout, so a hung qemu is found
@@ -18,7 +19,8 @@ const MIN_PROBE_MS = 100;
  * monitor is silent too is qemu declared hung.
  */
 export class QemuLiveness {
-  private timer: NodeJS.Timeout | null = null;
+  /** Ticks on the clock of the heartbeat's beat (the same period): one wake-up for both. */
+  private stopTicks: (() => void) | null = null;
   private probing = false;
 
   constructor(
@@ -45,8 +47,11 @@ export class QemuLiveness {
 
   watch(vm: VmInstance): void {
     this.stop();
-    this.timer = setInterval(() => void this.probe(vm), this.o.intervalMs);
-    void vm.proc.exited.then(() => this.stop());
+    const stopTicks = onPeriod(this.o.intervalMs, () => void this.probe(vm));
+    this.stopTicks = stopTicks;
+    void vm.proc.exited.then(() => {
+      if (this.stopTicks === stopTicks) this.stop();
+    });
   }
 
   private async probe(vm: VmInstance): Promise<void> {
@@ -73,7 +78,7 @@ export class QemuLiveness {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTicks?.();
+    this.stopTicks = null;
   }
 }

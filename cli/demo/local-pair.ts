@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts, isPidAlive, pidsUnder, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
+import { agentNodeOptions, freePorts, isPidAlive, pidsUnder, readPidFile, signalPid, startLocalNats, type LocalNatsServer } from '../../shared/local/index.js';
 import { qemuImg } from '../../shared/qemu-img/index.js';
 import { sleep } from '../../shared/sleep.js';
 import { writeLocalPairConfigs, type LocalConfigPaths } from './local-configs.js';
@@ -98,7 +98,7 @@ export async function startLocalPair(o: LocalPairOptions): Promise<LocalPair> {
   }
   const spawnAgent = (node: string, extra: string[] = []) => {
     const log = openSync(join(o.dir, `agent-${node}.log`), 'a');
-    const args = [...(o.nodeArgs ?? []), CLI_MAIN, 'agent', '--config', configs.nodes[node]!, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
+    const args = [...agentNodeOptions(), ...(o.nodeArgs ?? []), CLI_MAIN, 'agent', '--config', configs.nodes[node]!, '--node', node, ...(o.logLevel ? ['--log-level', o.logLevel] : []), ...extra];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
     return child;

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { QemuExitedError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { FileTail } from './file-tail.js';
 
 export interface QemuExit {
   code: number | null;
@@ -37,84 +38,6 @@ export interface LaunchOptions {
 }
 
 const DEFAULT_TAIL = 40;
-/** While someone waits for a line (an HMP qemu-io result): poll often. Otherwise the tail only feeds error messages, which read it fresh. */
-const TAIL_POLL_FAST_MS = 10;
-const TAIL_POLL_IDLE_MS = 250;
-
-/**
- * Follows a growing log file line by line from a given offset: one open file
- * and one read buffer for its life (an idle qemu costs a read that returns 0).
- */
-class FileTail {
-  private offset: number;
-  private partial = '';
-  private timer: NodeJS.Timeout | null = null;
-  private fd: number | null = null;
-  private readonly buf = Buffer.allocUnsafe(64 * 1024);
-  private pollMs = TAIL_POLL_IDLE_MS;
-  private stopped = false;
-
-  constructor(
-    private readonly path: string,
-    private readonly onLine: (line: string) => void,
-    offset: number,
-  ) {
-    this.offset = offset;
-    this.arm();
-  }
-
-  /** Someone waits for a line (true) or no one does (false): the poll follows, so an idle qemu wakes the agent 4 times a second, not 100. */
-  hurry(on: boolean): void {
-    const ms = on ? TAIL_POLL_FAST_MS : TAIL_POLL_IDLE_MS;
-    if (ms === this.pollMs || this.stopped) return;
-    this.pollMs = ms;
-    this.arm();
-  }
-
-  private arm(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = setInterval(() => this.drain(), this.pollMs);
-    this.timer.unref();
-  }
-
-  drain(): void {
-    if (this.fd === null) {
-      try {
-        this.fd = openSync(this.path, 'r');
-      } catch {
-        return;
-      }
-    }
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(this.fd, this.buf, 0, this.buf.length, this.offset);
-      } catch {
-        this.close();
-        return;
-      }
-      if (n <= 0) break;
-      this.offset += n;
-      const lines = (this.partial + this.buf.toString('utf8', 0, n)).split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const line of lines) this.onLine(line);
-    }
-  }
-
-  private close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
-
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.drain();
-    this.close();
-  }
-}
-
 function sizeOf(path: string): number {
   try {
     return statSync(path).size;

@@ -74,8 +74,9 @@ describe('systemd units', () => {
     expect(Number.parseInt(one(u, 'Service', 'WatchdogSec') ?? '', 10)).toBeGreaterThan(0);
     expect(one(u, 'Service', 'Restart')).toBe('on-failure');
     expect(one(u, 'Service', 'ExecReload')).toBe('/bin/kill -HUP $MAINPID');
-    expect(one(u, 'Service', 'EnvironmentFile')).toBe('/etc/colo-ft/node.env');
-    expect(one(u, 'Service', 'ExecStart')).toBe('/usr/bin/node /opt/colo-ft/dist/cli/main.js agent --config /etc/colo-ft/%i.yaml --node ${COLO_FT_NODE} --on-exit leave-vms');
+    expect(u.Service!.EnvironmentFile).toEqual(['/etc/colo-ft/node.env', '/opt/colo-ft/deploy/agent-node.env']);
+    // The node options come from the file the local pairs read too (deploy/agent-node.env).
+    expect(one(u, 'Service', 'ExecStart')).toBe('/usr/bin/node $COLO_FT_AGENT_NODE_OPTIONS /opt/colo-ft/dist/cli/main.js agent --config /etc/colo-ft/%i.yaml --node ${COLO_FT_NODE} --on-exit leave-vms');
     expect(one(u, 'Service', 'User')).toBe('colo-ft');
     expect(one(u, 'Service', 'SupplementaryGroups')).toBe('kvm');
     expect(one(u, 'Service', 'RuntimeDirectory')).toBe('colo-ft');
@@ -217,7 +218,9 @@ describe('install.sh and uninstall.sh in --root mode', () => {
     run('install.sh', ['--root', root, '--skip-deps', '--prefix', '/srv/colo-ft', '--agent-user', 'root']);
     const unitDir = join(root, 'etc/systemd/system');
     const agent = parseUnit(readFileSync(join(unitDir, 'colo-ft-agent@.service'), 'utf8'));
-    expect(one(agent, 'Service', 'ExecStart')).toBe('/usr/bin/node /srv/colo-ft/dist/cli/main.js agent --config /etc/colo-ft/%i.yaml --node ${COLO_FT_NODE} --on-exit leave-vms');
+    expect(one(agent, 'Service', 'ExecStart')).toBe('/usr/bin/node $COLO_FT_AGENT_NODE_OPTIONS /srv/colo-ft/dist/cli/main.js agent --config /etc/colo-ft/%i.yaml --node ${COLO_FT_NODE} --on-exit leave-vms');
+    expect(agent.Service!.EnvironmentFile).toContain('/srv/colo-ft/deploy/agent-node.env');
+    expect(readFileSync(join(root, 'srv/colo-ft/deploy/agent-node.env'), 'utf8')).toBe(readFileSync(join(DEPLOY, 'agent-node.env'), 'utf8'));
     expect(agent.Service!.Environment).toContain('PATH=/srv/colo-ft/libexec:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
     expect(one(agent, 'Service', 'User')).toBe('root');
     // A root agent needs no polkit grant to create the scopes.

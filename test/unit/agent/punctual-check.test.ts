@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PunctualCheck, STALLED_TICK_FACTOR } from '../../../agent/signals/punctual-check.js';
+import { PunctualCheck, PunctualDeadline, STALLED_TICK_FACTOR } from '../../../agent/signals/punctual-check.js';
 
 afterEach(() => vi.useRealTimers());
 
@@ -38,5 +38,39 @@ describe('PunctualCheck', () => {
     check.stop();
     await new Promise((r) => setImmediate(r));
     expect(judge).not.toHaveBeenCalled();
+  });
+});
+
+describe('PunctualDeadline', () => {
+  it('judges once, when the moment comes, after the I/O that arrived meanwhile; in() moves the moment', () => {
+    vi.useFakeTimers();
+    const seen: string[] = [];
+    const deadline = new PunctualDeadline(() => seen.push('judged'));
+    deadline.in(50);
+    vi.advanceTimersByTime(30);
+    deadline.in(50);
+    vi.advanceTimersByTime(49);
+    expect(seen).toEqual([]);
+    expect(deadline.armed).toBe(true);
+    vi.advanceTimersByTime(1);
+    seen.push('io');
+    vi.advanceTimersByTime(0);
+    vi.runOnlyPendingTimers();
+    expect(seen).toEqual(['io', 'judged']);
+    expect(deadline.armed).toBe(false);
+    vi.advanceTimersByTime(1_000);
+    expect(seen).toEqual(['io', 'judged']);
+  });
+
+  it('cancel() drops a pending judgement', async () => {
+    const judge = vi.fn();
+    const deadline = new PunctualDeadline(judge);
+    deadline.in(1);
+    deadline.cancel();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(judge).not.toHaveBeenCalled();
+    deadline.in(1);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(judge).toHaveBeenCalledTimes(1);
   });
 });
