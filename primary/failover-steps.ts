@@ -1,7 +1,7 @@
 import { ColoError } from '../shared/errors.js';
 import type { VmPlan } from '../shared/qemu/index.js';
 import { sleep } from '../shared/qemu/index.js';
-import { queryColoStatus, queryStatus, runQmpSteps, yankSteps, type QmpCall, type QmpClient, type VmStatus } from '../shared/qmp/index.js';
+import { loseHeartbeat, queryColoStatus, queryStatus, runQmpSteps, yankSteps, type QmpCall, type QmpClient, type VmStatus } from '../shared/qmp/index.js';
 import { StepTimer } from '../shared/step-timer.js';
 
 /**
@@ -34,21 +34,12 @@ export async function prepareCarryOn(qmp: QmpClient, oob: QmpClient, plan: VmPla
 export async function carryOnAlone(qmp: QmpClient, oob: QmpClient, plan: VmPlan, call: QmpCall, prepared = false): Promise<Record<string, number>> {
   const timer = new StepTimer();
   if (!prepared) await timer.time('drop-replication', () => prepareCarryOn(qmp, oob, plan, call));
-  // qemu answers in order: the COLO mode and run state asked right behind x-colo-lost-heartbeat come
-  // back the moment it is done. A primary that already left COLO refuses it, which is what it asks for.
-  const lost = runQmpSteps(qmp, [{ execute: 'x-colo-lost-heartbeat', ifRefused: 'alreadySo' }], call);
-  const coloAfter = queryColoStatus(qmp, call);
-  const stateAfter = queryStatus(qmp, call);
-  // Each is awaited in turn below; a failure before its turn must not go unhandled meanwhile.
-  for (const p of [coloAfter, stateAfter]) p.catch(() => undefined);
-  let leftAtOnce = false;
-  await timer.time('x-colo-lost-heartbeat', async () => {
-    await lost;
-    leftAtOnce = (await coloAfter.catch(() => null))?.mode === 'none';
-    if (!leftAtOnce) await awaitNoColo(qmp, call);
+  const left = await timer.time('x-colo-lost-heartbeat', async () => {
+    const l = await loseHeartbeat(qmp, call);
+    if (!l.leftAtOnce) await awaitNoColo(qmp, call);
+    return l;
   });
-  // The run state read behind the failover says something only if COLO was over when it was read.
-  await timer.time('running', () => ensureRunning(qmp, call, leftAtOnce ? stateAfter.catch(() => null) : undefined));
+  await timer.time('running', () => ensureRunning(qmp, call, left.stateAfter));
   return timer.steps;
 }
 
@@ -61,9 +52,8 @@ async function awaitNoColo(qmp: QmpClient, call: QmpCall): Promise<void> {
 }
 
 /** After leaving COLO the VM must be running; a paused VM here would be an outage. */
-export async function ensureRunning(qmp: QmpClient, call: QmpCall, first?: Promise<VmStatus | null>): Promise<void> {
-  const firstRead = await first;
-  if (firstRead?.running) return;
+export async function ensureRunning(qmp: QmpClient, call: QmpCall, first: VmStatus | null = null): Promise<void> {
+  if (first?.running) return;
   for (let i = 0; i < 200; i++) {
     const st = await queryStatus(qmp, call);
     if (st.running) return;

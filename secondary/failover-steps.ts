@@ -1,6 +1,6 @@
 import { ColoError } from '../shared/errors.js';
 import { sleep, stopSecondaryRelay, type VmPlan } from '../shared/qemu/index.js';
-import { queryColoStatus, queryStatus, runQmpSteps, yankStep, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
+import { loseHeartbeat, queryColoStatus, queryStatus, runQmpSteps, yankStep, type QmpCall, type QmpClient } from '../shared/qmp/index.js';
 import { StepTimer } from '../shared/step-timer.js';
 
 /**
@@ -23,24 +23,15 @@ export async function takeOver(qmp: QmpClient, oob: QmpClient, plan: VmPlan, cal
   // COLO already left (qemu failed over on its own error path) is what these ask for:
   // qemu's refusal is tolerated and the COLO mode verified below.
   if (!prepared) await timer.time('nbd-server-stop', () => prepareTakeover(qmp, plan, call));
-  // qemu answers in order: the COLO mode and run state asked right behind x-colo-lost-heartbeat come
-  // back the moment it is done, a round trip each sooner than asking after its reply.
-  const lost = runQmpSteps(qmp, [{ execute: 'x-colo-lost-heartbeat', ifRefused: 'alreadySo' }], call);
-  const coloAfter = queryColoStatus(qmp, call);
-  const stateAfter = queryStatus(qmp, call);
-  // Each is awaited in turn below; a failure before its turn must not go unhandled meanwhile.
-  for (const p of [coloAfter, stateAfter]) p.catch(() => undefined);
-  await timer.time('x-colo-lost-heartbeat', () => lost);
-  // The run state read behind the failover says something only if COLO was over when it was read.
-  const leftAtOnce = (await coloAfter.catch(() => null))?.mode === 'none';
-  if (!leftAtOnce) await timer.time('colo-none', () => awaitColoLeft(qmp, oob, call));
+  const left = await timer.time('x-colo-lost-heartbeat', () => loseHeartbeat(qmp, call));
+  if (!left.leftAtOnce) await timer.time('colo-none', () => awaitColoLeft(qmp, oob, call));
   stopSecondaryRelay(plan);
   await timer.time('devices', async () => {
     for (const device of plan.devices) await runQmpSteps(qmp, device.secondary.takeOver(), call);
   });
   await timer.time('running', async () => {
-    // ... and if no device step came after it.
-    if (leftAtOnce && plan.devices.length === 0 && (await stateAfter.catch(() => null))?.running) return;
+    // The run state read behind the failover counts only if no device step came after it.
+    if (plan.devices.length === 0 && left.stateAfter?.running) return;
     const st = await queryStatus(qmp, call);
     if (st.running) return;
     await qmp.execute('cont', undefined, call);

@@ -40,15 +40,20 @@ function longestGapMs(pauses: Array<{ at: number }>, from: number, to: number): 
 }
 const rateOf = (a: { count: number; at: number }, b: { count: number; at: number }) => ((b.count - a.count) * 1000) / (b.at - a.at);
 
+/** A protected test pair whose agents' log lines the test reads; kept with the run's directory when the test fails. */
+async function protectedPairWithLogs(name: string) {
+  const pair = await setupPair(tmpRun(name));
+  const logs = { alpha: captureLog('alpha'), beta: captureLog('beta') };
+  onTestFinished(() => { for (const n of NODES) writeFileSync(join(pair.dir, `${n}-agent.log`), logs[n].lines.map((l) => JSON.stringify(l)).join('\n')); });
+  await pair.startAgent('beta', { log: logs.beta.log });
+  await pair.startAgent('alpha', { log: logs.alpha.log });
+  const start = await pair.waitProtected(undefined, 60_000);
+  return { pair, logs, start };
+}
+
 describe('garbage on every subject an agent listens on (real qemu pair, real nats-server)', () => {
   it('is refused or dropped and logged at a bounded rate; no restart, no failover, checkpoints keep their rate', async () => {
-    const pair = await setupPair(tmpRun('nats-garbage'));
-    const logs = { alpha: captureLog('alpha'), beta: captureLog('beta') };
-    // Kept with the run's directory when the test fails.
-    onTestFinished(() => { for (const n of NODES) writeFileSync(join(pair.dir, `${n}-agent.log`), logs[n].lines.map((l) => JSON.stringify(l)).join('\n')); });
-    await pair.startAgent('beta', { log: logs.beta.log });
-    await pair.startAgent('alpha', { log: logs.alpha.log });
-    const start = await pair.waitProtected(undefined, 60_000);
+    const { pair, logs, start } = await protectedPairWithLogs('nats-garbage');
     const agents = { alpha: pair.agent('alpha')!, beta: pair.agent('beta')! };
     const qemuPids = { alpha: pair.qemuPid('alpha', 'vm1'), beta: pair.qemuPid('beta', 'vm1') };
     expect(qemuPids.alpha).toBeGreaterThan(0);
@@ -161,12 +166,7 @@ describe('garbage on every subject an agent listens on (real qemu pair, real nat
   });
 
   it('garbage in the lease and status buckets is ignored: no takeover, no second live copy, the holder keeps its lease', async () => {
-    const pair = await setupPair(tmpRun('nats-garbage-kv'));
-    const logs = { alpha: captureLog('alpha'), beta: captureLog('beta') };
-    onTestFinished(() => { for (const n of NODES) writeFileSync(join(pair.dir, `${n}-agent.log`), logs[n].lines.map((l) => JSON.stringify(l)).join('\n')); });
-    await pair.startAgent('beta', { log: logs.beta.log });
-    await pair.startAgent('alpha', { log: logs.alpha.log });
-    const start = await pair.waitProtected(undefined, 60_000);
+    const { pair, logs, start } = await protectedPairWithLogs('nats-garbage-kv');
     const qemuPids = { alpha: pair.qemuPid('alpha', 'vm1'), beta: pair.qemuPid('beta', 'vm1') };
     const { pair: pairName } = pair.config;
     // Only agents may write the buckets: the garbage comes with the peer's login.
